@@ -1,0 +1,26 @@
+// A sends 1000 Hz and B sends 440 Hz; each side must detect the other's tone
+// within 2%, for every codec.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connectedPair, record, sendTone, toneOf, within } from './helpers.mjs';
+
+for (const codec of ['opus', 'pcmu', 'pcma']) {
+  test(`${codec}: tones cross both ways`, async () => {
+    const [a, b] = await connectedPair({ codecs: [codec] }, { codecs: [codec] });
+    try {
+      sendTone(a, 1000, 3000);
+      sendTone(b, 440, 3000);
+      const [heardByB, heardByA] = await Promise.all([record(b, 1000), record(a, 1000)]);
+      const fB = toneOf(heardByB);
+      const fA = toneOf(heardByA);
+      assert.ok(within(fB, 1000, 0.02), `B heard ${fB} Hz, want 1000 ±2%`);
+      assert.ok(within(fA, 440, 0.02), `A heard ${fA} Hz, want 440 ±2%`);
+      const stats = await b.getStats();
+      const codecStat = [...stats.values()].find((s) => s.type === 'codec');
+      assert.equal(String(codecStat.mimeType).toLowerCase(), `audio/${codec}`);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+}

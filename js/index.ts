@@ -1,0 +1,29 @@
+/**
+ * sipwire: an RTCPeerConnection for Node.js whose media runs in Rust, made for
+ * SIP.js bots, IVRs and test harnesses.
+ * @packageDocumentation
+ */
+export {
+  RTCPeerConnection,
+  RTCPeerConnectionIceEvent,
+  DtmfEvent,
+  AudioEvent,
+} from './peer-connection';
+export type {
+  RTCConfiguration,
+  RTCIceServer,
+  RTCSessionDescriptionInit,
+  RTCIceCandidateInit,
+  RTCSignalingState,
+  RTCIceGatheringState,
+  RTCIceConnectionState,
+  RTCPeerConnectionState,
+  MediaDirection,
+  DtmfOptions,
+  PlaySource,
+  PlayResult,
+  AudioFrame,
+  CodecName,
+} from './peer-connection';
+export { SipwireError, type SipwireErrorCode } from './errors';
+export { detectTone, readWav, writeWav, nativeResources, sineWave } from './audio';

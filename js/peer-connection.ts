@@ -1,0 +1,399 @@
+/**
+ * `RTCPeerConnection` for Node: W3C names and events over sipwire's Rust core,
+ * plus the audio API a bot needs (play, record, PCM in/out, DTMF, hold).
+ *
+ * @example
+ * ```ts
+ * import { RTCPeerConnection } from 'sipwire';
+ * const pc = new RTCPeerConnection({ bindAddresses: ['127.0.0.1'] });
+ * await pc.setLocalDescription(await pc.createOffer());
+ * await pc.waitForGatheringComplete(2000);      // SIP needs complete SDP
+ * sendOverSip(pc.localDescription!.sdp);
+ * ```
+ * @packageDocumentation
+ */
+import native = require('./native');
+import { awaitNative, callNative, SipwireError } from './errors';
+
+/** `RTCIceServer`. TURN is accepted but relay candidates are not gathered yet. */
+export interface RTCIceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Codec names accepted in {@link RTCConfiguration.codecs}. */
+export type CodecName = 'opus' | 'pcmu' | 'pcma';
+
+/** Constructor options. */
+export interface RTCConfiguration {
+  /** STUN (and TURN, not used yet) servers. @defaultValue `[]` (no STUN: host candidates only) */
+  iceServers?: RTCIceServer[];
+  /** `"all"` or `"relay"`. @defaultValue `"all"` */
+  iceTransportPolicy?: 'all' | 'relay';
+  /** Inclusive UDP port range for media sockets. @defaultValue any free port */
+  portRange?: { min: number; max: number };
+  /** IP addresses to bind; each yields a host candidate. @defaultValue every non-loopback IPv4 address (loopback if none) */
+  bindAddresses?: string[];
+  /** Codec preference for offers, most preferred first. @defaultValue `['opus', 'pcmu', 'pcma']` */
+  codecs?: CodecName[];
+  /** Milliseconds gathering may take before it is declared complete; `0` = unbounded. @defaultValue 5000 */
+  iceGatheringTimeout?: number;
+}
+
+/** `RTCSessionDescriptionInit`. */
+export interface RTCSessionDescriptionInit {
+  type: 'offer' | 'answer' | 'pranswer' | 'rollback';
+  sdp?: string;
+}
+
+/** `RTCIceCandidateInit`. */
+export interface RTCIceCandidateInit {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+}
+
+export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-offer' | 'closed';
+export type RTCIceGatheringState = 'new' | 'gathering' | 'complete';
+export type RTCIceConnectionState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
+export type RTCPeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+/** Media direction, from our side. */
+export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+
+/** Options of {@link RTCPeerConnection.sendDtmf}, as RTCDTMFSender.insertDTMF. */
+export interface DtmfOptions {
+  /** Tone length in ms, 40-6000. @defaultValue 100 */
+  duration?: number;
+  /** Gap between tones in ms, at least 30. @defaultValue 70 */
+  interToneGap?: number;
+}
+
+/** What to play: a WAV file path, or mono 16-bit PCM. */
+export type PlaySource = string | { samples: Int16Array; sampleRate: 8000 | 16000 | 48000 };
+
+/** Result of {@link RTCPeerConnection.play}. */
+export interface PlayResult {
+  /** True when {@link RTCPeerConnection.stopPlayback} or close() ended it early. */
+  stopped: boolean;
+}
+
+/** A batch of decoded audio. */
+export interface AudioFrame {
+  samples: Int16Array;
+  sampleRate: number;
+}
+
+/** Event carrying a local candidate; `candidate === null` marks end-of-candidates. */
+export class RTCPeerConnectionIceEvent extends Event {
+  readonly candidate: RTCIceCandidateInit | null;
+  constructor(candidate: RTCIceCandidateInit | null) {
+    super('icecandidate');
+    this.candidate = candidate;
+  }
+}
+
+/** A DTMF digit received by RFC 4733 (reported once per key press). */
+export class DtmfEvent extends Event {
+  readonly digit: string;
+  constructor(digit: string) {
+    super('dtmf');
+    this.digit = digit;
+  }
+}
+
+/** Decoded audio, delivered only while someone listens (see {@link RTCPeerConnection.subscribeAudio}). */
+export class AudioEvent extends Event {
+  readonly frame: AudioFrame;
+  constructor(frame: AudioFrame) {
+    super('audio');
+    this.frame = frame;
+  }
+}
+
+type Handler<E extends Event = Event> = ((ev: E) => void) | null;
+
+let nextRequestId = 1;
+
+/**
+ * A WebRTC peer connection with one bidirectional audio stream, whose media
+ * (ICE, DTLS-SRTP, RTP, codecs, jitter buffer, DTMF) runs in Rust.
+ *
+ * Departures from W3C, all for server-side SIP: no tracks or streams (audio is
+ * built in), {@link RTCPeerConnection.waitForGatheringComplete} for complete
+ * SDP, {@link RTCPeerConnection.setDirection} for hold, and the audio methods.
+ */
+export class RTCPeerConnection extends EventTarget {
+  #native: InstanceType<typeof native.NativePeerConnection>;
+  #closed = false;
+  #waiters = new Map<number, (v: any) => void>();
+  #audioSubscribers = 0;
+
+  onsignalingstatechange: Handler = null;
+  onicegatheringstatechange: Handler = null;
+  oniceconnectionstatechange: Handler = null;
+  onconnectionstatechange: Handler = null;
+  onicecandidate: Handler<RTCPeerConnectionIceEvent> = null;
+  ondtmf: Handler<DtmfEvent> = null;
+
+  constructor(config: RTCConfiguration = {}) {
+    super();
+    const iceServers = (config.iceServers ?? []).map((s) => ({
+      urls: Array.isArray(s.urls) ? s.urls : [s.urls],
+      username: s.username,
+      credential: s.credential,
+    }));
+    this.#native = callNative(
+      () =>
+        new native.NativePeerConnection(
+          {
+            iceServers,
+            iceTransportPolicy: config.iceTransportPolicy,
+            portMin: config.portRange?.min,
+            portMax: config.portRange?.max,
+            bindAddresses: config.bindAddresses,
+            codecs: config.codecs,
+            iceGatheringTimeout: config.iceGatheringTimeout,
+          },
+          (ev) => this.#onNative(ev),
+        ),
+    );
+  }
+
+  #onNative(ev: import('../index').NativeEvent): void {
+    switch (ev.type) {
+      case 'gatheringwaitdone':
+      case 'playended': {
+        const resolve = this.#waiters.get(ev.id!);
+        this.#waiters.delete(ev.id!);
+        resolve?.({ stopped: ev.stopped ?? false });
+        return;
+      }
+      case 'icecandidate':
+        this.#dispatch(
+          new RTCPeerConnectionIceEvent(ev.candidate ? { candidate: ev.candidate, sdpMid: '0', sdpMLineIndex: 0 } : null),
+          this.onicecandidate,
+        );
+        return;
+      case 'dtmf':
+        this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
+        return;
+      case 'audio':
+        this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
+        return;
+      default: {
+        const handler = (this as any)['on' + ev.type] as Handler;
+        this.#dispatch(new Event(ev.type), handler);
+        if (ev.type === 'signalingstatechange' && ev.state === 'closed') this.#settleAll();
+      }
+    }
+  }
+
+  #dispatch<E extends Event>(ev: E, handler: Handler<E>): void {
+    try {
+      handler?.call(this, ev);
+    } finally {
+      this.dispatchEvent(ev);
+    }
+  }
+
+  #settleAll(): void {
+    for (const resolve of this.#waiters.values()) resolve({ stopped: true });
+    this.#waiters.clear();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new SipwireError('ERR_CLOSED', 'the RTCPeerConnection is closed');
+  }
+
+  get signalingState(): RTCSignalingState {
+    return this.#closed ? 'closed' : (this.#native.signalingState as RTCSignalingState);
+  }
+  get iceGatheringState(): RTCIceGatheringState {
+    return this.#native.iceGatheringState as RTCIceGatheringState;
+  }
+  get iceConnectionState(): RTCIceConnectionState {
+    return this.#closed ? 'closed' : (this.#native.iceConnectionState as RTCIceConnectionState);
+  }
+  get connectionState(): RTCPeerConnectionState {
+    return this.#closed ? 'closed' : (this.#native.connectionState as RTCPeerConnectionState);
+  }
+  /** The local description, including every candidate gathered so far. */
+  get localDescription(): RTCSessionDescriptionInit | null {
+    return (this.#native.localDescription as RTCSessionDescriptionInit | null) ?? null;
+  }
+  get remoteDescription(): RTCSessionDescriptionInit | null {
+    return (this.#native.remoteDescription as RTCSessionDescriptionInit | null) ?? null;
+  }
+
+  /** W3C createOffer. `iceRestart: true` makes new ICE credentials. */
+  async createOffer(options: { iceRestart?: boolean } = {}): Promise<RTCSessionDescriptionInit> {
+    this.#checkOpen();
+    return (await awaitNative(this.#native.createOffer(options.iceRestart ?? false))) as RTCSessionDescriptionInit;
+  }
+
+  /** W3C createAnswer. */
+  async createAnswer(): Promise<RTCSessionDescriptionInit> {
+    this.#checkOpen();
+    return (await awaitNative(this.#native.createAnswer())) as RTCSessionDescriptionInit;
+  }
+
+  /** W3C setLocalDescription; without an argument, creates the offer or answer the state calls for. */
+  async setLocalDescription(desc?: RTCSessionDescriptionInit): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.setLocalDescription(desc ? { type: desc.type, sdp: desc.sdp ?? '' } : undefined));
+  }
+
+  /**
+   * W3C setRemoteDescription. Rejects with `ERR_SDP_PARSE`, `ERR_NO_COMMON_CODEC`,
+   * `ERR_UNSUPPORTED_PROFILE` or `ERR_INVALID_STATE`; the connection stays usable.
+   */
+  async setRemoteDescription(desc: RTCSessionDescriptionInit): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.setRemoteDescription({ type: desc.type, sdp: desc.sdp ?? '' }));
+  }
+
+  /** W3C addIceCandidate. `.local` (mDNS) candidates are skipped, not fatal. */
+  async addIceCandidate(candidate?: RTCIceCandidateInit | null): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.addIceCandidate(candidate?.candidate ?? ''));
+  }
+
+  /** W3C restartIce: the next offer carries new ICE credentials. */
+  restartIce(): void {
+    this.#checkOpen();
+    this.#native.restartIce();
+  }
+
+  /** W3C getStats: a Map of stats objects keyed by id (`inbound-rtp`, `outbound-rtp`, `transport`, ...). */
+  async getStats(): Promise<Map<string, Record<string, unknown> & { id: string; type: string }>> {
+    this.#checkOpen();
+    const json = await awaitNative(this.#native.getStats());
+    const list = JSON.parse(json) as Array<Record<string, unknown> & { id: string; type: string }>;
+    return new Map(list.map((s) => [s.id, s]));
+  }
+
+  /**
+   * sipwire extension for SIP (which cannot trickle): resolves once ICE
+   * gathering is complete or `timeoutMs` passed, whichever is first. A timeout
+   * is not an error: `localDescription` then carries what was gathered.
+   */
+  waitForGatheringComplete(timeoutMs = 5000): Promise<void> {
+    this.#checkOpen();
+    const id = nextRequestId++;
+    const p = new Promise<void>((resolve) => this.#waiters.set(id, () => resolve()));
+    this.#native.waitGathering(id, Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1)));
+    return p;
+  }
+
+  /**
+   * Wanted local media direction for the next offer or answer: `sendonly` puts
+   * the peer on hold, `sendrecv` resumes. Takes effect on renegotiation, with
+   * no new ICE or DTLS handshake.
+   */
+  setDirection(direction: MediaDirection): void {
+    this.#checkOpen();
+    callNative(() => this.#native.setDirection(direction));
+  }
+
+  /** Queue mono PCM to send (played after any {@link play}). Up to 5 s is buffered. */
+  writePcm(samples: Int16Array, sampleRate: 8000 | 16000 | 48000): void {
+    this.#checkOpen();
+    callNative(() => this.#native.writePcm(samples, sampleRate));
+  }
+
+  /** Play a WAV file or PCM; resolves when it has been sent (or stopped). */
+  play(source: PlaySource): Promise<PlayResult> {
+    this.#checkOpen();
+    const id = nextRequestId++;
+    const p = new Promise<PlayResult>((resolve) => this.#waiters.set(id, resolve));
+    try {
+      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source));
+      else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate));
+    } catch (e) {
+      this.#waiters.delete(id);
+      return Promise.reject(e);
+    }
+    return p;
+  }
+
+  /** Stop all playback; pending {@link play} promises resolve with `stopped: true`. */
+  stopPlayback(): void {
+    if (!this.#closed) this.#native.stopPlayback();
+  }
+
+  /**
+   * Start `audio` events carrying decoded PCM in batches of `batchMs`.
+   * Without a subscriber, no JS runs per packet.
+   */
+  subscribeAudio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): void {
+    this.#checkOpen();
+    this.#audioSubscribers++;
+    callNative(() => this.#native.subscribeAudio(options.sampleRate ?? 16000, options.batchMs ?? 100));
+  }
+
+  /** Stop `audio` events. */
+  unsubscribeAudio(): void {
+    this.#audioSubscribers = 0;
+    if (!this.#closed) this.#native.unsubscribeAudio();
+  }
+
+  /**
+   * Decoded audio as an async iterator; ends when the connection closes or
+   * the loop breaks.
+   */
+  async *audio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): AsyncGenerator<AudioFrame> {
+    const queue: AudioFrame[] = [];
+    let wake: (() => void) | null = null;
+    const onAudio = (e: Event) => {
+      queue.push((e as AudioEvent).frame);
+      if (queue.length > 100) queue.shift(); // a slow consumer loses old audio, not memory
+      wake?.();
+    };
+    const onState = () => wake?.();
+    this.addEventListener('audio', onAudio);
+    this.addEventListener('signalingstatechange', onState);
+    this.subscribeAudio(options);
+    try {
+      while (!this.#closed) {
+        if (queue.length === 0) await new Promise<void>((r) => (wake = r));
+        wake = null;
+        while (queue.length) yield queue.shift()!;
+      }
+    } finally {
+      this.removeEventListener('audio', onAudio);
+      this.removeEventListener('signalingstatechange', onState);
+      this.unsubscribeAudio();
+    }
+  }
+
+  /** Record received audio to a WAV file (mono, 16-bit). */
+  async startRecording(path: string, options: { sampleRate?: 8000 | 16000 | 48000 } = {}): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? 16000));
+  }
+
+  /** Finish the WAV file started by {@link startRecording}. */
+  async stopRecording(): Promise<void> {
+    if (this.#closed) return;
+    await awaitNative(this.#native.stopRecording());
+  }
+
+  /**
+   * Send RFC 4733 DTMF (`0-9 A-D * #`, `,` = 2 s pause). Replaces digits still
+   * queued. Rejects with `ERR_INVALID_STATE` when telephone-event was not
+   * negotiated or the direction cannot send, `ERR_INVALID_ARG` for bad tones.
+   */
+  async sendDtmf(tones: string, options: DtmfOptions = {}): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.sendDtmf(tones, options.duration ?? 100, options.interToneGap ?? 70));
+  }
+
+  /** W3C close. Idempotent: frees sockets and lets Node exit. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+    this.#settleAll();
+  }
+}

@@ -1,0 +1,255 @@
+//! Connection configuration, validated once at construction so that later
+//! calls never fail on a bad setting.
+
+use crate::audio::codec::CodecKind;
+use crate::error::{Error, Result};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::time::Duration;
+
+/// One entry of `iceServers` (W3C `RTCIceServer`).
+#[derive(Clone, Debug, Default)]
+pub struct IceServer {
+    /// `stun:`, `stuns:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// TURN username.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<String>,
+}
+
+/// W3C `RTCIceTransportPolicy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IceTransportPolicy {
+    /// Use every candidate type.
+    #[default]
+    All,
+    /// Use relay candidates only (needs TURN, not supported yet: connections
+    /// then gather nothing and the error says why).
+    Relay,
+}
+
+/// Validated configuration of one peer connection.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// STUN servers resolved to socket addresses (host:port).
+    pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers as given; accepted but relay gathering is not implemented yet.
+    pub turn_servers: Vec<IceServer>,
+    /// Candidate policy.
+    pub ice_transport_policy: IceTransportPolicy,
+    /// Inclusive UDP port range for media sockets; `None` = any ephemeral port.
+    pub port_range: Option<(u16, u16)>,
+    /// Local addresses to bind; empty = every non-loopback interface address
+    /// (loopback when there is none).
+    pub bind_addresses: Vec<IpAddr>,
+    /// Codec preference for offers, most preferred first.
+    pub codecs: Vec<CodecKind>,
+    /// How long gathering may take before it is declared complete anyway.
+    pub ice_gathering_timeout: Duration,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        PeerConfig {
+            stun_servers: vec![],
+            turn_servers: vec![],
+            ice_transport_policy: IceTransportPolicy::All,
+            port_range: None,
+            bind_addresses: vec![],
+            codecs: vec![CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma],
+            ice_gathering_timeout: Duration::from_millis(5000),
+        }
+    }
+}
+
+/// Raw, unvalidated options as they arrive from JS.
+#[derive(Clone, Debug, Default)]
+pub struct PeerConfigInput {
+    /// See [`PeerConfig`].
+    pub ice_servers: Vec<IceServer>,
+    /// `"all"` or `"relay"`.
+    pub ice_transport_policy: Option<String>,
+    /// Inclusive port range.
+    pub port_range: Option<(u32, u32)>,
+    /// IP literals.
+    pub bind_addresses: Vec<String>,
+    /// Codec names: `opus`, `pcmu`, `pcma` (case-insensitive).
+    pub codecs: Vec<String>,
+    /// Milliseconds; `0` means wait for every STUN answer (bounded by close()).
+    pub ice_gathering_timeout_ms: Option<u32>,
+}
+
+impl PeerConfigInput {
+    /// Validate into a [`PeerConfig`].
+    ///
+    /// ```
+    /// use sipwire::config::PeerConfigInput;
+    /// let cfg = PeerConfigInput { codecs: vec!["PCMU".into()], ..Default::default() }
+    ///     .validate().unwrap();
+    /// assert_eq!(cfg.codecs.len(), 1);
+    /// ```
+    pub fn validate(self) -> Result<PeerConfig> {
+        let mut cfg = PeerConfig::default();
+        for server in &self.ice_servers {
+            for url in &server.urls {
+                let lower = url.to_ascii_lowercase();
+                if let Some(rest) = lower.strip_prefix("stun:") {
+                    cfg.stun_servers.push(resolve_host_port(rest, 3478, url)?);
+                } else if lower.starts_with("turn:") || lower.starts_with("turns:") {
+                    if server.username.is_none() || server.credential.is_none() {
+                        return Err(Error::InvalidArgument(format!(
+                            "TURN server {url} needs username and credential"
+                        )));
+                    }
+                    log::warn!(
+                        "TURN server {url} accepted, but relay candidates are not supported yet"
+                    );
+                    cfg.turn_servers.push(server.clone());
+                } else if lower.starts_with("stuns:") {
+                    return Err(Error::Unsupported(format!(
+                        "{url}: stuns (STUN over TLS) is not supported"
+                    )));
+                } else {
+                    return Err(Error::InvalidArgument(format!(
+                        "ICE server URL {url:?} must start with stun:, turn: or turns:"
+                    )));
+                }
+            }
+        }
+        cfg.ice_transport_policy = match self.ice_transport_policy.as_deref() {
+            None | Some("all") => IceTransportPolicy::All,
+            Some("relay") => IceTransportPolicy::Relay,
+            Some(other) => {
+                return Err(Error::InvalidArgument(format!(
+                    "iceTransportPolicy must be \"all\" or \"relay\", got {other:?}"
+                )))
+            }
+        };
+        if let Some((min, max)) = self.port_range {
+            if min == 0 || max > 65535 || min > max {
+                return Err(Error::InvalidArgument(format!(
+                    "portRange {min}-{max} must satisfy 1 <= min <= max <= 65535"
+                )));
+            }
+            cfg.port_range = Some((min as u16, max as u16));
+        }
+        for addr in &self.bind_addresses {
+            let ip: IpAddr = addr.parse().map_err(|_| {
+                Error::InvalidArgument(format!("bindAddresses entry {addr:?} is not an IP address"))
+            })?;
+            if ip.is_unspecified() {
+                return Err(Error::InvalidArgument(format!(
+                    "bindAddresses entry {addr} is a wildcard; give concrete addresses (a wildcard bind cannot name a candidate)"
+                )));
+            }
+            cfg.bind_addresses.push(ip);
+        }
+        if !self.codecs.is_empty() {
+            cfg.codecs.clear();
+            for name in &self.codecs {
+                let kind = match name.to_ascii_lowercase().as_str() {
+                    "opus" => CodecKind::Opus,
+                    "pcmu" => CodecKind::Pcmu,
+                    "pcma" => CodecKind::Pcma,
+                    _ => {
+                        return Err(Error::InvalidArgument(format!(
+                            "unknown codec {name:?}; supported: opus, pcmu, pcma"
+                        )))
+                    }
+                };
+                if !cfg.codecs.contains(&kind) {
+                    cfg.codecs.push(kind);
+                }
+            }
+        }
+        if let Some(ms) = self.ice_gathering_timeout_ms {
+            // 0 = unbounded; still ended by close().
+            cfg.ice_gathering_timeout = if ms == 0 {
+                Duration::from_secs(24 * 3600)
+            } else {
+                Duration::from_millis(ms as u64)
+            };
+        }
+        Ok(cfg)
+    }
+}
+
+fn resolve_host_port(rest: &str, default_port: u16, url: &str) -> Result<SocketAddr> {
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let with_port = if rest.starts_with('[') || rest.matches(':').count() == 1 {
+        rest.to_string()
+    } else if rest.parse::<IpAddr>().is_ok() && rest.contains(':') {
+        format!("[{rest}]:{default_port}")
+    } else {
+        format!("{rest}:{default_port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut it| it.next())
+        .ok_or_else(|| Error::InvalidArgument(format!("cannot resolve ICE server {url}")))
+}
+
+/// Addresses to bind when the configuration names none.
+pub fn default_bind_addresses() -> Vec<IpAddr> {
+    let mut out: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|i| !i.is_loopback() && i.ip().is_ipv4())
+        .map(|i| i.ip())
+        .collect();
+    if out.is_empty() {
+        out.push(IpAddr::from([127, 0, 0, 1]));
+    }
+    out.dedup();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_bad_values_with_reasons() {
+        let bad = PeerConfigInput {
+            port_range: Some((5000, 4000)),
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().code(), "ERR_INVALID_ARG");
+        let bad = PeerConfigInput {
+            codecs: vec!["g729".into()],
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().to_string().contains("g729"));
+        let bad = PeerConfigInput {
+            bind_addresses: vec!["0.0.0.0".into()],
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn accepts_stun_and_turn() {
+        let cfg = PeerConfigInput {
+            ice_servers: vec![
+                IceServer {
+                    urls: vec!["stun:127.0.0.1:3478".into()],
+                    ..Default::default()
+                },
+                IceServer {
+                    urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+                    username: Some("u".into()),
+                    credential: Some("p".into()),
+                },
+            ],
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            cfg.stun_servers,
+            vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(cfg.turn_servers.len(), 1);
+    }
+}

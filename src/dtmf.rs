@@ -1,0 +1,635 @@
+//! RFC 4733 telephone-event (DTMF) encoding and decoding, sans-IO.
+//!
+//! Bots send and receive DTMF digits as RTP `telephone-event` packets rather
+//! than in-band tones. [`DtmfSender`] turns a digit string into one packet
+//! per 20 ms media tick (marker on the first packet, growing duration,
+//! triple end packet, inter-tone gaps, `,` pauses); [`DtmfReceiver`] turns
+//! received packets back into digits, reporting each event exactly once.
+//! Neither reads a clock: time advances by calls to [`DtmfSender::tick`].
+
+use std::collections::VecDeque;
+
+/// Tick length the sender assumes (one packet per media tick).
+pub const TICK_MS: u32 = 20;
+/// Length of a `,` pause.
+pub const PAUSE_MS: u32 = 2000;
+/// Default volume field (-10 dBm0).
+pub const DEFAULT_VOLUME: u8 = 10;
+/// Number of times the end packet is sent.
+pub const END_PACKETS: u32 = 3;
+
+/// Errors from DTMF parsing and queueing.
+#[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+pub enum DtmfError {
+    /// Payload shorter than the 4-byte telephone-event header.
+    #[error("telephone-event payload too short ({0} bytes)")]
+    TooShort(usize),
+    /// A character that is not a DTMF tone or `,`.
+    #[error("invalid DTMF tone {0:?}")]
+    InvalidTone(char),
+}
+
+/// Maps a DTMF character to its RFC 4733 event code: `0`-`9` -> 0-9,
+/// `*` -> 10, `#` -> 11, `A`-`D` -> 12-15 (case-insensitive).
+pub fn char_to_event(c: char) -> Option<u8> {
+    match c.to_ascii_uppercase() {
+        d @ '0'..='9' => Some(d as u8 - b'0'),
+        '*' => Some(10),
+        '#' => Some(11),
+        l @ 'A'..='D' => Some(l as u8 - b'A' + 12),
+        _ => None,
+    }
+}
+
+/// Maps an RFC 4733 event code 0-15 back to its character (`A`-`D` upper
+/// case).
+pub fn event_to_char(event: u8) -> Option<char> {
+    match event {
+        0..=9 => Some((b'0' + event) as char),
+        10 => Some('*'),
+        11 => Some('#'),
+        12..=15 => Some((b'A' + event - 12) as char),
+        _ => None,
+    }
+}
+
+/// The 4-byte RFC 4733 telephone-event payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DtmfPayload {
+    /// Event code (0-15 for DTMF).
+    pub event: u8,
+    /// End-of-event bit.
+    pub end: bool,
+    /// Volume in -dBm0 (0..=63).
+    pub volume: u8,
+    /// Duration in RTP timestamp units since the event (segment) start.
+    pub duration: u16,
+}
+
+impl DtmfPayload {
+    /// Parses a payload; extra trailing bytes (e.g. redundancy) are ignored.
+    pub fn parse(data: &[u8]) -> Result<Self, DtmfError> {
+        if data.len() < 4 {
+            return Err(DtmfError::TooShort(data.len()));
+        }
+        Ok(Self {
+            event: data[0],
+            end: data[1] & 0x80 != 0,
+            volume: data[1] & 0x3F,
+            duration: u16::from_be_bytes([data[2], data[3]]),
+        })
+    }
+
+    /// Serialises the payload (reserved bit zero, volume masked to 6 bits).
+    pub fn to_bytes(&self) -> [u8; 4] {
+        let d = self.duration.to_be_bytes();
+        let flags = if self.end { 0x80 } else { 0 } | (self.volume & 0x3F);
+        [self.event, flags, d[0], d[1]]
+    }
+}
+
+/// One packet produced by [`DtmfSender::tick`].
+///
+/// RTP timestamp: all packets of one event carry the event's start
+/// timestamp. The caller owns the RTP timestamp `ts_now` of the current
+/// tick (the one it would have used for audio) and must send this packet
+/// with `ts_now.wrapping_sub(timestamp_offset)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DtmfPacketOut {
+    /// The 4-byte telephone-event payload.
+    pub payload: [u8; 4],
+    /// RTP marker bit (set on the first packet of an event).
+    pub marker: bool,
+    /// Event code carried in the payload.
+    pub event: u8,
+    /// Whether this is one of the end packets.
+    pub end: bool,
+    /// Samples between the event start and the current tick:
+    /// RTP timestamp = current tick's timestamp - `timestamp_offset`.
+    pub timestamp_offset: u32,
+    /// Media tick counter (number of earlier `tick` calls) at event start.
+    pub event_start_tick: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    Tone {
+        event: u8,
+        ticks: u32,
+        gap_ticks: u32,
+    },
+    Pause {
+        ticks: u32,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Active {
+    Tone {
+        event: u8,
+        ticks: u32,
+        gap_ticks: u32,
+        /// Tick (global counter) at which the current segment started.
+        segment_start: u64,
+        /// Packets sent in the current segment.
+        sent: u32,
+        /// Ticks elapsed over the whole tone.
+        elapsed: u32,
+        /// End packets sent.
+        ends: u32,
+        /// Duration of the final end packet.
+        final_duration: u16,
+    },
+    Wait {
+        ticks: u32,
+    },
+}
+
+/// Generates RFC 4733 telephone-event packets, one per 20 ms tick.
+#[derive(Debug)]
+pub struct DtmfSender {
+    clock_rate: u32,
+    samples_per_tick: u32,
+    volume: u8,
+    queue: VecDeque<Item>,
+    active: Option<Active>,
+    tick: u64,
+}
+
+fn ms_to_ticks(ms: u32) -> u32 {
+    ms.div_ceil(TICK_MS)
+}
+
+impl DtmfSender {
+    /// Creates a sender for a telephone-event clock rate (normally 8000 or
+    /// 48000, matching the audio codec; 0 is treated as 8000).
+    pub fn new(clock_rate: u32) -> Self {
+        let clock_rate = if clock_rate == 0 { 8000 } else { clock_rate };
+        Self {
+            clock_rate,
+            samples_per_tick: (clock_rate / (1000 / TICK_MS)).max(1),
+            volume: DEFAULT_VOLUME,
+            queue: VecDeque::new(),
+            active: None,
+            tick: 0,
+        }
+    }
+
+    /// The telephone-event clock rate.
+    pub fn clock_rate(&self) -> u32 {
+        self.clock_rate
+    }
+
+    /// Queues `tones` (`0-9`, `A-D`, `*`, `#`, case-insensitive; `,` = 2 s
+    /// pause), each lasting `duration_ms` (clamped to 40..=6000) followed by
+    /// `inter_tone_gap_ms` of silence (at least 30). All characters are
+    /// validated first; on error nothing changes. A successful call replaces
+    /// anything still queued; a tone already in progress is completed.
+    pub fn queue(
+        &mut self,
+        tones: &str,
+        duration_ms: u32,
+        inter_tone_gap_ms: u32,
+    ) -> Result<(), DtmfError> {
+        let ticks = ms_to_ticks(duration_ms.clamp(40, 6000));
+        let gap_ticks = ms_to_ticks(inter_tone_gap_ms.max(30));
+        let mut items = VecDeque::new();
+        for c in tones.chars() {
+            if c == ',' {
+                items.push_back(Item::Pause {
+                    ticks: ms_to_ticks(PAUSE_MS),
+                });
+            } else {
+                let event = char_to_event(c).ok_or(DtmfError::InvalidTone(c))?;
+                items.push_back(Item::Tone {
+                    event,
+                    ticks,
+                    gap_ticks,
+                });
+            }
+        }
+        self.queue = items;
+        if let Some(Active::Wait { .. }) = self.active {
+            self.active = None;
+        }
+        Ok(())
+    }
+
+    /// Drops everything queued; a tone in progress still gets its end
+    /// packets.
+    pub fn cancel(&mut self) {
+        self.queue.clear();
+        match &mut self.active {
+            Some(Active::Wait { .. }) => self.active = None,
+            Some(Active::Tone {
+                ticks,
+                elapsed,
+                gap_ticks,
+                ..
+            }) => {
+                *ticks = (*elapsed).max(1);
+                *gap_ticks = 0;
+            }
+            None => {}
+        }
+    }
+
+    /// Whether anything (tone, gap or pause) is pending.
+    pub fn is_busy(&self) -> bool {
+        self.active.is_some() || !self.queue.is_empty()
+    }
+
+    /// Whether a telephone-event is currently being sent; the caller should
+    /// send no audio on ticks where this is true (check before `tick`).
+    pub fn is_sending_event(&self) -> bool {
+        matches!(self.active, Some(Active::Tone { .. }))
+            || (self.active.is_none() && matches!(self.queue.front(), Some(Item::Tone { .. })))
+    }
+
+    /// Advances one 20 ms media tick; returns the packet to send on this tick,
+    /// if any.
+    pub fn tick(&mut self) -> Option<DtmfPacketOut> {
+        let now = self.tick;
+        self.tick += 1;
+        if self.active.is_none() {
+            self.active = self.queue.pop_front().map(|item| match item {
+                Item::Tone {
+                    event,
+                    ticks,
+                    gap_ticks,
+                } => Active::Tone {
+                    event,
+                    ticks,
+                    gap_ticks,
+                    segment_start: now,
+                    sent: 0,
+                    elapsed: 0,
+                    ends: 0,
+                    final_duration: 0,
+                },
+                Item::Pause { ticks } => Active::Wait { ticks },
+            });
+        }
+        let spt = self.samples_per_tick;
+        let volume = self.volume;
+        match self.active.as_mut()? {
+            Active::Wait { ticks } => {
+                *ticks = ticks.saturating_sub(1);
+                if *ticks == 0 {
+                    self.active = None;
+                }
+                None
+            }
+            Active::Tone {
+                event,
+                ticks,
+                gap_ticks,
+                segment_start,
+                sent,
+                elapsed,
+                ends,
+                final_duration,
+            } => {
+                let event = *event;
+                if *ends > 0 {
+                    // End packet retransmission.
+                    *ends += 1;
+                    let out = DtmfPacketOut {
+                        payload: DtmfPayload {
+                            event,
+                            end: true,
+                            volume,
+                            duration: *final_duration,
+                        }
+                        .to_bytes(),
+                        marker: false,
+                        event,
+                        end: true,
+                        timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
+                        event_start_tick: *segment_start,
+                    };
+                    if *ends >= END_PACKETS {
+                        let gap = gap_ticks.saturating_sub(END_PACKETS - 1);
+                        self.active = (gap > 0).then_some(Active::Wait { ticks: gap });
+                    }
+                    return Some(out);
+                }
+                // Start a new segment if the duration field would overflow
+                // (RFC 4733 2.5.1.3; only reachable at high clock rates).
+                if u64::from(*sent + 1) * u64::from(spt) > u64::from(u16::MAX) {
+                    *segment_start = now;
+                    *sent = 0;
+                }
+                let marker = *elapsed == 0;
+                *sent += 1;
+                *elapsed += 1;
+                let duration = (*sent * spt).min(u32::from(u16::MAX)) as u16;
+                let end = *elapsed >= *ticks;
+                if end {
+                    *ends = 1;
+                    *final_duration = duration;
+                }
+                let out = DtmfPacketOut {
+                    payload: DtmfPayload {
+                        event,
+                        end,
+                        volume,
+                        duration,
+                    }
+                    .to_bytes(),
+                    marker,
+                    event,
+                    end,
+                    timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
+                    event_start_tick: *segment_start,
+                };
+                Some(out)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct LastEvent {
+    ts: u32,
+    event: u8,
+    ended: bool,
+    duration: u16,
+}
+
+/// Decodes received telephone-event packets into digits, reporting each
+/// event once.
+#[derive(Debug, Default)]
+pub struct DtmfReceiver {
+    last: Option<LastEvent>,
+}
+
+/// Slack (in timestamp units) for recognising a continuation segment of a
+/// long event whose previous segment's last packets were lost.
+const SEGMENT_SLACK: u32 = 4800;
+
+impl DtmfReceiver {
+    /// Creates a receiver.
+    pub fn new() -> Self {
+        Self { last: None }
+    }
+
+    /// Forgets the last event (e.g. on SSRC change).
+    pub fn reset(&mut self) {
+        self.last = None;
+    }
+
+    /// Handles one telephone-event packet (RTP timestamp + payload) and
+    /// returns the digit if this packet is the first one seen of a new event.
+    /// Retransmissions, updates, end packets and stale (older timestamp)
+    /// packets return `None`, as do malformed payloads and non-DTMF events.
+    pub fn on_packet(&mut self, rtp_timestamp: u32, payload: &[u8]) -> Option<char> {
+        let p = DtmfPayload::parse(payload).ok()?;
+        if let Some(last) = &mut self.last {
+            let delta = rtp_timestamp.wrapping_sub(last.ts) as i32;
+            if delta == 0 {
+                last.ended |= p.end;
+                last.duration = last.duration.max(p.duration);
+                return None;
+            }
+            if delta < 0 {
+                return None; // stale packet of an older event
+            }
+            // Continuation segment of a long, not yet ended event.
+            let continuation = p.event == last.event
+                && !last.ended
+                && (delta as u32) <= u32::from(last.duration) + SEGMENT_SLACK;
+            let report = !continuation;
+            *last = LastEvent {
+                ts: rtp_timestamp,
+                event: p.event,
+                ended: p.end,
+                duration: p.duration,
+            };
+            return if report { event_to_char(p.event) } else { None };
+        }
+        self.last = Some(LastEvent {
+            ts: rtp_timestamp,
+            event: p.event,
+            ended: p.end,
+            duration: p.duration,
+        });
+        event_to_char(p.event)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a sender to completion, mapping packets to RTP timestamps the
+    /// way the caller would. Returns (tick, rtp_ts, packet) per packet.
+    fn run(sender: &mut DtmfSender, ts0: u32) -> Vec<(u64, u32, DtmfPacketOut)> {
+        let spt = sender.clock_rate() / 50;
+        let mut out = Vec::new();
+        let mut tick = 0u64;
+        while sender.is_busy() && tick < 100_000 {
+            let ts_now = ts0.wrapping_add((tick as u32).wrapping_mul(spt));
+            if let Some(p) = sender.tick() {
+                out.push((tick, ts_now.wrapping_sub(p.timestamp_offset), p));
+            }
+            tick += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn char_event_mapping() {
+        let all = "0123456789*#ABCD";
+        for (i, c) in all.chars().enumerate() {
+            assert_eq!(char_to_event(c), Some(i as u8));
+            assert_eq!(event_to_char(i as u8), Some(c));
+        }
+        assert_eq!(char_to_event('a'), Some(12));
+        assert_eq!(char_to_event('d'), Some(15));
+        assert_eq!(char_to_event('E'), None);
+        assert_eq!(char_to_event(','), None);
+        assert_eq!(event_to_char(16), None);
+    }
+
+    #[test]
+    fn payload_round_trip() {
+        let p = DtmfPayload {
+            event: 11,
+            end: true,
+            volume: 10,
+            duration: 1600,
+        };
+        let b = p.to_bytes();
+        assert_eq!(b, [11, 0x8A, 0x06, 0x40]);
+        assert_eq!(DtmfPayload::parse(&b), Ok(p));
+        assert_eq!(DtmfPayload::parse(&[1, 2, 3]), Err(DtmfError::TooShort(3)));
+        let r = DtmfPayload::parse(&[5, 0x40 | 7, 0, 1]).unwrap();
+        assert!(!r.end);
+        assert_eq!(r.volume, 7);
+    }
+
+    #[test]
+    fn sender_to_receiver_both_rates() {
+        for rate in [8000u32, 48000] {
+            for ts0 in [0u32, u32::MAX - 5000] {
+                let mut s = DtmfSender::new(rate);
+                s.queue("123#*A", 100, 70).unwrap();
+                let pkts = run(&mut s, ts0);
+                let mut r = DtmfReceiver::new();
+                let got: String = pkts
+                    .iter()
+                    .filter_map(|(_, ts, p)| r.on_packet(*ts, &p.payload))
+                    .collect();
+                assert_eq!(got, "123#*A", "rate {rate}");
+                // 5 packets per 100 ms tone + 2 extra end packets.
+                assert_eq!(pkts.len(), 6 * 7);
+            }
+        }
+    }
+
+    #[test]
+    fn packet_structure() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("5", 100, 50).unwrap();
+        assert!(s.is_sending_event());
+        let pkts = run(&mut s, 1000);
+        assert_eq!(pkts.len(), 7);
+        assert!(pkts[0].2.marker);
+        assert!(pkts[1..].iter().all(|p| !p.2.marker));
+        assert!(pkts.iter().all(|p| p.1 == 1000)); // all share the start ts
+        let durs: Vec<u16> = pkts
+            .iter()
+            .map(|p| DtmfPayload::parse(&p.2.payload).unwrap().duration)
+            .collect();
+        assert_eq!(durs, vec![160, 320, 480, 640, 800, 800, 800]);
+        let ends: Vec<bool> = pkts.iter().map(|p| p.2.end).collect();
+        assert_eq!(ends, vec![false, false, false, false, true, true, true]);
+        assert_eq!(
+            pkts.iter().map(|p| p.0).collect::<Vec<_>>(),
+            (0..7).collect::<Vec<_>>()
+        );
+        assert!(!s.is_busy());
+    }
+
+    #[test]
+    fn gap_between_tones() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("12", 40, 100).unwrap();
+        let pkts = run(&mut s, 0);
+        // Tone 1: ticks 0,1 (+ends at 2,3). Gap 5 ticks counted from tick 1.
+        let starts: Vec<u64> = pkts.iter().filter(|p| p.2.marker).map(|p| p.0).collect();
+        assert_eq!(starts, vec![0, 7]);
+    }
+
+    #[test]
+    fn pause_length() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("1,2", 40, 30).unwrap();
+        let pkts = run(&mut s, 0);
+        let starts: Vec<u64> = pkts.iter().filter(|p| p.2.marker).map(|p| p.0).collect();
+        // Tone 1 ticks 0..=3 (2 tone + 2 extra end), gap covered by the ends,
+        // then 100 pause ticks.
+        assert_eq!(starts, vec![0, 104]);
+        assert!(!s.is_sending_event());
+    }
+
+    #[test]
+    fn invalid_tone_rejected_and_queue_kept() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("12", 40, 30).unwrap();
+        assert_eq!(s.queue("1x", 40, 30), Err(DtmfError::InvalidTone('x')));
+        assert!(s.is_busy());
+        let pkts = run(&mut s, 0);
+        assert_eq!(pkts.iter().filter(|p| p.2.marker).count(), 2);
+        assert_eq!(s.queue("E", 40, 30), Err(DtmfError::InvalidTone('E')));
+        assert!(s.queue("abcd*#", 40, 30).is_ok());
+    }
+
+    #[test]
+    fn duration_clamped() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("1", 1, 1).unwrap();
+        assert_eq!(run(&mut s, 0).len(), 2 + 2);
+        s.queue("1", 100_000, 30).unwrap();
+        let pkts = run(&mut s, 0);
+        assert_eq!(pkts.len(), 300 + 2);
+        assert_eq!(
+            DtmfPayload::parse(&pkts[301].2.payload).unwrap().duration,
+            48000
+        );
+    }
+
+    #[test]
+    fn long_event_at_48k_segments_and_reports_once() {
+        let mut s = DtmfSender::new(48000);
+        s.queue("9", 3000, 30).unwrap();
+        let pkts = run(&mut s, 77);
+        let ts: std::collections::BTreeSet<u32> = pkts.iter().map(|p| p.1).collect();
+        assert!(ts.len() > 1, "expected several segments");
+        assert_eq!(pkts.iter().filter(|p| p.2.marker).count(), 1);
+        let mut r = DtmfReceiver::new();
+        let got: String = pkts
+            .iter()
+            .filter_map(|(_, t, p)| r.on_packet(*t, &p.payload))
+            .collect();
+        assert_eq!(got, "9");
+    }
+
+    #[test]
+    fn lost_first_packet_reported_once() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("77", 100, 50).unwrap();
+        let pkts = run(&mut s, 500);
+        let mut r = DtmfReceiver::new();
+        let got: String = pkts
+            .iter()
+            .filter(|p| !p.2.marker) // drop every start packet
+            .filter_map(|(_, t, p)| r.on_packet(*t, &p.payload))
+            .collect();
+        assert_eq!(got, "77");
+    }
+
+    #[test]
+    fn receiver_ignores_retransmits_stale_and_garbage() {
+        let mut r = DtmfReceiver::new();
+        let p = |ev: u8, end: bool, d: u16| {
+            DtmfPayload {
+                event: ev,
+                end,
+                volume: 10,
+                duration: d,
+            }
+            .to_bytes()
+        };
+        assert_eq!(r.on_packet(1000, &p(1, false, 160)), Some('1'));
+        assert_eq!(r.on_packet(1000, &p(1, true, 800)), None);
+        assert_eq!(r.on_packet(1000, &p(1, true, 800)), None);
+        assert_eq!(r.on_packet(2000, &p(1, false, 160)), Some('1'));
+        assert_eq!(r.on_packet(1000, &p(1, true, 800)), None); // stale
+        assert_eq!(r.on_packet(3000, &[1, 2]), None);
+        assert_eq!(r.on_packet(3000, &p(16, false, 160)), None); // flash
+        assert_eq!(r.on_packet(4000, &p(15, true, 160)), Some('D'));
+        // Timestamp wrap.
+        // Just "before" 4000 in wrapping arithmetic: stale.
+        assert_eq!(r.on_packet(u32::MAX - 100, &p(2, true, 160)), None);
+        let mut r = DtmfReceiver::new();
+        assert_eq!(r.on_packet(u32::MAX - 100, &p(2, true, 160)), Some('2'));
+        assert_eq!(r.on_packet(200, &p(3, false, 160)), Some('3'));
+        assert_eq!(r.on_packet(u32::MAX - 100, &p(2, true, 160)), None);
+    }
+
+    #[test]
+    fn cancel_finishes_current_tone() {
+        let mut s = DtmfSender::new(8000);
+        s.queue("12", 1000, 30).unwrap();
+        for _ in 0..3 {
+            s.tick();
+        }
+        s.cancel();
+        let pkts = run(&mut s, 0);
+        assert!(pkts.iter().all(|p| p.2.end));
+        assert_eq!(pkts.len(), 3);
+        assert!(!s.is_busy());
+    }
+}

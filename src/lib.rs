@@ -1,0 +1,17 @@
+//! sipwire core (see README).
+#![deny(clippy::all)]
+
+pub mod audio;
+pub mod config;
+pub mod dtmf;
+pub mod error;
+pub mod media;
+pub mod peer;
+pub mod sdp;
+pub mod shard;
+pub mod stats;
+pub mod tone;
+pub mod wav;
+
+#[cfg(feature = "node")]
+mod napi;

@@ -1,0 +1,782 @@
+//! The per-call audio pipeline, as a sans-IO state machine.
+//!
+//! Send: source (player, PCM written by JS, or silence) at 48 kHz -> resample to
+//! the codec rate -> encode -> RTP. RFC 4733 events pre-empt audio while a
+//! digit is being sent. Receive: RTP -> telephone-event to the DTMF receiver,
+//! audio to the jitter buffer -> decode (PLC for gaps) -> sinks (batched PCM
+//! for JS, WAV recorder). [`Media::tick`] is called once per 20 ms by the I/O
+//! shard; nothing here reads a clock or touches a socket.
+
+use crate::audio::codec::{CodecKind, Decoder, Encoder};
+use crate::audio::jitter::{JitterBuffer, JitterOut};
+use crate::audio::resample::Resampler;
+use crate::dtmf::{DtmfReceiver, DtmfSender};
+use crate::error::{Error, Result};
+use crate::sdp::Direction;
+use bytes::Bytes;
+use rtc::rtp::header::Header;
+use rtc::rtp::packet::Packet;
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufWriter;
+
+/// Internal canonical rate of sources: everything JS writes or plays is
+/// resampled to this once, then to the codec rate per frame.
+pub const CANONICAL_RATE: u32 = 48_000;
+const CANONICAL_FRAME: usize = 960;
+/// At most this much PCM written by JS is queued (5 s); older audio is dropped.
+const MAX_QUEUED_SAMPLES: usize = CANONICAL_RATE as usize * 5;
+
+/// What was negotiated for sending.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SendCodec {
+    /// Audio codec.
+    pub kind: CodecKind,
+    /// Its payload type on the wire.
+    pub pt: u8,
+    /// telephone-event payload type and clock rate, if negotiated.
+    pub telephone_event: Option<(u8, u32)>,
+}
+
+/// Payload types we may receive.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RecvCodecs {
+    /// Audio payload types.
+    pub audio: Vec<(u8, CodecKind)>,
+    /// telephone-event payload types with their clock rates.
+    pub telephone_event: Vec<(u8, u32)>,
+}
+
+/// Something the pipeline reports to the application.
+#[derive(Debug, PartialEq)]
+pub enum MediaEvent {
+    /// A DTMF digit received by RFC 4733 (reported once per event).
+    Dtmf(char),
+    /// A batch of decoded PCM for the audio subscriber.
+    Audio {
+        /// Mono samples.
+        samples: Vec<i16>,
+        /// Their rate.
+        sample_rate: u32,
+    },
+    /// A `play()` finished (`stopped` = ended by `stop_playback`).
+    PlayEnded {
+        /// Caller's id for the play request.
+        id: u64,
+        /// True when cut short.
+        stopped: bool,
+    },
+}
+
+/// Counters for getStats.
+#[derive(Clone, Debug, Default)]
+pub struct MediaStats {
+    /// RTP packets sent (audio + DTMF).
+    pub packets_sent: u64,
+    /// RTP payload bytes sent.
+    pub bytes_sent: u64,
+    /// RTP packets received (audio + DTMF).
+    pub packets_received: u64,
+    /// RTP payload bytes received.
+    pub bytes_received: u64,
+    /// Frames concealed by PLC.
+    pub concealed_frames: u64,
+    /// Packets lost according to sequence numbers.
+    pub packets_lost: i64,
+    /// Interarrival jitter estimate, in seconds (RFC 3550 §6.4.1, from RTP timestamps and ticks).
+    pub jitter_seconds: f64,
+    /// DTMF events received.
+    pub dtmf_received: u64,
+    /// Remote SSRC, once seen.
+    pub remote_ssrc: Option<u32>,
+    /// Frames decoded.
+    pub frames_decoded: u64,
+    /// Frames encoded.
+    pub frames_encoded: u64,
+    /// Total audio energy (W3C `totalAudioEnergy`, samples normalised to 1.0).
+    pub total_audio_energy: f64,
+    /// Last received frame's level, 0..1 (W3C `audioLevel`).
+    pub audio_level: f64,
+    /// Ticks on which any RTP arrived since the last check (for RTP-timeout detection).
+    pub last_rtp_tick: u64,
+}
+
+struct Player {
+    id: u64,
+    samples: Vec<i16>,
+    pos: usize,
+}
+
+struct AudioSink {
+    rate: u32,
+    batch_samples: usize,
+    resampler: Option<(u32, Resampler)>,
+    buf: Vec<i16>,
+}
+
+struct Recorder {
+    rate: u32,
+    resampler: Option<(u32, Resampler)>,
+    writer: crate::wav::WavWriter<BufWriter<File>>,
+}
+
+struct SendState {
+    codec: SendCodec,
+    encoder: Encoder,
+    dtmf: Option<DtmfSender>,
+    down: Option<Resampler>,
+}
+
+/// The per-call pipeline.
+pub struct Media {
+    ssrc: u32,
+    seq: u16,
+    /// RTP timestamp of the next frame at the send codec's clock rate.
+    ts: u32,
+    /// Timestamp of the current DTMF event's start (RFC 4733 §2.5.1.2).
+    dtmf_event_ts: u32,
+    send: Option<SendState>,
+    recv: RecvCodecs,
+    jitter: Option<(CodecKind, JitterBuffer)>,
+    decoder: Option<(CodecKind, Decoder)>,
+    dtmf_rx: DtmfReceiver,
+    direction: Direction,
+    players: VecDeque<Player>,
+    queue: VecDeque<i16>,
+    queue_resampler: Option<(u32, Resampler)>,
+    sink: Option<AudioSink>,
+    recorder: Option<Recorder>,
+    ticks: u64,
+    stats: MediaStats,
+    frame: Vec<i16>,
+    pcm: Vec<i16>,
+    payload: Vec<u8>,
+    highest_seq: Option<u64>,
+    seq_unwrap: crate::audio::seq::SeqUnwrapper,
+    first_ext_seq: u64,
+    transit: Option<i64>,
+}
+
+impl Media {
+    /// New pipeline sending with `ssrc`; `ts0` and `seq0` are the random RTP starting points.
+    pub fn new(ssrc: u32, seq0: u16, ts0: u32) -> Self {
+        Media {
+            ssrc,
+            seq: seq0,
+            ts: ts0,
+            dtmf_event_ts: ts0,
+            send: None,
+            recv: RecvCodecs::default(),
+            jitter: None,
+            decoder: None,
+            dtmf_rx: DtmfReceiver::new(),
+            direction: Direction::SendRecv,
+            players: VecDeque::new(),
+            queue: VecDeque::new(),
+            queue_resampler: None,
+            sink: None,
+            recorder: None,
+            ticks: 0,
+            stats: MediaStats::default(),
+            frame: vec![0; CANONICAL_FRAME],
+            pcm: Vec::with_capacity(CANONICAL_FRAME),
+            payload: Vec::with_capacity(512),
+            highest_seq: None,
+            seq_unwrap: crate::audio::seq::SeqUnwrapper::new(),
+            first_ext_seq: 0,
+            transit: None,
+        }
+    }
+
+    /// The negotiated send codec.
+    pub fn send_codec(&self) -> Option<&SendCodec> {
+        self.send.as_ref().map(|s| &s.codec)
+    }
+
+    /// Our SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// Apply a negotiation result. Keeps sources, sinks and counters; swaps
+    /// codecs only when they changed (a hold re-INVITE changes nothing here).
+    pub fn configure(&mut self, send: Option<SendCodec>, recv: RecvCodecs) -> Result<()> {
+        let same = self.send.as_ref().map(|s| &s.codec) == send.as_ref();
+        if !same {
+            self.send = match send {
+                None => None,
+                Some(codec) => {
+                    let encoder =
+                        Encoder::new(codec.kind).map_err(|e| Error::Codec(e.to_string()))?;
+                    let down = if codec.kind.clock_rate() != CANONICAL_RATE {
+                        Some(
+                            Resampler::new(CANONICAL_RATE, codec.kind.clock_rate())
+                                .map_err(|e| Error::Codec(e.to_string()))?,
+                        )
+                    } else {
+                        None
+                    };
+                    let dtmf = codec.telephone_event.map(|(_, rate)| DtmfSender::new(rate));
+                    Some(SendState {
+                        codec,
+                        encoder,
+                        dtmf,
+                        down,
+                    })
+                }
+            };
+        }
+        self.recv = recv;
+        Ok(())
+    }
+
+    /// Negotiated direction (from our point of view).
+    pub fn set_direction(&mut self, d: Direction) {
+        self.direction = d;
+    }
+
+    /// Current direction.
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// True when telephone-event is negotiated and we may send.
+    pub fn can_send_dtmf(&self) -> bool {
+        self.send.as_ref().is_some_and(|s| s.dtmf.is_some()) && self.direction.has_send()
+    }
+
+    /// Queue RFC 4733 digits (replacing any queued ones).
+    pub fn send_dtmf(&mut self, tones: &str, duration_ms: u32, gap_ms: u32) -> Result<()> {
+        if !self.direction.has_send() {
+            return Err(Error::InvalidState(format!(
+                "cannot send DTMF while the audio direction is {}",
+                self.direction.as_str()
+            )));
+        }
+        let send = self
+            .send
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no audio negotiated yet".into()))?;
+        let dtmf = send.dtmf.as_mut().ok_or_else(|| {
+            Error::InvalidState("telephone-event was not negotiated with the remote peer".into())
+        })?;
+        dtmf.queue(tones, duration_ms, gap_ms)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))
+    }
+
+    /// Queue PCM written by the application at `rate` (8000, 16000 or 48000).
+    pub fn write_pcm(&mut self, samples: &[i16], rate: u32) -> Result<()> {
+        let mut tmp = Vec::new();
+        let src: &[i16] = if rate == CANONICAL_RATE {
+            samples
+        } else {
+            let r = match &mut self.queue_resampler {
+                Some((r_rate, r)) if *r_rate == rate => r,
+                slot => {
+                    let r = Resampler::new(rate, CANONICAL_RATE)
+                        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+                    *slot = Some((rate, r));
+                    &mut slot.as_mut().expect("just set").1
+                }
+            };
+            r.process(samples, &mut tmp);
+            &tmp
+        };
+        self.queue.extend(src.iter().copied());
+        if self.queue.len() > MAX_QUEUED_SAMPLES {
+            let excess = self.queue.len() - MAX_QUEUED_SAMPLES;
+            self.queue.drain(..excess);
+        }
+        Ok(())
+    }
+
+    /// Start playing `samples` at `rate`; plays after any earlier play() ends.
+    pub fn play(&mut self, id: u64, samples: &[i16], rate: u32) -> Result<()> {
+        let samples = if rate == CANONICAL_RATE {
+            samples.to_vec()
+        } else {
+            let mut r = Resampler::new(rate, CANONICAL_RATE)
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let mut out =
+                Vec::with_capacity(samples.len() * (CANONICAL_RATE / rate.max(1)) as usize);
+            // The resampler wants whole 10 ms blocks; pad the tail with silence.
+            let block = (rate / 100) as usize;
+            let mut padded = samples.to_vec();
+            let rem = padded.len() % block;
+            if rem != 0 {
+                padded.resize(padded.len() + block - rem, 0);
+            }
+            r.process(&padded, &mut out);
+            out
+        };
+        self.players.push_back(Player {
+            id,
+            samples,
+            pos: 0,
+        });
+        Ok(())
+    }
+
+    /// Stop every pending and current play(); each reports `PlayEnded{stopped:true}`.
+    pub fn stop_playback(&mut self, out: &mut Vec<MediaEvent>) {
+        for p in self.players.drain(..) {
+            out.push(MediaEvent::PlayEnded {
+                id: p.id,
+                stopped: true,
+            });
+        }
+    }
+
+    /// Deliver decoded audio to the application in batches of `batch_ms`.
+    pub fn subscribe_audio(&mut self, rate: u32, batch_ms: u32) -> Result<()> {
+        if ![8000, 16000, 48000].contains(&rate) {
+            return Err(Error::InvalidArgument(format!(
+                "sampleRate must be 8000, 16000 or 48000, got {rate}"
+            )));
+        }
+        let batch_ms = batch_ms.clamp(20, 1000) / 20 * 20;
+        self.sink = Some(AudioSink {
+            rate,
+            batch_samples: (rate / 1000 * batch_ms) as usize,
+            resampler: None,
+            buf: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// Stop delivering decoded audio.
+    pub fn unsubscribe_audio(&mut self) {
+        self.sink = None;
+    }
+
+    /// Record received audio to a WAV file at `rate`.
+    pub fn start_recording(&mut self, path: &str, rate: u32) -> Result<()> {
+        if ![8000, 16000, 48000].contains(&rate) {
+            return Err(Error::InvalidArgument(format!(
+                "sampleRate must be 8000, 16000 or 48000, got {rate}"
+            )));
+        }
+        self.stop_recording()?;
+        let file = File::create(path)?;
+        let writer = crate::wav::WavWriter::new(BufWriter::new(file), rate)
+            .map_err(|e| Error::Wav(e.to_string()))?;
+        self.recorder = Some(Recorder {
+            rate,
+            resampler: None,
+            writer,
+        });
+        Ok(())
+    }
+
+    /// Finish the WAV file, if recording.
+    pub fn stop_recording(&mut self) -> Result<()> {
+        if let Some(rec) = self.recorder.take() {
+            rec.writer.finish().map_err(|e| Error::Wav(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &MediaStats {
+        &self.stats
+    }
+
+    /// Ticks elapsed.
+    pub fn ticks(&self) -> u64 {
+        self.ticks
+    }
+
+    /// Feed one received RTP packet.
+    pub fn on_rtp(&mut self, pkt: &Packet, out: &mut Vec<MediaEvent>) {
+        let pt = pkt.header.payload_type;
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += pkt.payload.len() as u64;
+        self.stats.last_rtp_tick = self.ticks;
+        self.stats.remote_ssrc = Some(pkt.header.ssrc);
+        self.track_loss_and_jitter(pkt);
+        if !self.direction.has_recv() {
+            return;
+        }
+        if self.recv.telephone_event.iter().any(|(p, _)| *p == pt) {
+            if let Some(c) = self.dtmf_rx.on_packet(pkt.header.timestamp, &pkt.payload) {
+                self.stats.dtmf_received += 1;
+                out.push(MediaEvent::Dtmf(c));
+            }
+            return;
+        }
+        let Some(kind) = self
+            .recv
+            .audio
+            .iter()
+            .find(|(p, _)| *p == pt)
+            .map(|(_, k)| *k)
+        else {
+            return; // Unknown payload type: ignored, never fatal.
+        };
+        let jb = match &mut self.jitter {
+            Some((k, jb)) if *k == kind => jb,
+            slot => {
+                *slot = Some((
+                    kind,
+                    JitterBuffer::new(kind.clock_rate(), kind.samples_per_frame() as u32),
+                ));
+                &mut slot.as_mut().expect("just set").1
+            }
+        };
+        jb.push(
+            pkt.header.sequence_number,
+            pkt.header.timestamp,
+            pkt.payload.clone(),
+        );
+    }
+
+    fn track_loss_and_jitter(&mut self, pkt: &Packet) {
+        let ext = self.seq_unwrap.unwrap(pkt.header.sequence_number);
+        match self.highest_seq {
+            None => {
+                self.first_ext_seq = ext;
+                self.highest_seq = Some(ext);
+            }
+            Some(h) if ext > h => self.highest_seq = Some(ext),
+            _ => {}
+        }
+        let expected = self.highest_seq.unwrap_or(0) - self.first_ext_seq + 1;
+        self.stats.packets_lost = expected as i64 - self.stats.packets_received as i64;
+        // RFC 3550 jitter with arrival time measured in media ticks (20 ms
+        // resolution is coarse but it is what the shard knows without a clock).
+        if let Some((_, kind)) = self.recv.audio.first() {
+            let rate = kind.clock_rate() as i64;
+            let arrival = (self.ticks as i64) * rate / 50;
+            let transit = arrival - pkt.header.timestamp as i64;
+            if let Some(prev) = self.transit {
+                let d = (transit - prev).abs() as f64 / rate as f64;
+                if d < 10.0 {
+                    self.stats.jitter_seconds += (d - self.stats.jitter_seconds) / 16.0;
+                }
+            }
+            self.transit = Some(transit);
+        }
+    }
+
+    /// One 20 ms step: returns the RTP packet to send, if any, and pushes events.
+    pub fn tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
+        self.ticks += 1;
+        self.receive_tick(out);
+        self.send_tick(connected, out)
+    }
+
+    fn next_source_frame(&mut self, out: &mut Vec<MediaEvent>) {
+        self.frame.iter_mut().for_each(|s| *s = 0);
+        let mut filled = 0;
+        while filled < CANONICAL_FRAME {
+            let Some(p) = self.players.front_mut() else {
+                break;
+            };
+            let n = (CANONICAL_FRAME - filled).min(p.samples.len() - p.pos);
+            self.frame[filled..filled + n].copy_from_slice(&p.samples[p.pos..p.pos + n]);
+            p.pos += n;
+            filled += n;
+            if p.pos >= p.samples.len() {
+                let id = p.id;
+                self.players.pop_front();
+                out.push(MediaEvent::PlayEnded { id, stopped: false });
+            }
+        }
+        if filled == 0 {
+            let n = CANONICAL_FRAME.min(self.queue.len());
+            for (slot, s) in self.frame.iter_mut().zip(self.queue.drain(..n)) {
+                *slot = s;
+            }
+        }
+    }
+
+    fn send_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
+        // Sources advance with the clock even when nothing is sent, so a
+        // play() on hold still ends on time.
+        self.next_source_frame(out);
+        let send = self.send.as_mut()?;
+        let frame_samples = send.codec.kind.samples_per_frame() as u32;
+        let ts = self.ts;
+        self.ts = self.ts.wrapping_add(frame_samples);
+        if !connected || !self.direction.has_send() {
+            return None;
+        }
+        if let (Some(dtmf), Some((te_pt, te_rate))) =
+            (send.dtmf.as_mut(), send.codec.telephone_event)
+        {
+            if let Some(p) = dtmf.tick() {
+                // RFC 4733 §2.5.1.2: all packets of one event (segment) carry
+                // its start timestamp; `timestamp_offset` is in te clock units.
+                let now_te = if te_rate == send.codec.kind.clock_rate() {
+                    ts
+                } else {
+                    ((ts as u64) * te_rate as u64 / send.codec.kind.clock_rate() as u64) as u32
+                };
+                self.dtmf_event_ts = now_te.wrapping_sub(p.timestamp_offset);
+                let pkt = self.packet(
+                    te_pt,
+                    self.dtmf_event_ts,
+                    p.marker,
+                    Bytes::copy_from_slice(&p.payload),
+                );
+                return Some(pkt);
+            }
+            if dtmf.is_sending_event() {
+                return None;
+            }
+        }
+        self.pcm.clear();
+        let src: &[i16] = match send.down.as_mut() {
+            Some(r) => {
+                r.process(&self.frame, &mut self.pcm);
+                &self.pcm
+            }
+            None => &self.frame,
+        };
+        self.payload.clear();
+        if send.encoder.encode(src, &mut self.payload).is_err() {
+            return None;
+        }
+        self.stats.frames_encoded += 1;
+        let pt = send.codec.pt;
+        let payload = Bytes::copy_from_slice(&self.payload);
+        Some(self.packet(pt, ts, false, payload))
+    }
+
+    fn packet(&mut self, pt: u8, ts: u32, marker: bool, payload: Bytes) -> Packet {
+        let seq = self.seq;
+        self.seq = self.seq.wrapping_add(1);
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += payload.len() as u64;
+        Packet {
+            header: Header {
+                version: 2,
+                marker,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc: self.ssrc,
+                ..Default::default()
+            },
+            payload,
+        }
+    }
+
+    fn receive_tick(&mut self, out: &mut Vec<MediaEvent>) {
+        let Some((kind, jb)) = self.jitter.as_mut() else {
+            return;
+        };
+        let kind = *kind;
+        let payload = match jb.pop() {
+            JitterOut::Frame(b) => Some(b),
+            JitterOut::Lost => None,
+            JitterOut::Empty => return,
+        };
+        if self.sink.is_none() && self.recorder.is_none() && payload.is_none() {
+            // Nobody listens and there is nothing to decode: skip PLC work.
+            self.stats.concealed_frames += 1;
+            return;
+        }
+        let dec = match &mut self.decoder {
+            Some((k, d)) if *k == kind => d,
+            slot => match Decoder::new(kind) {
+                Ok(d) => {
+                    *slot = Some((kind, d));
+                    &mut slot.as_mut().expect("just set").1
+                }
+                Err(_) => return,
+            },
+        };
+        self.pcm.clear();
+        if payload.is_none() {
+            self.stats.concealed_frames += 1;
+        }
+        if dec.decode(payload.as_deref(), &mut self.pcm).is_err() {
+            return;
+        }
+        self.stats.frames_decoded += 1;
+        let energy: f64 = self
+            .pcm
+            .iter()
+            .map(|&s| (s as f64 / 32768.0).powi(2))
+            .sum::<f64>();
+        let rate = kind.clock_rate();
+        self.stats.total_audio_energy += energy / rate as f64;
+        self.stats.audio_level = (energy / self.pcm.len().max(1) as f64).sqrt();
+        let pcm = std::mem::take(&mut self.pcm);
+        if let Some(sink) = self.sink.as_mut() {
+            let before = sink.buf.len();
+            resample_into(&mut sink.resampler, rate, sink.rate, &pcm, &mut sink.buf);
+            let _ = before;
+            while sink.buf.len() >= sink.batch_samples {
+                let rest = sink.buf.split_off(sink.batch_samples);
+                let samples = std::mem::replace(&mut sink.buf, rest);
+                out.push(MediaEvent::Audio {
+                    samples,
+                    sample_rate: sink.rate,
+                });
+            }
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            let mut tmp = Vec::with_capacity(pcm.len() * 6);
+            resample_into(&mut rec.resampler, rate, rec.rate, &pcm, &mut tmp);
+            if rec.writer.write_samples(&tmp).is_err() {
+                log::warn!("recording failed; stopping it");
+                self.recorder = None;
+            }
+        }
+        self.pcm = pcm;
+    }
+}
+
+/// Bring PCM at any rate to one the pipeline accepts: 8, 16 and 48 kHz pass
+/// through; anything else (44.1 kHz WAVs, say) is linearly interpolated to 48 kHz.
+pub fn to_supported_rate(samples: Vec<i16>, rate: u32) -> Result<(Vec<i16>, u32)> {
+    if [8000, 16000, 48000].contains(&rate) {
+        return Ok((samples, rate));
+    }
+    if !(4000..=192_000).contains(&rate) {
+        return Err(Error::InvalidArgument(format!(
+            "unsupported sample rate {rate} Hz"
+        )));
+    }
+    let n_out = (samples.len() as u64 * CANONICAL_RATE as u64 / rate as u64) as usize;
+    let mut out = Vec::with_capacity(n_out);
+    for i in 0..n_out {
+        let pos = i as f64 * rate as f64 / CANONICAL_RATE as f64;
+        let k = pos as usize;
+        let frac = pos - k as f64;
+        let a = samples.get(k).copied().unwrap_or(0) as f64;
+        let b = samples.get(k + 1).copied().unwrap_or(a as i16) as f64;
+        out.push((a + (b - a) * frac).round() as i16);
+    }
+    Ok((out, CANONICAL_RATE))
+}
+
+fn resample_into(
+    slot: &mut Option<(u32, Resampler)>,
+    from: u32,
+    to: u32,
+    input: &[i16],
+    out: &mut Vec<i16>,
+) {
+    if from == to {
+        out.extend_from_slice(input);
+        return;
+    }
+    let r = match slot {
+        Some((f, r)) if *f == from => r,
+        _ => match Resampler::new(from, to) {
+            Ok(r) => {
+                *slot = Some((from, r));
+                &mut slot.as_mut().expect("just set").1
+            }
+            Err(_) => return,
+        },
+    };
+    r.process(input, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(kind: CodecKind, pt: u8, te: Option<(u8, u32)>) -> (Media, Media) {
+        let send = SendCodec {
+            kind,
+            pt,
+            telephone_event: te,
+        };
+        let recv = RecvCodecs {
+            audio: vec![(pt, kind)],
+            telephone_event: te.into_iter().collect(),
+        };
+        let mut a = Media::new(1, 100, 1000);
+        let mut b = Media::new(2, 65530, u32::MAX - 500);
+        a.configure(Some(send.clone()), recv.clone()).unwrap();
+        b.configure(Some(send), recv).unwrap();
+        (a, b)
+    }
+
+    fn run(a: &mut Media, b: &mut Media, ticks: usize) -> (Vec<MediaEvent>, Vec<MediaEvent>) {
+        let (mut ea, mut eb) = (vec![], vec![]);
+        for _ in 0..ticks {
+            if let Some(p) = a.tick(true, &mut ea) {
+                b.on_rtp(&p, &mut eb);
+            }
+            if let Some(p) = b.tick(true, &mut eb) {
+                a.on_rtp(&p, &mut ea);
+            }
+        }
+        (ea, eb)
+    }
+
+    fn heard(events: &[MediaEvent]) -> Vec<i16> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::Audio { samples, .. } => Some(samples.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    #[test]
+    fn tone_crosses_each_codec() {
+        for (kind, pt) in [
+            (CodecKind::Opus, 111),
+            (CodecKind::Pcmu, 0),
+            (CodecKind::Pcma, 8),
+        ] {
+            let (mut a, mut b) = pair(kind, pt, None);
+            a.write_pcm(&crate::tone::sine(1000.0, 16000, 16000, 8000), 16000)
+                .unwrap();
+            b.subscribe_audio(16000, 100).unwrap();
+            let (_, eb) = run(&mut a, &mut b, 50);
+            let pcm = heard(&eb);
+            let tail = &pcm[pcm.len() / 2..];
+            let f = crate::tone::dominant_frequency(tail, 16000).expect("tone heard");
+            assert!((f - 1000.0).abs() < 20.0, "{kind:?}: heard {f} Hz");
+        }
+    }
+
+    #[test]
+    fn dtmf_digits_arrive_once() {
+        for rate in [8000, 48000] {
+            let (mut a, mut b) = pair(CodecKind::Opus, 111, Some((101, rate)));
+            a.send_dtmf("123#*A", 100, 70).unwrap();
+            let (_, eb) = run(&mut a, &mut b, 100);
+            let digits: String = eb
+                .iter()
+                .filter_map(|e| match e {
+                    MediaEvent::Dtmf(c) => Some(*c),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(digits, "123#*A", "telephone-event/{rate}");
+        }
+    }
+
+    #[test]
+    fn hold_stops_sending_and_play_still_ends() {
+        let (mut a, mut b) = pair(CodecKind::Pcmu, 0, None);
+        a.set_direction(Direction::RecvOnly);
+        a.play(7, &vec![1000; 8000], 8000).unwrap();
+        let (ea, _) = run(&mut a, &mut b, 60);
+        assert_eq!(b.stats().packets_received, 0);
+        assert!(ea.contains(&MediaEvent::PlayEnded {
+            id: 7,
+            stopped: false
+        }));
+    }
+
+    #[test]
+    fn dtmf_refused_without_telephone_event() {
+        let (mut a, _) = pair(CodecKind::Pcmu, 0, None);
+        assert_eq!(
+            a.send_dtmf("1", 100, 70).unwrap_err().code(),
+            "ERR_INVALID_STATE"
+        );
+    }
+}

@@ -1,0 +1,521 @@
+//! The Node binding: a translation table between JS values and the core.
+//! No logic lives here that a `cargo test` could not reach through the core.
+//!
+//! Errors cross as `Error` objects whose message starts with `[CODE]`; the
+//! TypeScript facade in `js/` turns that prefix into `err.code` and a
+//! DOMException-style `err.name`.
+
+// napi-derive generates code that trips these lints; the items are FFI glue.
+#![allow(clippy::new_without_default)]
+
+use crate::config::{IceServer, PeerConfigInput};
+use crate::error::Error as CoreError;
+use crate::media::MediaEvent;
+use crate::peer::{Description, Peer, PeerEvent, SdpType};
+use crate::sdp::Direction;
+use crate::shard::{PeerHandle, LIVE_PEERS, OPEN_SOCKETS};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use std::time::Duration;
+
+fn to_napi(e: CoreError) -> napi::Error {
+    napi::Error::from_reason(format!("[{}] {}", e.code(), e))
+}
+
+/// One `iceServers` entry.
+#[napi(object)]
+pub struct NativeIceServer {
+    /// `stun:host:port`, `turn:host:port?transport=udp`.
+    pub urls: Vec<String>,
+    /// TURN username.
+    pub username: Option<String>,
+    /// TURN credential.
+    pub credential: Option<String>,
+}
+
+/// Constructor options (see `RTCConfiguration` in `js/`).
+#[napi(object)]
+pub struct NativeConfig {
+    /// STUN/TURN servers. TURN is accepted, but relay candidates are not gathered yet.
+    pub ice_servers: Option<Vec<NativeIceServer>>,
+    /// `"all"` (default) or `"relay"`.
+    pub ice_transport_policy: Option<String>,
+    /// Lowest UDP port to bind (inclusive); needs `portMax`.
+    pub port_min: Option<u32>,
+    /// Highest UDP port to bind (inclusive).
+    pub port_max: Option<u32>,
+    /// IP addresses to bind; default: every non-loopback IPv4 interface (loopback if none).
+    pub bind_addresses: Option<Vec<String>>,
+    /// Codec preference, e.g. `["opus", "pcmu", "pcma"]` (the default).
+    pub codecs: Option<Vec<String>>,
+    /// Gathering timeout in ms; `0` = unbounded. @default 5000
+    pub ice_gathering_timeout: Option<u32>,
+}
+
+/// `RTCSessionDescriptionInit`.
+#[napi(object)]
+pub struct NativeDescription {
+    /// `offer`, `answer`, `pranswer` or `rollback`.
+    #[napi(js_name = "type")]
+    pub sdp_type: String,
+    /// SDP text.
+    pub sdp: String,
+}
+
+/// An event from the native side, tagged by `type`.
+#[napi(object)]
+pub struct NativeEvent {
+    /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
+    /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `audio`, `playended`.
+    #[napi(js_name = "type")]
+    pub kind: String,
+    /// New state for state-change events.
+    pub state: Option<String>,
+    /// Candidate line for `icecandidate` (absent = end of candidates).
+    pub candidate: Option<String>,
+    /// Digit for `dtmf`.
+    pub digit: Option<String>,
+    /// Request id for `gatheringwaitdone` / `playended`.
+    pub id: Option<f64>,
+    /// `playended`: true when stopped early.
+    pub stopped: Option<bool>,
+    /// `audio`: decoded mono PCM.
+    pub samples: Option<Int16Array>,
+    /// `audio`: rate of `samples`.
+    pub sample_rate: Option<u32>,
+}
+
+fn event_to_js(ev: PeerEvent) -> NativeEvent {
+    let mut out = NativeEvent {
+        kind: String::new(),
+        state: None,
+        candidate: None,
+        digit: None,
+        id: None,
+        stopped: None,
+        samples: None,
+        sample_rate: None,
+    };
+    match ev {
+        PeerEvent::SignalingState(s) => {
+            (out.kind, out.state) = ("signalingstatechange".into(), Some(s.into()))
+        }
+        PeerEvent::IceGatheringState(s) => {
+            (out.kind, out.state) = ("icegatheringstatechange".into(), Some(s.into()))
+        }
+        PeerEvent::IceConnectionState(s) => {
+            (out.kind, out.state) = ("iceconnectionstatechange".into(), Some(s))
+        }
+        PeerEvent::ConnectionState(s) => {
+            (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
+        }
+        PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
+        PeerEvent::GatheringWaitDone(id) => {
+            (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
+        }
+        PeerEvent::Media(MediaEvent::Dtmf(c)) => {
+            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
+        }
+        PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => {
+            out.kind = "playended".into();
+            out.id = Some(id as f64);
+            out.stopped = Some(stopped);
+        }
+        PeerEvent::Media(MediaEvent::Audio {
+            samples,
+            sample_rate,
+        }) => {
+            out.kind = "audio".into();
+            out.samples = Some(Int16Array::new(samples));
+            out.sample_rate = Some(sample_rate);
+        }
+    }
+    out
+}
+
+fn desc_to_js(d: Description) -> NativeDescription {
+    NativeDescription {
+        sdp_type: d.sdp_type.as_str().into(),
+        sdp: d.sdp,
+    }
+}
+
+fn desc_from_js(d: NativeDescription) -> std::result::Result<Description, CoreError> {
+    Ok(Description {
+        sdp_type: SdpType::parse(&d.sdp_type)?,
+        sdp: d.sdp,
+    })
+}
+
+type Deferred<T> = JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
+
+/// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
+#[napi]
+pub struct NativePeerConnection {
+    handle: PeerHandle,
+}
+
+impl NativePeerConnection {
+    /// Run `f` on the shard and settle a promise with its result.
+    fn run<T, F>(&self, env: &Env, f: F) -> Result<Object<'_>>
+    where
+        T: ToNapiValue + Send + 'static,
+        F: FnOnce(&mut Peer, std::time::Instant) -> std::result::Result<T, CoreError>
+            + Send
+            + 'static,
+    {
+        let (deferred, promise): (Deferred<T>, Object<'_>) = env.create_deferred()?;
+        self.handle.with(Box::new(move |peer, now| {
+            let r = match peer {
+                Some(p) => f(p, now),
+                None => Err(CoreError::Closed),
+            };
+            match r {
+                Ok(v) => deferred.resolve(Box::new(move |_| Ok(v))),
+                Err(e) => deferred.reject(to_napi(e)),
+            }
+        }));
+        Ok(promise)
+    }
+
+    fn post<F>(&self, f: F)
+    where
+        F: FnOnce(&mut Peer, std::time::Instant) + Send + 'static,
+    {
+        self.handle.with(Box::new(move |peer, now| {
+            if let Some(p) = peer {
+                f(p, now)
+            }
+        }));
+    }
+}
+
+#[napi]
+impl NativePeerConnection {
+    /// Create a connection; `on_event` receives every [`NativeEvent`].
+    #[napi(constructor)]
+    pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+        let input = match config {
+            None => PeerConfigInput::default(),
+            Some(c) => PeerConfigInput {
+                ice_servers: c
+                    .ice_servers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|s| IceServer {
+                        urls: s.urls,
+                        username: s.username,
+                        credential: s.credential,
+                    })
+                    .collect(),
+                ice_transport_policy: c.ice_transport_policy,
+                port_range: match (c.port_min, c.port_max) {
+                    (None, None) => None,
+                    (Some(a), Some(b)) => Some((a, b)),
+                    _ => {
+                        return Err(to_napi(CoreError::InvalidArgument(
+                            "portMin and portMax go together".into(),
+                        )))
+                    }
+                },
+                bind_addresses: c.bind_addresses.unwrap_or_default(),
+                codecs: c.codecs.unwrap_or_default(),
+                ice_gathering_timeout_ms: c.ice_gathering_timeout,
+            },
+        };
+        let cfg = input.validate().map_err(to_napi)?;
+        // Strong (not weak): a live connection keeps Node running, like a socket.
+        // It is released when the shard drops the peer on close().
+        let tsfn: ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, false> = on_event
+            .build_threadsafe_function()
+            .callee_handled::<false>()
+            .build()?;
+        let sink = Box::new(move |ev: PeerEvent| {
+            tsfn.call(event_to_js(ev), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        let handle = PeerHandle::create(cfg, sink).map_err(to_napi)?;
+        Ok(NativePeerConnection { handle })
+    }
+
+    /// W3C `createOffer`.
+    #[napi(ts_return_type = "Promise<NativeDescription>")]
+    pub fn create_offer(&self, env: Env, ice_restart: Option<bool>) -> Result<Object<'_>> {
+        let restart = ice_restart.unwrap_or(false);
+        self.run(&env, move |p, now| {
+            p.create_offer(now, restart).map(desc_to_js)
+        })
+    }
+
+    /// W3C `createAnswer`.
+    #[napi(ts_return_type = "Promise<NativeDescription>")]
+    pub fn create_answer(&self, env: Env) -> Result<Object<'_>> {
+        self.run(&env, move |p, now| p.create_answer(now).map(desc_to_js))
+    }
+
+    /// W3C `setLocalDescription` (no argument = implicit offer/answer).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn set_local_description(
+        &self,
+        env: Env,
+        desc: Option<NativeDescription>,
+    ) -> Result<Object<'_>> {
+        let desc = desc.map(desc_from_js).transpose().map_err(to_napi)?;
+        self.run(&env, move |p, now| p.set_local_description(now, desc))
+    }
+
+    /// W3C `setRemoteDescription`.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn set_remote_description(&self, env: Env, desc: NativeDescription) -> Result<Object<'_>> {
+        let desc = desc_from_js(desc).map_err(to_napi)?;
+        self.run(&env, move |p, now| p.set_remote_description(now, desc))
+    }
+
+    /// W3C `addIceCandidate` (candidate line; empty = end of candidates).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn add_ice_candidate(&self, env: Env, candidate: String) -> Result<Object<'_>> {
+        self.run(&env, move |p, _| p.add_ice_candidate(&candidate))
+    }
+
+    /// W3C `restartIce`.
+    #[napi]
+    pub fn restart_ice(&self) {
+        self.post(|p, _| {
+            let _ = p.restart_ice();
+        });
+    }
+
+    /// W3C `getStats`, as a JSON array of stats objects.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn get_stats(&self, env: Env) -> Result<Object<'_>> {
+        let t0 = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        self.run(&env, move |p, _| {
+            Ok(serde_json::Value::Array(p.stats(t0)).to_string())
+        })
+    }
+
+    /// SIP extension: emit `gatheringwaitdone` with `id` once gathering is
+    /// complete or `timeout_ms` passed.
+    #[napi]
+    pub fn wait_gathering(&self, id: f64, timeout_ms: u32) {
+        self.post(move |p, now| {
+            p.wait_gathering(now, id as u64, Duration::from_millis(timeout_ms as u64))
+        });
+    }
+
+    /// Wanted direction for the next offer/answer: sendrecv, sendonly, recvonly, inactive.
+    #[napi]
+    pub fn set_direction(&self, direction: String) -> Result<()> {
+        let d = Direction::parse(&direction).ok_or_else(|| {
+            to_napi(CoreError::InvalidArgument(format!(
+                "direction must be sendrecv, sendonly, recvonly or inactive, got {direction:?}"
+            )))
+        })?;
+        self.post(move |p, _| {
+            let _ = p.set_direction(d);
+        });
+        Ok(())
+    }
+
+    /// Queue mono PCM for sending.
+    #[napi]
+    pub fn write_pcm(&self, samples: Int16Array, sample_rate: u32) -> Result<()> {
+        check_rate(sample_rate)?;
+        let v = samples.to_vec();
+        self.post(move |p, _| {
+            let _ = p.media_mut().write_pcm(&v, sample_rate);
+        });
+        Ok(())
+    }
+
+    /// Play mono PCM; `playended` with `id` follows.
+    #[napi]
+    pub fn play_pcm(&self, id: f64, samples: Int16Array, sample_rate: u32) -> Result<()> {
+        check_rate(sample_rate)?;
+        let v = samples.to_vec();
+        self.post(move |p, _| {
+            let _ = p.media_mut().play(id as u64, &v, sample_rate);
+        });
+        Ok(())
+    }
+
+    /// Play a WAV file (read and validated now, so errors throw here).
+    #[napi]
+    pub fn play_wav(&self, id: f64, path: String) -> Result<f64> {
+        let bytes =
+            std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let wav = crate::wav::read_wav(&bytes)
+            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let rate = wav.sample_rate;
+        let (samples, rate) =
+            crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
+        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        self.post(move |p, _| {
+            let _ = p.media_mut().play(id as u64, &samples, rate);
+        });
+        Ok(duration_ms)
+    }
+
+    /// Stop all playback; each pending play ends with `stopped: true`.
+    #[napi]
+    pub fn stop_playback(&self) {
+        self.post(|p, _| {
+            let mut ev = Vec::new();
+            p.media_mut().stop_playback(&mut ev);
+            p.push_media_events(ev);
+        });
+    }
+
+    /// Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`.
+    #[napi]
+    pub fn subscribe_audio(&self, sample_rate: u32, batch_ms: u32) -> Result<()> {
+        check_rate(sample_rate)?;
+        self.post(move |p, _| {
+            let _ = p.media_mut().subscribe_audio(sample_rate, batch_ms);
+        });
+        Ok(())
+    }
+
+    /// Stop `audio` events.
+    #[napi]
+    pub fn unsubscribe_audio(&self) {
+        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    }
+
+    /// Record received audio to a WAV file.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn start_recording(&self, env: Env, path: String, sample_rate: u32) -> Result<Object<'_>> {
+        self.run(&env, move |p, _| {
+            p.media_mut().start_recording(&path, sample_rate)
+        })
+    }
+
+    /// Finish the WAV file.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop_recording(&self, env: Env) -> Result<Object<'_>> {
+        self.run(&env, move |p, _| p.media_mut().stop_recording())
+    }
+
+    /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn send_dtmf(
+        &self,
+        env: Env,
+        tones: String,
+        duration_ms: u32,
+        inter_tone_gap_ms: u32,
+    ) -> Result<Object<'_>> {
+        self.run(&env, move |p, _| {
+            p.media_mut()
+                .send_dtmf(&tones, duration_ms, inter_tone_gap_ms)
+        })
+    }
+
+    /// W3C `close`. Idempotent; frees sockets and lets Node exit.
+    #[napi]
+    pub fn close(&self) {
+        self.handle.close();
+    }
+
+    /// W3C `signalingState`.
+    #[napi(getter)]
+    pub fn signaling_state(&self) -> String {
+        self.handle.snapshot().signaling_state.into()
+    }
+
+    /// W3C `iceGatheringState`.
+    #[napi(getter)]
+    pub fn ice_gathering_state(&self) -> String {
+        self.handle.snapshot().ice_gathering_state.into()
+    }
+
+    /// W3C `iceConnectionState`.
+    #[napi(getter)]
+    pub fn ice_connection_state(&self) -> String {
+        self.handle.snapshot().ice_connection_state
+    }
+
+    /// W3C `connectionState`.
+    #[napi(getter)]
+    pub fn connection_state(&self) -> String {
+        self.handle.snapshot().connection_state
+    }
+
+    /// W3C `localDescription` (with every candidate gathered so far).
+    #[napi(getter)]
+    pub fn local_description(&self) -> Option<NativeDescription> {
+        self.handle.snapshot().local_description.map(desc_to_js)
+    }
+
+    /// W3C `remoteDescription`.
+    #[napi(getter)]
+    pub fn remote_description(&self) -> Option<NativeDescription> {
+        self.handle.snapshot().remote_description.map(desc_to_js)
+    }
+}
+
+fn check_rate(rate: u32) -> Result<()> {
+    if [8000, 16000, 48000].contains(&rate) {
+        Ok(())
+    } else {
+        Err(to_napi(CoreError::InvalidArgument(format!(
+            "sampleRate must be 8000, 16000 or 48000, got {rate}"
+        ))))
+    }
+}
+
+/// Native resource counters, for leak checks in tests and health endpoints.
+#[napi(object)]
+pub struct NativeResources {
+    /// UDP sockets currently open.
+    pub open_sockets: u32,
+    /// Peer connections not yet closed.
+    pub live_peers: u32,
+}
+
+/// Current native resource counters.
+#[napi]
+pub fn native_resources() -> NativeResources {
+    NativeResources {
+        open_sockets: OPEN_SOCKETS.load(std::sync::atomic::Ordering::Relaxed) as u32,
+        live_peers: LIVE_PEERS.load(std::sync::atomic::Ordering::Relaxed) as u32,
+    }
+}
+
+/// Dominant frequency of a mono PCM buffer in Hz, or `null` for silence.
+#[napi]
+pub fn detect_tone(samples: Int16Array, sample_rate: u32) -> Option<f64> {
+    crate::tone::dominant_frequency(&samples, sample_rate).map(|f| f as f64)
+}
+
+/// Read a WAV file: mono PCM and its rate.
+#[napi(object)]
+pub struct NativeWav {
+    /// Mono samples.
+    pub samples: Int16Array,
+    /// Sample rate in Hz.
+    pub sample_rate: u32,
+}
+
+/// Read a WAV file into mono 16-bit PCM.
+#[napi]
+pub fn read_wav(path: String) -> Result<NativeWav> {
+    let bytes =
+        std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+    let w = crate::wav::read_wav(&bytes)
+        .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+    Ok(NativeWav {
+        samples: Int16Array::new(w.samples),
+        sample_rate: w.sample_rate,
+    })
+}
+
+/// Write mono 16-bit PCM to a WAV file.
+#[napi]
+pub fn write_wav(path: String, samples: Int16Array, sample_rate: u32) -> Result<()> {
+    std::fs::write(&path, crate::wav::encode_wav(&samples, sample_rate))
+        .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))
+}

@@ -1,0 +1,1100 @@
+//! One peer connection: W3C signaling on top of rtc's sans-IO `RTCPeerConnection`,
+//! plus the SIP interop policy (SDP normalisation, complete SDP after gathering)
+//! and the audio pipeline.
+//!
+//! A [`Peer`] never touches a socket or a clock: the shard hands it datagrams,
+//! timeouts and 20 ms media ticks with the current `Instant`, and drains
+//! [`Peer::poll_transmit`] and [`Peer::poll_event`].
+//!
+//! Direction (hold) is applied by sipwire, not by rtc: rtc always sees
+//! `sendrecv` and the negotiated direction gates our own media pipeline. That
+//! keeps a hold re-INVITE from touching rtc's transceiver state machine, so
+//! ICE and DTLS carry on untouched.
+
+use crate::audio::codec::CodecKind;
+use crate::config::PeerConfig;
+use crate::error::{Error, Result};
+use crate::media::{Media, MediaEvent, RecvCodecs, SendCodec};
+use crate::sdp::{self, Direction, LocalRewrite, RemoteSdp, SdpKind, Setup};
+use bytes::BytesMut;
+use rtc::interceptor::Registry;
+use rtc::media_stream::MediaStreamTrack;
+use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
+use rtc::peer_connection::configuration::media_engine::{
+    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+};
+use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
+use rtc::peer_connection::configuration::RTCConfigurationBuilder;
+use rtc::peer_connection::event::RTCPeerConnectionEvent;
+use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::sdp::RTCSessionDescription;
+use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
+use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RtpCodecKind,
+};
+use rtc::rtp_transceiver::RTCRtpSenderId;
+use rtc::sansio::Protocol;
+use rtc::shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// W3C `RTCSdpType`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SdpType {
+    /// `offer`
+    Offer,
+    /// `answer`
+    Answer,
+    /// `pranswer` (treated as a final answer for media)
+    Pranswer,
+    /// `rollback`
+    Rollback,
+}
+
+impl SdpType {
+    /// Parse the W3C string.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "offer" => SdpType::Offer,
+            "answer" => SdpType::Answer,
+            "pranswer" => SdpType::Pranswer,
+            "rollback" => SdpType::Rollback,
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown description type {s:?}"
+                )))
+            }
+        })
+    }
+    /// The W3C string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SdpType::Offer => "offer",
+            SdpType::Answer => "answer",
+            SdpType::Pranswer => "pranswer",
+            SdpType::Rollback => "rollback",
+        }
+    }
+}
+
+/// W3C `RTCSessionDescriptionInit`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Description {
+    /// Type.
+    pub sdp_type: SdpType,
+    /// SDP text.
+    pub sdp: String,
+}
+
+/// W3C `RTCSignalingState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignalingState {
+    /// `stable`
+    Stable,
+    /// `have-local-offer`
+    HaveLocalOffer,
+    /// `have-remote-offer`
+    HaveRemoteOffer,
+    /// `closed`
+    Closed,
+}
+
+impl SignalingState {
+    /// The W3C string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignalingState::Stable => "stable",
+            SignalingState::HaveLocalOffer => "have-local-offer",
+            SignalingState::HaveRemoteOffer => "have-remote-offer",
+            SignalingState::Closed => "closed",
+        }
+    }
+}
+
+/// Events for the application, in order.
+#[derive(Debug, PartialEq)]
+pub enum PeerEvent {
+    /// `signalingstatechange`
+    SignalingState(&'static str),
+    /// `icegatheringstatechange`
+    IceGatheringState(&'static str),
+    /// `iceconnectionstatechange`
+    IceConnectionState(String),
+    /// `connectionstatechange`
+    ConnectionState(String),
+    /// `icecandidate`; `None` is end-of-candidates.
+    IceCandidate(Option<String>),
+    /// A gathering wait (see [`Peer::wait_gathering`]) ended.
+    GatheringWaitDone(u64),
+    /// Media pipeline events.
+    Media(MediaEvent),
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit {
+    /// Our socket address to send from.
+    pub local: SocketAddr,
+    /// Destination.
+    pub remote: SocketAddr,
+    /// Bytes.
+    pub data: BytesMut,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gathering {
+    New,
+    Gathering,
+    Complete,
+}
+
+/// One connection's state.
+pub struct Peer {
+    cfg: PeerConfig,
+    pc: Option<RTCPeerConnection>,
+    locals: Vec<SocketAddr>,
+    candidates: Vec<String>,
+    gathering: Gathering,
+    gathering_waiters: Vec<(u64, Instant)>,
+    signaling: SignalingState,
+    /// Our current and pending local descriptions, as given (rewritten on read).
+    local: Option<Description>,
+    pending_local: Option<Description>,
+    remote: Option<Description>,
+    pending_remote: Option<Description>,
+    remote_info: Option<RemoteSdp>,
+    pending_remote_info: Option<RemoteSdp>,
+    /// The last SDP created by rtc, and what we returned for it.
+    last_created: Option<(String, String)>,
+    /// What rtc was given as local offer (needed to read the answer's codecs).
+    local_offer_for_rtc: Option<String>,
+    wanted_direction: Direction,
+    pending_direction: Direction,
+    media: Media,
+    sender: Option<RTCRtpSenderId>,
+    events: VecDeque<PeerEvent>,
+    media_events: Vec<MediaEvent>,
+    connection_state: String,
+    ice_state: String,
+    connected: bool,
+    closed: bool,
+    origin_version: u64,
+    answer_setup: Option<Setup>,
+    /// rtc's next deadline, cached: polling it every loop costs real CPU.
+    deadline: Option<Instant>,
+}
+
+impl Peer {
+    /// A new connection whose sockets are already bound at `locals`.
+    pub fn new(cfg: PeerConfig, locals: Vec<SocketAddr>) -> Self {
+        let ssrc: u32 = rand::random();
+        let candidates = locals
+            .iter()
+            .enumerate()
+            .map(|(i, a)| host_candidate(i as u32 + 1, *a, (locals.len() - i) as u32))
+            .collect();
+        Peer {
+            cfg,
+            pc: None,
+            locals,
+            candidates,
+            gathering: Gathering::New,
+            gathering_waiters: vec![],
+            signaling: SignalingState::Stable,
+            local: None,
+            pending_local: None,
+            remote: None,
+            pending_remote: None,
+            remote_info: None,
+            pending_remote_info: None,
+            last_created: None,
+            local_offer_for_rtc: None,
+            wanted_direction: Direction::SendRecv,
+            pending_direction: Direction::SendRecv,
+            media: Media::new(ssrc, rand::random(), rand::random()),
+            sender: None,
+            events: VecDeque::new(),
+            media_events: Vec::new(),
+            connection_state: "new".into(),
+            ice_state: "new".into(),
+            connected: false,
+            closed: false,
+            origin_version: 0,
+            answer_setup: None,
+            deadline: None,
+        }
+    }
+
+    /// Local socket addresses.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
+    }
+
+    /// W3C `signalingState`.
+    pub fn signaling_state(&self) -> SignalingState {
+        self.signaling
+    }
+
+    /// Media pipeline (for play/record/pcm commands).
+    pub fn media_mut(&mut self) -> &mut Media {
+        &mut self.media
+    }
+
+    /// Media pipeline.
+    pub fn media(&self) -> &Media {
+        &self.media
+    }
+
+    /// True once closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.closed {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn build_pc(&mut self, now: Instant, remote_offer: Option<&RemoteSdp>) -> Result<()> {
+        if self.pc.is_some() {
+            return Ok(());
+        }
+        let mut me = MediaEngine::default();
+        let mut primary: Option<CodecKind> = None;
+        match remote_offer {
+            // Answerer: one engine built from the offer, with the offer's payload
+            // types and order, and a single telephone-event (the one matching
+            // the first common codec's clock, else the first offered): two
+            // telephone-event rates in one engine yield a duplicate PT.
+            Some(offer) => {
+                for c in &offer.codecs {
+                    let Some(kind) = CodecKind::from_name(&c.name, c.clock_rate) else {
+                        continue;
+                    };
+                    if !self.cfg.codecs.contains(&kind) {
+                        continue;
+                    }
+                    primary.get_or_insert(kind);
+                    register(
+                        &mut me,
+                        kind_mime(kind),
+                        c.clock_rate,
+                        c.channels,
+                        c.fmtp.clone().unwrap_or_default(),
+                        c.pt,
+                    )?;
+                }
+                let Some(primary) = primary else {
+                    return Err(sdp::SdpError::NoCommonCodec(format!(
+                        "no common audio codec: offer has {}; this connection allows {}",
+                        offer
+                            .codecs
+                            .iter()
+                            .map(|c| format!("{}/{}", c.name, c.clock_rate))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        self.cfg
+                            .codecs
+                            .iter()
+                            .map(|k| k.mime_name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .into());
+                };
+                let te = offer
+                    .codecs
+                    .iter()
+                    .filter(|c| c.name.eq_ignore_ascii_case("telephone-event"))
+                    .min_by_key(|c| (c.clock_rate != primary.clock_rate()) as u8);
+                if let Some(te) = te {
+                    register(
+                        &mut me,
+                        MIME_TYPE_TELEPHONE_EVENT,
+                        te.clock_rate,
+                        0,
+                        te.fmtp.clone().unwrap_or_else(|| "0-15".into()),
+                        te.pt,
+                    )?;
+                }
+            }
+            None => {
+                for kind in &self.cfg.codecs {
+                    primary.get_or_insert(*kind);
+                    match kind {
+                        CodecKind::Opus => register(
+                            &mut me,
+                            MIME_TYPE_OPUS,
+                            48000,
+                            2,
+                            "minptime=10;useinbandfec=1".into(),
+                            111,
+                        )?,
+                        CodecKind::Pcmu => {
+                            register(&mut me, MIME_TYPE_PCMU, 8000, 0, String::new(), 0)?
+                        }
+                        CodecKind::Pcma => {
+                            register(&mut me, MIME_TYPE_PCMA, 8000, 0, String::new(), 8)?
+                        }
+                    }
+                }
+                // Offer both rates: 8000 for G.711 peers, 48000 for Opus peers.
+                register(
+                    &mut me,
+                    MIME_TYPE_TELEPHONE_EVENT,
+                    8000,
+                    0,
+                    "0-15".into(),
+                    101,
+                )?;
+                if self.cfg.codecs.contains(&CodecKind::Opus) {
+                    register(
+                        &mut me,
+                        MIME_TYPE_TELEPHONE_EVENT,
+                        48000,
+                        0,
+                        "0-15".into(),
+                        110,
+                    )?;
+                }
+            }
+        }
+        let primary =
+            primary.ok_or_else(|| Error::InvalidArgument("no codecs configured".into()))?;
+        // Answering as DTLS server (passive) is faster with rtc: as client its
+        // ClientHello waits for the next timer. Only a passive offer forces us active.
+        let role = match remote_offer.and_then(|o| o.setup) {
+            Some(Setup::Passive) => RTCDtlsRole::Client,
+            _ => RTCDtlsRole::Server,
+        };
+        let se = SettingEngineBuilder::new()
+            .with_answering_dtls_role(role)
+            .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
+            .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
+            .with_include_loopback_candidate(true)
+            .build();
+        let registry = configure_rtcp_reports(Registry::new());
+        let mut pc = RTCPeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(se)
+            .with_media_engine(me)
+            .with_interceptor_registry(registry)
+            .build(now)?;
+        let codec = codec_for(primary);
+        let track = MediaStreamTrack::new(
+            "sipwire".to_string(),
+            "sipwire-audio".to_string(),
+            "sipwire-audio".to_string(),
+            RtpCodecKind::Audio,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(self.media.ssrc()),
+                    ..Default::default()
+                },
+                codec,
+                ..Default::default()
+            }],
+        );
+        self.sender = Some(pc.add_track(track)?);
+        for c in &self.candidates {
+            pc.add_local_candidate(RTCIceCandidateInit {
+                candidate: c.clone(),
+                ..Default::default()
+            })?;
+        }
+        self.pc = Some(pc);
+        self.deadline = None;
+        Ok(())
+    }
+
+    fn pc(&mut self) -> Result<&mut RTCPeerConnection> {
+        self.pc
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no description applied yet".into()))
+    }
+
+    /// Wanted local direction for the next offer or answer (hold = `sendonly`).
+    pub fn set_direction(&mut self, d: Direction) -> Result<()> {
+        self.check_open()?;
+        self.wanted_direction = d;
+        Ok(())
+    }
+
+    /// W3C `createOffer`.
+    pub fn create_offer(&mut self, now: Instant, ice_restart: bool) -> Result<Description> {
+        self.check_open()?;
+        if self.signaling == SignalingState::HaveRemoteOffer {
+            return Err(Error::InvalidState(
+                "createOffer called in have-remote-offer".into(),
+            ));
+        }
+        self.build_pc(now, None)?;
+        if ice_restart {
+            self.pc()?.restart_ice();
+        }
+        let offer = self.pc()?.create_offer(None)?;
+        let dir = self.wanted_direction;
+        let out = self.finish_local(&offer.sdp, dir, None, false);
+        self.last_created = Some((offer.sdp, out.clone()));
+        Ok(Description {
+            sdp_type: SdpType::Offer,
+            sdp: out,
+        })
+    }
+
+    /// W3C `createAnswer`.
+    pub fn create_answer(&mut self, _now: Instant) -> Result<Description> {
+        self.check_open()?;
+        if self.signaling != SignalingState::HaveRemoteOffer {
+            return Err(Error::InvalidState(format!(
+                "createAnswer called in {}",
+                self.signaling.as_str()
+            )));
+        }
+        let answer = self.pc()?.create_answer(None)?;
+        let info = self
+            .pending_remote_info
+            .clone()
+            .ok_or_else(|| Error::InvalidState("no remote offer".into()))?;
+        let dir = answer_direction(self.wanted_direction, info.direction);
+        let setup = sdp::answer_setup(info.setup);
+        self.answer_setup = Some(setup);
+        let out = self.finish_local(&answer.sdp, dir, Some(&info), true);
+        self.last_created = Some((answer.sdp, out.clone()));
+        Ok(Description {
+            sdp_type: SdpType::Answer,
+            sdp: out,
+        })
+    }
+
+    fn finish_local(
+        &mut self,
+        sdp_text: &str,
+        dir: Direction,
+        offer: Option<&RemoteSdp>,
+        is_answer: bool,
+    ) -> String {
+        self.origin_version += 1;
+        let rw = LocalRewrite {
+            candidates: self.candidates.clone(),
+            end_of_candidates: self.gathering == Gathering::Complete,
+            default_addr: sdp::default_candidate(&self.candidates),
+            direction: Some(dir),
+            setup: if is_answer { self.answer_setup } else { None },
+            rejected_sections: offer
+                .map(|o| o.rejected_sections.clone())
+                .unwrap_or_default(),
+            strip_bundle: offer.is_some_and(|o| !o.had_bundle),
+            strip_mid: false,
+            dedupe_telephone_event: true,
+        };
+        sdp::rewrite_local(sdp_text, &rw)
+    }
+
+    /// W3C `setLocalDescription`; `None` = implicit (create per state).
+    pub fn set_local_description(&mut self, now: Instant, desc: Option<Description>) -> Result<()> {
+        self.check_open()?;
+        let desc = match desc {
+            Some(d) => d,
+            None => match self.signaling {
+                SignalingState::HaveRemoteOffer => self.create_answer(now)?,
+                _ => self.create_offer(now, false)?,
+            },
+        };
+        match (desc.sdp_type, self.signaling) {
+            (SdpType::Rollback, SignalingState::HaveLocalOffer) => {
+                self.rtc_rollback(now, true)?;
+                self.pending_local = None;
+                self.set_signaling(SignalingState::Stable);
+                Ok(())
+            }
+            (SdpType::Rollback, _) => Err(Error::InvalidState(format!(
+                "cannot roll back a local description in {}",
+                self.signaling.as_str()
+            ))),
+            (SdpType::Offer, SignalingState::Stable | SignalingState::HaveLocalOffer) => {
+                let for_rtc = self.sdp_for_rtc(&desc.sdp);
+                self.build_pc(now, None)?;
+                let d = RTCSessionDescription::offer(for_rtc.clone())?;
+                self.pc()?.set_local_description(now, d)?;
+                self.local_offer_for_rtc = Some(for_rtc);
+                self.pending_direction =
+                    parse_direction(&desc.sdp).unwrap_or(self.wanted_direction);
+                self.pending_local = Some(desc);
+                self.start_gathering(now);
+                self.set_signaling(SignalingState::HaveLocalOffer);
+                Ok(())
+            }
+            (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveRemoteOffer) => {
+                let for_rtc = self.sdp_for_rtc(&desc.sdp);
+                let d = RTCSessionDescription::answer(for_rtc)?;
+                self.pc()?.set_local_description(now, d)?;
+                let info = self
+                    .pending_remote_info
+                    .take()
+                    .ok_or_else(|| Error::InvalidState("no remote offer".into()))?;
+                let dir = parse_direction(&desc.sdp).unwrap_or(Direction::SendRecv);
+                self.apply_negotiation(&info, &info, dir)?;
+                self.remote_info = Some(info);
+                self.remote = self.pending_remote.take();
+                self.local = Some(desc);
+                self.start_gathering(now);
+                self.set_signaling(SignalingState::Stable);
+                Ok(())
+            }
+            (t, s) => Err(Error::InvalidState(format!(
+                "setLocalDescription({}) is not allowed in {}",
+                t.as_str(),
+                s.as_str()
+            ))),
+        }
+    }
+
+    /// W3C `setRemoteDescription`.
+    pub fn set_remote_description(&mut self, now: Instant, desc: Description) -> Result<()> {
+        self.check_open()?;
+        match (desc.sdp_type, self.signaling) {
+            (SdpType::Rollback, SignalingState::HaveRemoteOffer) => {
+                self.rtc_rollback(now, false)?;
+                self.pending_remote = None;
+                self.pending_remote_info = None;
+                self.set_signaling(SignalingState::Stable);
+                Ok(())
+            }
+            (SdpType::Rollback, _) => Err(Error::InvalidState(format!(
+                "cannot roll back a remote description in {}",
+                self.signaling.as_str()
+            ))),
+            (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
+                let info = sdp::normalize_remote(&desc.sdp, SdpKind::Offer)?;
+                // Fail on codecs before touching rtc so the connection stays usable.
+                if !info.codecs.iter().any(|c| {
+                    CodecKind::from_name(&c.name, c.clock_rate)
+                        .is_some_and(|k| self.cfg.codecs.contains(&k))
+                }) {
+                    return Err(sdp::SdpError::NoCommonCodec(format!(
+                        "no common audio codec between the offer and this connection's codecs ({})",
+                        self.cfg
+                            .codecs
+                            .iter()
+                            .map(|k| k.mime_name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                    .into());
+                }
+                self.build_pc(now, Some(&info))?;
+                let for_rtc = force_sendrecv(&info.sdp);
+                let d = RTCSessionDescription::offer(for_rtc)?;
+                self.pc()?.set_remote_description(now, d)?;
+                self.pending_remote_info = Some(info);
+                self.pending_remote = Some(desc);
+                self.set_signaling(SignalingState::HaveRemoteOffer);
+                Ok(())
+            }
+            (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer) => {
+                let info = sdp::normalize_remote(&desc.sdp, SdpKind::Answer)?;
+                let for_rtc = force_sendrecv(&info.sdp);
+                let d = RTCSessionDescription::answer(for_rtc)?;
+                self.pc()?.set_remote_description(now, d)?;
+                let our_offer = sdp::normalize_remote(
+                    self.local_offer_for_rtc.as_deref().unwrap_or_default(),
+                    SdpKind::Offer,
+                )
+                .ok();
+                let answer_dir = info.direction.reverse();
+                let dir = intersect(self.pending_direction, answer_dir);
+                match our_offer {
+                    Some(o) => self.apply_negotiation(&info, &o, dir)?,
+                    None => self.apply_negotiation(&info, &info, dir)?,
+                }
+                self.remote_info = Some(info);
+                self.remote = Some(desc);
+                self.local = self.pending_local.take();
+                self.set_signaling(SignalingState::Stable);
+                Ok(())
+            }
+            (t, s) => Err(Error::InvalidState(format!(
+                "setRemoteDescription({}) is not allowed in {}",
+                t.as_str(),
+                s.as_str()
+            ))),
+        }
+    }
+
+    fn rtc_rollback(&mut self, now: Instant, local: bool) -> Result<()> {
+        let rb: RTCSessionDescription =
+            serde_json::from_value(serde_json::json!({"type": "rollback", "sdp": ""}))
+                .map_err(|e| Error::Rtc(e.to_string()))?;
+        if let Some(pc) = self.pc.as_mut() {
+            if local {
+                pc.set_local_description(now, rb)?;
+            } else {
+                pc.set_remote_description(now, rb)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The codecs of `answer` decide what we send (its first common codec) and
+    /// what we may receive; payload types are the answer's.
+    fn apply_negotiation(
+        &mut self,
+        answer: &RemoteSdp,
+        _offer: &RemoteSdp,
+        dir: Direction,
+    ) -> Result<()> {
+        let mut recv = RecvCodecs::default();
+        let mut send_kind = None;
+        for c in &answer.codecs {
+            if c.name.eq_ignore_ascii_case("telephone-event") {
+                recv.telephone_event.push((c.pt, c.clock_rate));
+                continue;
+            }
+            if let Some(kind) = CodecKind::from_name(&c.name, c.clock_rate) {
+                if self.cfg.codecs.contains(&kind) {
+                    recv.audio.push((c.pt, kind));
+                    if send_kind.is_none() {
+                        send_kind = Some((kind, c.pt));
+                    }
+                }
+            }
+        }
+        let (kind, pt) = send_kind.ok_or_else(|| {
+            sdp::SdpError::NoCommonCodec("the answer has no codec this connection supports".into())
+        })?;
+        let te = recv
+            .telephone_event
+            .iter()
+            .copied()
+            .min_by_key(|(_, rate)| (*rate != kind.clock_rate()) as u8);
+        self.media.configure(
+            Some(SendCodec {
+                kind,
+                pt,
+                telephone_event: te,
+            }),
+            recv,
+        )?;
+        self.media.set_direction(dir);
+        Ok(())
+    }
+
+    /// The SDP handed to rtc for a local description: what rtc created when the
+    /// caller passed our text back unchanged, else the caller's text with our
+    /// additions undone (rtc must always see `sendrecv` and no rejected sections).
+    fn sdp_for_rtc(&self, given: &str) -> String {
+        if let Some((raw, ours)) = &self.last_created {
+            if ours == given {
+                return raw.clone();
+            }
+        }
+        force_sendrecv(&sdp::strip_rejected_sections(given))
+    }
+
+    fn start_gathering(&mut self, now: Instant) {
+        if self.gathering != Gathering::New {
+            return;
+        }
+        self.gathering = Gathering::Gathering;
+        self.events
+            .push_back(PeerEvent::IceGatheringState("gathering"));
+        for c in self.candidates.clone() {
+            self.events.push_back(PeerEvent::IceCandidate(Some(c)));
+        }
+        // Host candidates are known at once; STUN (srflx) gathering would keep
+        // this open until answered or the gathering timeout.
+        let _ = now;
+        self.complete_gathering();
+    }
+
+    fn complete_gathering(&mut self) {
+        if self.gathering == Gathering::Complete {
+            return;
+        }
+        self.gathering = Gathering::Complete;
+        if let Some(pc) = self.pc.as_mut() {
+            let _ = pc.add_local_candidate(RTCIceCandidateInit::default());
+        }
+        self.events.push_back(PeerEvent::IceCandidate(None));
+        self.events
+            .push_back(PeerEvent::IceGatheringState("complete"));
+        for (id, _) in self.gathering_waiters.drain(..) {
+            self.events.push_back(PeerEvent::GatheringWaitDone(id));
+        }
+    }
+
+    /// SIP extension: report [`PeerEvent::GatheringWaitDone`] with `id` once
+    /// gathering is complete or `timeout` has passed, whichever is first.
+    pub fn wait_gathering(&mut self, now: Instant, id: u64, timeout: Duration) {
+        if self.gathering == Gathering::Complete || self.closed {
+            self.events.push_back(PeerEvent::GatheringWaitDone(id));
+        } else {
+            self.gathering_waiters.push((id, now + timeout));
+        }
+    }
+
+    /// W3C `iceGatheringState`.
+    pub fn ice_gathering_state(&self) -> &'static str {
+        match self.gathering {
+            Gathering::New => "new",
+            Gathering::Gathering => "gathering",
+            Gathering::Complete => "complete",
+        }
+    }
+
+    /// W3C `localDescription`, with every candidate gathered so far.
+    pub fn local_description(&self) -> Option<Description> {
+        let d = self.pending_local.as_ref().or(self.local.as_ref())?;
+        let is_answer = d.sdp_type != SdpType::Offer;
+        let offer = if is_answer {
+            self.remote_info.as_ref()
+        } else {
+            None
+        };
+        let rw = LocalRewrite {
+            candidates: self.candidates.clone(),
+            end_of_candidates: self.gathering == Gathering::Complete,
+            default_addr: sdp::default_candidate(&self.candidates),
+            direction: None,
+            setup: if is_answer { self.answer_setup } else { None },
+            rejected_sections: offer
+                .map(|o| o.rejected_sections.clone())
+                .unwrap_or_default(),
+            strip_bundle: offer.is_some_and(|o| !o.had_bundle),
+            strip_mid: false,
+            dedupe_telephone_event: true,
+        };
+        Some(Description {
+            sdp_type: d.sdp_type,
+            sdp: sdp::rewrite_local(&d.sdp, &rw),
+        })
+    }
+
+    /// W3C `remoteDescription`.
+    pub fn remote_description(&self) -> Option<Description> {
+        self.pending_remote.clone().or_else(|| self.remote.clone())
+    }
+
+    /// W3C `addIceCandidate` (trickle). `.local` names are skipped, not fatal.
+    pub fn add_ice_candidate(&mut self, candidate: &str) -> Result<()> {
+        self.check_open()?;
+        let c = candidate.trim().trim_start_matches("a=");
+        if c.is_empty() {
+            return Ok(()); // end-of-candidates
+        }
+        if c.split_whitespace()
+            .nth(4)
+            .is_some_and(|h| h.ends_with(".local"))
+        {
+            log::info!("skipping mDNS candidate {c}: .local names are not resolved");
+            return Ok(());
+        }
+        if self.remote.is_none() && self.pending_remote.is_none() {
+            return Err(Error::InvalidState(
+                "addIceCandidate before setRemoteDescription".into(),
+            ));
+        }
+        self.pc()?
+            .add_remote_candidate(RTCIceCandidateInit {
+                candidate: c.to_string(),
+                ..Default::default()
+            })
+            .map_err(|e| Error::InvalidArgument(format!("bad candidate {c:?}: {e}")))
+    }
+
+    /// W3C `restartIce`: the next offer carries new credentials.
+    pub fn restart_ice(&mut self) -> Result<()> {
+        self.check_open()?;
+        if let Some(pc) = self.pc.as_mut() {
+            pc.restart_ice();
+        }
+        Ok(())
+    }
+
+    /// W3C `close`. Idempotent.
+    pub fn close(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        if let Some(mut pc) = self.pc.take() {
+            let _ = pc.close();
+        }
+        let _ = self.media.stop_recording();
+        let mut ev = Vec::new();
+        self.media.stop_playback(&mut ev);
+        self.events.extend(ev.into_iter().map(PeerEvent::Media));
+        for (id, _) in self.gathering_waiters.drain(..) {
+            self.events.push_back(PeerEvent::GatheringWaitDone(id));
+        }
+        self.signaling = SignalingState::Closed;
+        self.ice_state = "closed".into();
+        self.connection_state = "closed".into();
+        self.connected = false;
+        self.events
+            .push_back(PeerEvent::IceConnectionState("closed".into()));
+        self.events
+            .push_back(PeerEvent::ConnectionState("closed".into()));
+        self.events.push_back(PeerEvent::SignalingState("closed"));
+    }
+
+    fn set_signaling(&mut self, s: SignalingState) {
+        if self.signaling != s {
+            self.signaling = s;
+            self.events.push_back(PeerEvent::SignalingState(s.as_str()));
+        }
+    }
+
+    /// W3C `connectionState`.
+    pub fn connection_state(&self) -> &str {
+        &self.connection_state
+    }
+
+    /// W3C `iceConnectionState`.
+    pub fn ice_connection_state(&self) -> &str {
+        &self.ice_state
+    }
+
+    /// A datagram arrived on one of our sockets.
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+    ) {
+        let Some(pc) = self.pc.as_mut() else { return };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: remote,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = pc.handle_read(msg) {
+            // Garbage from the network is dropped, never fatal.
+            log::debug!("dropping datagram from {remote}: {e}");
+        }
+        self.deadline = None;
+        self.drain_rtc();
+    }
+
+    /// Next time [`Peer::handle_timeout`] must run.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        if self.deadline.is_none() {
+            self.deadline = self.pc.as_mut().and_then(|pc| pc.poll_timeout());
+        }
+        let w = self.gathering_waiters.iter().map(|(_, t)| *t).min();
+        match (self.deadline, w) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Timers fire.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(pc) = self.pc.as_mut() {
+            if self.deadline.is_some_and(|d| d <= now) || self.deadline.is_none() {
+                if let Err(e) = pc.handle_timeout(now) {
+                    log::debug!("rtc timeout handling: {e}");
+                }
+                self.deadline = None;
+            }
+        }
+        let mut i = 0;
+        while i < self.gathering_waiters.len() {
+            if self.gathering_waiters[i].1 <= now {
+                let (id, _) = self.gathering_waiters.remove(i);
+                self.events.push_back(PeerEvent::GatheringWaitDone(id));
+            } else {
+                i += 1;
+            }
+        }
+        self.drain_rtc();
+    }
+
+    /// One 20 ms media step.
+    pub fn media_tick(&mut self, now: Instant) {
+        if self.closed {
+            return;
+        }
+        let mut ev = std::mem::take(&mut self.media_events);
+        if let Some(pkt) = self.media.tick(self.connected, &mut ev) {
+            if let (Some(pc), Some(sender)) = (self.pc.as_mut(), self.sender) {
+                if let Some(mut s) = pc.rtp_sender(sender) {
+                    if let Err(e) = s.write_rtp(now, pkt) {
+                        log::debug!("write_rtp: {e}");
+                    }
+                }
+                self.deadline = None;
+            }
+        }
+        self.events.extend(ev.drain(..).map(PeerEvent::Media));
+        self.media_events = ev;
+    }
+
+    fn drain_rtc(&mut self) {
+        let Some(pc) = self.pc.as_mut() else { return };
+        while let Some(ev) = pc.poll_event() {
+            match ev {
+                RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(s) => {
+                    let s = s.to_string();
+                    if s != self.ice_state {
+                        self.ice_state = s.clone();
+                        self.events.push_back(PeerEvent::IceConnectionState(s));
+                    }
+                }
+                RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
+                    let s = s.to_string();
+                    self.connected = s == "connected";
+                    if s != self.connection_state {
+                        self.connection_state = s.clone();
+                        self.events.push_back(PeerEvent::ConnectionState(s));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut ev = std::mem::take(&mut self.media_events);
+        while let Some(m) = pc.poll_read() {
+            if let RTCMessage::RtpPacket(_, pkt) = m.message {
+                self.media.on_rtp(&pkt, &mut ev);
+            }
+        }
+        self.events.extend(ev.drain(..).map(PeerEvent::Media));
+        self.media_events = ev;
+    }
+
+    /// Next datagram to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        let pc = self.pc.as_mut()?;
+        let m = pc.poll_write()?;
+        Some(Transmit {
+            local: m.transport.local_addr,
+            remote: m.transport.peer_addr,
+            data: m.message,
+        })
+    }
+
+    /// Queue media events produced outside a tick (e.g. by stop_playback).
+    pub fn push_media_events(&mut self, ev: Vec<MediaEvent>) {
+        self.events.extend(ev.into_iter().map(PeerEvent::Media));
+    }
+
+    /// Next application event.
+    pub fn poll_event(&mut self) -> Option<PeerEvent> {
+        self.events.pop_front()
+    }
+
+    /// Stats as W3C `RTCStatsReport` entries (JSON objects with `id`, `type`, `timestamp`).
+    pub fn stats(&self, timestamp_ms: f64) -> Vec<serde_json::Value> {
+        crate::stats::report(self, timestamp_ms)
+    }
+
+    /// Remote info of the current negotiation.
+    pub fn remote_info(&self) -> Option<&RemoteSdp> {
+        self.remote_info.as_ref()
+    }
+
+    /// Our candidates.
+    pub fn candidates(&self) -> &[String] {
+        &self.candidates
+    }
+}
+
+fn kind_mime(k: CodecKind) -> &'static str {
+    match k {
+        CodecKind::Opus => MIME_TYPE_OPUS,
+        CodecKind::Pcmu => MIME_TYPE_PCMU,
+        CodecKind::Pcma => MIME_TYPE_PCMA,
+    }
+}
+
+fn codec_for(k: CodecKind) -> RTCRtpCodec {
+    RTCRtpCodec {
+        mime_type: kind_mime(k).to_owned(),
+        clock_rate: k.clock_rate(),
+        channels: if k == CodecKind::Opus { 2 } else { 0 },
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    }
+}
+
+fn register(
+    me: &mut MediaEngine,
+    mime: &str,
+    rate: u32,
+    channels: u16,
+    fmtp: String,
+    pt: u8,
+) -> Result<()> {
+    me.register_codec(
+        RTCRtpCodecParameters {
+            rtp_codec: RTCRtpCodec {
+                mime_type: mime.to_owned(),
+                clock_rate: rate,
+                channels,
+                sdp_fmtp_line: fmtp,
+                rtcp_feedback: vec![],
+            },
+            payload_type: pt,
+            ..Default::default()
+        },
+        RtpCodecKind::Audio,
+    )?;
+    Ok(())
+}
+
+/// An RFC 8445 host candidate line (without `a=`). Priority: type preference
+/// 126 (host), local preference by bind order, component 1.
+fn host_candidate(foundation: u32, addr: SocketAddr, local_pref: u32) -> String {
+    let priority = (126u32 << 24) | (local_pref.min(65535) << 8) | 255;
+    format!(
+        "candidate:{foundation} 1 udp {priority} {} {} typ host",
+        addr.ip(),
+        addr.port()
+    )
+}
+
+fn parse_direction(sdp_text: &str) -> Option<Direction> {
+    let mut in_audio = false;
+    for line in sdp_text.lines() {
+        let line = line.trim();
+        if let Some(m) = line.strip_prefix("m=") {
+            in_audio = m.starts_with("audio");
+        } else if in_audio {
+            if let Some(d) = line.strip_prefix("a=").and_then(Direction::parse) {
+                return Some(d);
+            }
+        }
+    }
+    None
+}
+
+fn force_sendrecv(sdp_text: &str) -> String {
+    sdp::set_direction(sdp_text, Direction::SendRecv)
+}
+
+/// RFC 3264 §6.1: the answer's direction given what we want and what was offered.
+pub fn answer_direction(wanted: Direction, offered: Direction) -> Direction {
+    intersect(wanted, offered.reverse())
+}
+
+fn intersect(a: Direction, b: Direction) -> Direction {
+    match (a.has_send() && b.has_send(), a.has_recv() && b.has_recv()) {
+        (true, true) => Direction::SendRecv,
+        (true, false) => Direction::SendOnly,
+        (false, true) => Direction::RecvOnly,
+        (false, false) => Direction::Inactive,
+    }
+}

@@ -1,0 +1,445 @@
+//! The I/O layer: a few threads ("shards"), each owning a set of peers and
+//! their UDP sockets on one `mio` poll loop with one shared 20 ms media tick.
+//! No thread or task per call. Commands arrive as closures over a channel
+//! (with a `mio::Waker`); events leave through each peer's [`EventSink`].
+//!
+//! This is the only place in the core that reads the clock or touches sockets.
+
+use crate::config::PeerConfig;
+use crate::error::{Error, Result};
+use crate::peer::{Description, Peer, PeerEvent};
+use mio::net::UdpSocket;
+use mio::{Events, Interest, Poll, Token, Waker};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Media clock period.
+pub const TICK: Duration = Duration::from_millis(20);
+const WAKER: Token = Token(usize::MAX);
+
+/// Receives a peer's events on its shard thread; must only hand them off.
+pub type EventSink = Box<dyn FnMut(PeerEvent) + Send>;
+/// Work run on the shard thread with the peer (`None` once it is gone).
+pub type Op = Box<dyn FnOnce(Option<&mut Peer>, Instant) + Send>;
+
+/// What synchronous getters read: updated on the shard before events are
+/// dispatched, so a handler always sees the state its event announced.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// W3C signalingState.
+    pub signaling_state: &'static str,
+    /// W3C iceGatheringState.
+    pub ice_gathering_state: &'static str,
+    /// W3C iceConnectionState.
+    pub ice_connection_state: String,
+    /// W3C connectionState.
+    pub connection_state: String,
+    /// W3C localDescription.
+    pub local_description: Option<Description>,
+    /// W3C remoteDescription.
+    pub remote_description: Option<Description>,
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            signaling_state: "stable",
+            ice_gathering_state: "new",
+            ice_connection_state: "new".into(),
+            connection_state: "new".into(),
+            local_description: None,
+            remote_description: None,
+        }
+    }
+}
+
+enum Command {
+    Add {
+        id: u64,
+        peer: Box<Peer>,
+        sockets: Vec<std::net::UdpSocket>,
+        sink: EventSink,
+        snapshot: Arc<Mutex<Snapshot>>,
+    },
+    Op(u64, Op),
+    Remove(u64),
+}
+
+struct Entry {
+    peer: Box<Peer>,
+    sockets: Vec<(SocketAddr, UdpSocket, Token)>,
+    sink: EventSink,
+    snapshot: Arc<Mutex<Snapshot>>,
+    dirty: bool,
+}
+
+/// Handle to a peer living on a shard. Dropping it does not close the peer:
+/// call [`PeerHandle::close`].
+pub struct PeerHandle {
+    id: u64,
+    shard: Arc<ShardHandle>,
+    snapshot: Arc<Mutex<Snapshot>>,
+}
+
+struct ShardHandle {
+    tx: Mutex<Sender<Command>>,
+    waker: Waker,
+    peers: Arc<AtomicUsize>,
+}
+
+impl ShardHandle {
+    fn send(&self, c: Command) -> bool {
+        let ok = self.tx.lock().map(|tx| tx.send(c).is_ok()).unwrap_or(false);
+        let _ = self.waker.wake();
+        ok
+    }
+}
+
+struct Runtime {
+    shards: Vec<Arc<ShardHandle>>,
+}
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_PORT: AtomicUsize = AtomicUsize::new(0);
+/// Open UDP sockets across all peers (for leak checks).
+pub static OPEN_SOCKETS: AtomicUsize = AtomicUsize::new(0);
+/// Live peers across all shards (for leak checks).
+pub static LIVE_PEERS: AtomicUsize = AtomicUsize::new(0);
+
+fn runtime() -> Result<&'static Runtime> {
+    if let Some(r) = RUNTIME.get() {
+        return Ok(r);
+    }
+    let n = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4);
+    let mut shards = Vec::new();
+    for i in 0..n {
+        shards.push(spawn_shard(i)?);
+    }
+    let _ = RUNTIME.set(Runtime { shards });
+    RUNTIME
+        .get()
+        .ok_or_else(|| Error::Rtc("runtime init".into()))
+}
+
+fn spawn_shard(index: usize) -> Result<Arc<ShardHandle>> {
+    let poll = Poll::new()?;
+    let waker = Waker::new(poll.registry(), WAKER)?;
+    let (tx, rx) = channel();
+    let load = Arc::new(AtomicUsize::new(0));
+    let handle = Arc::new(ShardHandle {
+        tx: Mutex::new(tx),
+        waker,
+        peers: load.clone(),
+    });
+    std::thread::Builder::new()
+        .name(format!("sipwire-io-{index}"))
+        .spawn(move || Shard::new(poll, rx, load).run())?;
+    Ok(handle)
+}
+
+fn bind_sockets(cfg: &PeerConfig) -> Result<Vec<std::net::UdpSocket>> {
+    let addrs: Vec<IpAddr> = if cfg.bind_addresses.is_empty() {
+        crate::config::default_bind_addresses()
+    } else {
+        cfg.bind_addresses.clone()
+    };
+    let mut out = Vec::new();
+    for ip in addrs {
+        let sock = match cfg.port_range {
+            None => std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?,
+            Some((min, max)) => {
+                let span = (max - min) as usize + 1;
+                let start = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+                let mut found = None;
+                for k in 0..span {
+                    let port = min + ((start + k) % span) as u16;
+                    if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
+                        found = Some(s);
+                        break;
+                    }
+                }
+                found.ok_or_else(|| {
+                    Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::AddrInUse,
+                        format!("no free UDP port on {ip} in portRange {min}-{max}"),
+                    ))
+                })?
+            }
+        };
+        sock.set_nonblocking(true)?;
+        out.push(sock);
+    }
+    Ok(out)
+}
+
+impl PeerHandle {
+    /// Bind sockets (synchronously, so errors surface at construction) and
+    /// place a new peer on the least loaded shard.
+    pub fn create(cfg: PeerConfig, sink: EventSink) -> Result<PeerHandle> {
+        let rt = runtime()?;
+        let sockets = bind_sockets(&cfg)?;
+        let locals = sockets
+            .iter()
+            .map(|s| s.local_addr())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let peer = Box::new(Peer::new(cfg, locals));
+        let shard = rt
+            .shards
+            .iter()
+            .min_by_key(|s| s.peers.load(Ordering::Relaxed))
+            .cloned()
+            .ok_or_else(|| Error::Rtc("no shard".into()))?;
+        shard.peers.fetch_add(1, Ordering::Relaxed);
+        OPEN_SOCKETS.fetch_add(sockets.len(), Ordering::Relaxed);
+        LIVE_PEERS.fetch_add(1, Ordering::Relaxed);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+        shard.send(Command::Add {
+            id,
+            peer,
+            sockets,
+            sink,
+            snapshot: snapshot.clone(),
+        });
+        Ok(PeerHandle {
+            id,
+            shard,
+            snapshot,
+        })
+    }
+
+    /// Run `op` on the shard thread with this peer.
+    pub fn with(&self, op: Op) {
+        if let Err(op) = self.try_send(op) {
+            op(None, Instant::now());
+        }
+    }
+
+    fn try_send(&self, op: Op) -> std::result::Result<(), Op> {
+        let tx = match self.shard.tx.lock() {
+            Ok(tx) => tx,
+            Err(_) => return Err(op),
+        };
+        match tx.send(Command::Op(self.id, op)) {
+            Ok(()) => {
+                let _ = self.shard.waker.wake();
+                Ok(())
+            }
+            Err(std::sync::mpsc::SendError(Command::Op(_, op))) => Err(op),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// Close the peer and free its sockets. Idempotent.
+    pub fn close(&self) {
+        self.shard.send(Command::Remove(self.id));
+    }
+
+    /// Latest state for synchronous getters.
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+struct Shard {
+    poll: Poll,
+    rx: Receiver<Command>,
+    peers: HashMap<u64, Entry>,
+    tokens: HashMap<Token, (u64, usize)>,
+    next_token: usize,
+    next_tick: Instant,
+    buf: Vec<u8>,
+    load: Arc<AtomicUsize>,
+}
+
+impl Shard {
+    fn new(poll: Poll, rx: Receiver<Command>, load: Arc<AtomicUsize>) -> Self {
+        Shard {
+            poll,
+            rx,
+            peers: HashMap::new(),
+            tokens: HashMap::new(),
+            next_token: 0,
+            next_tick: Instant::now() + TICK,
+            buf: vec![0u8; 2048],
+            load,
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let mut wake = self.next_tick;
+            for e in self.peers.values_mut() {
+                if let Some(t) = e.peer.poll_timeout() {
+                    wake = wake.min(t);
+                }
+            }
+            let timeout = wake.saturating_duration_since(now);
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("sipwire shard poll failed: {e}");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                if ev.token() != WAKER {
+                    self.read_socket(ev.token(), now);
+                }
+            }
+            if !self.drain_commands(now) {
+                return;
+            }
+            if now >= self.next_tick {
+                for e in self.peers.values_mut() {
+                    e.peer.media_tick(now);
+                }
+                self.next_tick += TICK;
+                if now > self.next_tick + TICK * 5 {
+                    // Fell far behind (suspended host): resync rather than burst.
+                    self.next_tick = now + TICK;
+                }
+            }
+            for e in self.peers.values_mut() {
+                if e.peer.poll_timeout().is_some_and(|t| t <= now) {
+                    e.peer.handle_timeout(now);
+                }
+                flush(e);
+            }
+        }
+    }
+
+    fn read_socket(&mut self, token: Token, now: Instant) {
+        let Some(&(id, idx)) = self.tokens.get(&token) else {
+            return;
+        };
+        let Some(e) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let Some((local, sock, _)) = e.sockets.get(idx) else {
+            return;
+        };
+        let local = *local;
+        loop {
+            match sock.recv_from(&mut self.buf) {
+                Ok((n, from)) => e.peer.handle_datagram(now, local, from, &self.buf[..n]),
+                Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP port unreachable and friends: the peer vanished; ICE notices.
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Returns false when every handle is gone (the runtime is shutting down).
+    fn drain_commands(&mut self, now: Instant) -> bool {
+        loop {
+            match self.rx.try_recv() {
+                Ok(Command::Add {
+                    id,
+                    peer,
+                    sockets,
+                    sink,
+                    snapshot,
+                }) => {
+                    let mut socks = Vec::new();
+                    for (i, s) in sockets.into_iter().enumerate() {
+                        let local = match s.local_addr() {
+                            Ok(a) => a,
+                            Err(_) => continue,
+                        };
+                        let mut s = UdpSocket::from_std(s);
+                        let token = Token(self.next_token);
+                        self.next_token += 1;
+                        if self
+                            .poll
+                            .registry()
+                            .register(&mut s, token, Interest::READABLE)
+                            .is_ok()
+                        {
+                            self.tokens.insert(token, (id, i));
+                        }
+                        socks.push((local, s, token));
+                    }
+                    self.peers.insert(
+                        id,
+                        Entry {
+                            peer,
+                            sockets: socks,
+                            sink,
+                            snapshot,
+                            dirty: true,
+                        },
+                    );
+                }
+                Ok(Command::Op(id, op)) => match self.peers.get_mut(&id) {
+                    Some(e) => {
+                        op(Some(&mut e.peer), now);
+                        e.dirty = true;
+                        flush(e);
+                    }
+                    None => op(None, now),
+                },
+                Ok(Command::Remove(id)) => {
+                    if let Some(mut e) = self.peers.remove(&id) {
+                        e.peer.close();
+                        e.dirty = true;
+                        flush(&mut e);
+                        for (_, mut s, token) in e.sockets.drain(..) {
+                            let _ = self.poll.registry().deregister(&mut s);
+                            self.tokens.remove(&token);
+                            OPEN_SOCKETS.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        LIVE_PEERS.fetch_sub(1, Ordering::Relaxed);
+                        self.load.fetch_sub(1, Ordering::Relaxed);
+                    }
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => return true,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+}
+
+fn flush(e: &mut Entry) {
+    while let Some(t) = e.peer.poll_transmit() {
+        let sock = e
+            .sockets
+            .iter()
+            .find(|(a, _, _)| *a == t.local)
+            .or_else(|| e.sockets.first());
+        if let Some((_, s, _)) = sock {
+            let _ = s.send_to(&t.data, t.remote);
+        }
+    }
+    let mut pending = Vec::new();
+    while let Some(ev) = e.peer.poll_event() {
+        if !matches!(ev, PeerEvent::Media(_)) {
+            e.dirty = true;
+        }
+        pending.push(ev);
+    }
+    if e.dirty {
+        e.dirty = false;
+        if let Ok(mut s) = e.snapshot.lock() {
+            s.signaling_state = e.peer.signaling_state().as_str();
+            s.ice_gathering_state = e.peer.ice_gathering_state();
+            s.ice_connection_state = e.peer.ice_connection_state().to_string();
+            s.connection_state = e.peer.connection_state().to_string();
+            s.local_description = e.peer.local_description();
+            s.remote_description = e.peer.remote_description();
+        }
+    }
+    for ev in pending {
+        (e.sink)(ev);
+    }
+}
