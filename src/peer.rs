@@ -386,7 +386,7 @@ impl Peer {
             .with_media_engine(me)
             .with_interceptor_registry(registry)
             .build(now)?;
-        let codec = codec_for(primary);
+        let _ = primary;
         let track = MediaStreamTrack::new(
             "sipwire".to_string(),
             "sipwire-audio".to_string(),
@@ -397,7 +397,8 @@ impl Peer {
                     ssrc: Some(self.media.ssrc()),
                     ..Default::default()
                 },
-                codec,
+                // No codec here: a codec on the encoding would become the
+                // transceiver's only preference and drop telephone-event.
                 ..Default::default()
             }],
         );
@@ -1017,16 +1018,6 @@ fn kind_mime(k: CodecKind) -> &'static str {
         CodecKind::Opus => MIME_TYPE_OPUS,
         CodecKind::Pcmu => MIME_TYPE_PCMU,
         CodecKind::Pcma => MIME_TYPE_PCMA,
-    }
-}
-
-fn codec_for(k: CodecKind) -> RTCRtpCodec {
-    RTCRtpCodec {
-        mime_type: kind_mime(k).to_owned(),
-        clock_rate: k.clock_rate(),
-        channels: if k == CodecKind::Opus { 2 } else { 0 },
-        sdp_fmtp_line: String::new(),
-        rtcp_feedback: vec![],
     }
 }
 

@@ -148,7 +148,7 @@ fn desc_from_js(d: NativeDescription) -> std::result::Result<Description, CoreEr
     })
 }
 
-type Deferred<T> = JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
+type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
@@ -158,14 +158,14 @@ pub struct NativePeerConnection {
 
 impl NativePeerConnection {
     /// Run `f` on the shard and settle a promise with its result.
-    fn run<T, F>(&self, env: &Env, f: F) -> Result<Object<'_>>
+    fn run<'e, T, F>(&self, env: &'e Env, f: F) -> Result<Object<'e>>
     where
         T: ToNapiValue + Send + 'static,
         F: FnOnce(&mut Peer, std::time::Instant) -> std::result::Result<T, CoreError>
             + Send
             + 'static,
     {
-        let (deferred, promise): (Deferred<T>, Object<'_>) = env.create_deferred()?;
+        let (deferred, promise): (Deferred<T>, Object<'e>) = env.create_deferred()?;
         self.handle.with(Box::new(move |peer, now| {
             let r = match peer {
                 Some(p) => f(p, now),
@@ -240,41 +240,45 @@ impl NativePeerConnection {
 
     /// W3C `createOffer`.
     #[napi(ts_return_type = "Promise<NativeDescription>")]
-    pub fn create_offer(&self, env: Env, ice_restart: Option<bool>) -> Result<Object<'_>> {
+    pub fn create_offer<'e>(&self, env: &'e Env, ice_restart: Option<bool>) -> Result<Object<'e>> {
         let restart = ice_restart.unwrap_or(false);
-        self.run(&env, move |p, now| {
+        self.run(env, move |p, now| {
             p.create_offer(now, restart).map(desc_to_js)
         })
     }
 
     /// W3C `createAnswer`.
     #[napi(ts_return_type = "Promise<NativeDescription>")]
-    pub fn create_answer(&self, env: Env) -> Result<Object<'_>> {
-        self.run(&env, move |p, now| p.create_answer(now).map(desc_to_js))
+    pub fn create_answer<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        self.run(env, move |p, now| p.create_answer(now).map(desc_to_js))
     }
 
     /// W3C `setLocalDescription` (no argument = implicit offer/answer).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_local_description(
+    pub fn set_local_description<'e>(
         &self,
-        env: Env,
+        env: &'e Env,
         desc: Option<NativeDescription>,
-    ) -> Result<Object<'_>> {
+    ) -> Result<Object<'e>> {
         let desc = desc.map(desc_from_js).transpose().map_err(to_napi)?;
-        self.run(&env, move |p, now| p.set_local_description(now, desc))
+        self.run(env, move |p, now| p.set_local_description(now, desc))
     }
 
     /// W3C `setRemoteDescription`.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_remote_description(&self, env: Env, desc: NativeDescription) -> Result<Object<'_>> {
+    pub fn set_remote_description<'e>(
+        &self,
+        env: &'e Env,
+        desc: NativeDescription,
+    ) -> Result<Object<'e>> {
         let desc = desc_from_js(desc).map_err(to_napi)?;
-        self.run(&env, move |p, now| p.set_remote_description(now, desc))
+        self.run(env, move |p, now| p.set_remote_description(now, desc))
     }
 
     /// W3C `addIceCandidate` (candidate line; empty = end of candidates).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn add_ice_candidate(&self, env: Env, candidate: String) -> Result<Object<'_>> {
-        self.run(&env, move |p, _| p.add_ice_candidate(&candidate))
+    pub fn add_ice_candidate<'e>(&self, env: &'e Env, candidate: String) -> Result<Object<'e>> {
+        self.run(env, move |p, _| p.add_ice_candidate(&candidate))
     }
 
     /// W3C `restartIce`.
@@ -287,12 +291,12 @@ impl NativePeerConnection {
 
     /// W3C `getStats`, as a JSON array of stats objects.
     #[napi(ts_return_type = "Promise<string>")]
-    pub fn get_stats(&self, env: Env) -> Result<Object<'_>> {
+    pub fn get_stats<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
         let t0 = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
-        self.run(&env, move |p, _| {
+        self.run(env, move |p, _| {
             Ok(serde_json::Value::Array(p.stats(t0)).to_string())
         })
     }
@@ -387,28 +391,33 @@ impl NativePeerConnection {
 
     /// Record received audio to a WAV file.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn start_recording(&self, env: Env, path: String, sample_rate: u32) -> Result<Object<'_>> {
-        self.run(&env, move |p, _| {
+    pub fn start_recording<'e>(
+        &self,
+        env: &'e Env,
+        path: String,
+        sample_rate: u32,
+    ) -> Result<Object<'e>> {
+        self.run(env, move |p, _| {
             p.media_mut().start_recording(&path, sample_rate)
         })
     }
 
     /// Finish the WAV file.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn stop_recording(&self, env: Env) -> Result<Object<'_>> {
-        self.run(&env, move |p, _| p.media_mut().stop_recording())
+    pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        self.run(env, move |p, _| p.media_mut().stop_recording())
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn send_dtmf(
+    pub fn send_dtmf<'e>(
         &self,
-        env: Env,
+        env: &'e Env,
         tones: String,
         duration_ms: u32,
         inter_tone_gap_ms: u32,
-    ) -> Result<Object<'_>> {
-        self.run(&env, move |p, _| {
+    ) -> Result<Object<'e>> {
+        self.run(env, move |p, _| {
             p.media_mut()
                 .send_dtmf(&tones, duration_ms, inter_tone_gap_ms)
         })
