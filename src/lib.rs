@@ -14,4 +14,4 @@ pub mod tone;
 pub mod wav;
 
 #[cfg(feature = "node")]
-mod napi;
+pub mod napi;

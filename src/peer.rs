@@ -145,9 +145,9 @@ pub struct Transmit {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Gathering {
+enum GatherState {
     New,
-    Gathering,
+    InProgress,
     Complete,
 }
 
@@ -157,7 +157,7 @@ pub struct Peer {
     pc: Option<RTCPeerConnection>,
     locals: Vec<SocketAddr>,
     candidates: Vec<String>,
-    gathering: Gathering,
+    gathering: GatherState,
     gathering_waiters: Vec<(u64, Instant)>,
     signaling: SignalingState,
     /// Our current and pending local descriptions, as given (rewritten on read).
@@ -201,7 +201,7 @@ impl Peer {
             pc: None,
             locals,
             candidates,
-            gathering: Gathering::New,
+            gathering: GatherState::New,
             gathering_waiters: vec![],
             signaling: SignalingState::Stable,
             local: None,
@@ -484,7 +484,7 @@ impl Peer {
         self.origin_version += 1;
         let rw = LocalRewrite {
             candidates: self.candidates.clone(),
-            end_of_candidates: self.gathering == Gathering::Complete,
+            end_of_candidates: self.gathering == GatherState::Complete,
             default_addr: sdp::default_candidate(&self.candidates),
             direction: Some(dir),
             setup: if is_answer { self.answer_setup } else { None },
@@ -700,10 +700,10 @@ impl Peer {
     }
 
     fn start_gathering(&mut self, now: Instant) {
-        if self.gathering != Gathering::New {
+        if self.gathering != GatherState::New {
             return;
         }
-        self.gathering = Gathering::Gathering;
+        self.gathering = GatherState::InProgress;
         self.events
             .push_back(PeerEvent::IceGatheringState("gathering"));
         for c in self.candidates.clone() {
@@ -716,10 +716,10 @@ impl Peer {
     }
 
     fn complete_gathering(&mut self) {
-        if self.gathering == Gathering::Complete {
+        if self.gathering == GatherState::Complete {
             return;
         }
-        self.gathering = Gathering::Complete;
+        self.gathering = GatherState::Complete;
         if let Some(pc) = self.pc.as_mut() {
             let _ = pc.add_local_candidate(RTCIceCandidateInit::default());
         }
@@ -734,7 +734,7 @@ impl Peer {
     /// SIP extension: report [`PeerEvent::GatheringWaitDone`] with `id` once
     /// gathering is complete or `timeout` has passed, whichever is first.
     pub fn wait_gathering(&mut self, now: Instant, id: u64, timeout: Duration) {
-        if self.gathering == Gathering::Complete || self.closed {
+        if self.gathering == GatherState::Complete || self.closed {
             self.events.push_back(PeerEvent::GatheringWaitDone(id));
         } else {
             self.gathering_waiters.push((id, now + timeout));
@@ -744,9 +744,9 @@ impl Peer {
     /// W3C `iceGatheringState`.
     pub fn ice_gathering_state(&self) -> &'static str {
         match self.gathering {
-            Gathering::New => "new",
-            Gathering::Gathering => "gathering",
-            Gathering::Complete => "complete",
+            GatherState::New => "new",
+            GatherState::InProgress => "gathering",
+            GatherState::Complete => "complete",
         }
     }
 
@@ -761,7 +761,7 @@ impl Peer {
         };
         let rw = LocalRewrite {
             candidates: self.candidates.clone(),
-            end_of_candidates: self.gathering == Gathering::Complete,
+            end_of_candidates: self.gathering == GatherState::Complete,
             default_addr: sdp::default_candidate(&self.candidates),
             direction: None,
             setup: if is_answer { self.answer_setup } else { None },
@@ -1039,7 +1039,6 @@ fn register(
                 rtcp_feedback: vec![],
             },
             payload_type: pt,
-            ..Default::default()
         },
         RtpCodecKind::Audio,
     )?;
