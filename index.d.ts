@@ -64,6 +64,8 @@ export declare class NativePeerConnection {
   get connectionState(): string
   /** W3C `localDescription` (with every candidate gathered so far). */
   get localDescription(): NativeDescription | null
+  /** True when RFC 4733 DTMF can be sent now (telephone-event negotiated, direction sends). */
+  get canSendDtmf(): boolean
   /** W3C `remoteDescription`. */
   get remoteDescription(): NativeDescription | null
 }
@@ -87,6 +89,8 @@ export interface NativeConfig {
   codecs?: Array<string>
   /** Gathering timeout in ms; `0` = unbounded. @default 5000 */
   iceGatheringTimeout?: number
+  /** Milliseconds without inbound RTP (while receiving) before an `rtptimeout` event; `0` = never. @default 10000 */
+  rtpTimeout?: number
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -130,6 +134,14 @@ export interface NativeIceServer {
   credential?: string
 }
 
+/** Why an offer cannot be accepted. */
+export interface NativeOfferProblem {
+  /** Stable code (`ERR_SDP_PARSE`, `ERR_NO_COMMON_CODEC`, `ERR_UNSUPPORTED_PROFILE`, ...). */
+  code: string
+  /** What was wrong. */
+  message: string
+}
+
 /** Current native resource counters. */
 export declare function nativeResources(): NativeResources
 
@@ -151,6 +163,12 @@ export interface NativeWav {
 
 /** Read a WAV file into mono 16-bit PCM. */
 export declare function readWav(path: string): NativeWav
+
+/**
+ * Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
+ * SIP uses it to answer 488 before accepting a call.
+ */
+export declare function validateOffer(sdp: string, codecs?: Array<string> | undefined | null): NativeOfferProblem | null
 
 /** Write mono 16-bit PCM to a WAV file. */
 export declare function writeWav(path: string, samples: Int16Array, sampleRate: number): void

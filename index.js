@@ -839,4 +839,5 @@ module.exports.NativePeerConnection = nativeBinding.NativePeerConnection
 module.exports.detectTone = nativeBinding.detectTone
 module.exports.nativeResources = nativeBinding.nativeResources
 module.exports.readWav = nativeBinding.readWav
+module.exports.validateOffer = nativeBinding.validateOffer
 module.exports.writeWav = nativeBinding.writeWav

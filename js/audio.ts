@@ -36,3 +36,12 @@ export function sineWave(freqHz: number, sampleRate: number, durationMs: number,
   for (let i = 0; i < n; i++) out[i] = Math.round(amplitude * Math.sin((2 * Math.PI * freqHz * i) / sampleRate));
   return out;
 }
+
+/**
+ * Check an SDP offer as `setRemoteDescription` would, without a connection.
+ * Returns `null` when acceptable, else the stable code and message; SIP code
+ * uses it to answer 488 before `accept()`.
+ */
+export function validateOffer(sdp: string, codecs?: Array<'opus' | 'pcmu' | 'pcma'>): { code: string; message: string } | null {
+  return callNative(() => native.validateOffer(sdp, codecs)) ?? null;
+}

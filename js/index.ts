@@ -26,4 +26,4 @@ export type {
   CodecName,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
-export { detectTone, readWav, writeWav, nativeResources, sineWave } from './audio';
+export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

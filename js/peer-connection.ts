@@ -39,6 +39,11 @@ export interface RTCConfiguration {
   codecs?: CodecName[];
   /** Milliseconds gathering may take before it is declared complete; `0` = unbounded. @defaultValue 5000 */
   iceGatheringTimeout?: number;
+  /**
+   * Milliseconds without inbound RTP, while connected and receiving, before an
+   * `rtptimeout` event (a vanished peer); `0` = never. @defaultValue 10000
+   */
+  rtpTimeout?: number;
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -135,6 +140,8 @@ export class RTCPeerConnection extends EventTarget {
   onconnectionstatechange: Handler = null;
   onicecandidate: Handler<RTCPeerConnectionIceEvent> = null;
   ondtmf: Handler<DtmfEvent> = null;
+  /** No RTP arrived for `rtpTimeout` ms while connected and receiving. */
+  onrtptimeout: Handler = null;
 
   constructor(config: RTCConfiguration = {}) {
     super();
@@ -154,6 +161,7 @@ export class RTCPeerConnection extends EventTarget {
             bindAddresses: config.bindAddresses,
             codecs: config.codecs,
             iceGatheringTimeout: config.iceGatheringTimeout,
+            rtpTimeout: config.rtpTimeout,
           },
           (ev) => this.#onNative(ev),
         ),
@@ -221,6 +229,10 @@ export class RTCPeerConnection extends EventTarget {
   /** The local description, including every candidate gathered so far. */
   get localDescription(): RTCSessionDescriptionInit | null {
     return (this.#native.localDescription as RTCSessionDescriptionInit | null) ?? null;
+  }
+  /** True when RFC 4733 DTMF can be sent now (telephone-event negotiated and the direction sends). */
+  get canSendDtmf(): boolean {
+    return !this.#closed && this.#native.canSendDtmf;
   }
   get remoteDescription(): RTCSessionDescriptionInit | null {
     return (this.#native.remoteDescription as RTCSessionDescriptionInit | null) ?? null;

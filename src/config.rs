@@ -46,6 +46,8 @@ pub struct PeerConfig {
     pub codecs: Vec<CodecKind>,
     /// How long gathering may take before it is declared complete anyway.
     pub ice_gathering_timeout: Duration,
+    /// Report `RtpTimeout` after this long without RTP while receiving; zero disables.
+    pub rtp_timeout: Duration,
 }
 
 impl Default for PeerConfig {
@@ -58,6 +60,7 @@ impl Default for PeerConfig {
             bind_addresses: vec![],
             codecs: vec![CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma],
             ice_gathering_timeout: Duration::from_millis(5000),
+            rtp_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct PeerConfigInput {
     pub codecs: Vec<String>,
     /// Milliseconds; `0` means wait for every STUN answer (bounded by close()).
     pub ice_gathering_timeout_ms: Option<u32>,
+    /// Milliseconds without RTP before `RtpTimeout`; `0` disables.
+    pub rtp_timeout_ms: Option<u32>,
 }
 
 impl PeerConfigInput {
@@ -169,6 +174,9 @@ impl PeerConfigInput {
             } else {
                 Duration::from_millis(ms as u64)
             };
+        }
+        if let Some(ms) = self.rtp_timeout_ms {
+            cfg.rtp_timeout = Duration::from_millis(ms as u64);
         }
         Ok(cfg)
     }

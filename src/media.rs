@@ -59,6 +59,9 @@ pub enum MediaEvent {
         /// Their rate.
         sample_rate: u32,
     },
+    /// No RTP arrived for the configured timeout while we expect to receive
+    /// (connected, direction with `recv`). Reported once until RTP resumes.
+    RtpTimeout,
     /// A `play()` finished (`stopped` = ended by `stop_playback`).
     PlayEnded {
         /// Caller's id for the play request.
@@ -155,6 +158,9 @@ pub struct Media {
     seq_unwrap: crate::audio::seq::SeqUnwrapper,
     first_ext_seq: u64,
     transit: Option<i64>,
+    rtp_timeout_ticks: u64,
+    rtp_timed_out: bool,
+    was_connected: bool,
 }
 
 impl Media {
@@ -185,6 +191,9 @@ impl Media {
             seq_unwrap: crate::audio::seq::SeqUnwrapper::new(),
             first_ext_seq: 0,
             transit: None,
+            rtp_timeout_ticks: 500,
+            rtp_timed_out: false,
+            was_connected: false,
         }
     }
 
@@ -232,7 +241,16 @@ impl Media {
 
     /// Negotiated direction (from our point of view).
     pub fn set_direction(&mut self, d: Direction) {
+        if d != self.direction {
+            // A resumed call gets a fresh RTP-timeout window.
+            self.stats.last_rtp_tick = self.ticks;
+        }
         self.direction = d;
+    }
+
+    /// RTP inactivity timeout in 20 ms ticks; 0 disables it.
+    pub fn set_rtp_timeout_ticks(&mut self, ticks: u64) {
+        self.rtp_timeout_ticks = ticks;
     }
 
     /// Current direction.
@@ -392,6 +410,7 @@ impl Media {
         self.stats.packets_received += 1;
         self.stats.bytes_received += pkt.payload.len() as u64;
         self.stats.last_rtp_tick = self.ticks;
+        self.rtp_timed_out = false;
         self.stats.remote_ssrc = Some(pkt.header.ssrc);
         self.track_loss_and_jitter(pkt);
         if !self.direction.has_recv() {
@@ -461,6 +480,19 @@ impl Media {
     /// One 20 ms step: returns the RTP packet to send, if any, and pushes events.
     pub fn tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
         self.ticks += 1;
+        if connected && !self.was_connected {
+            self.stats.last_rtp_tick = self.ticks;
+        }
+        self.was_connected = connected;
+        if connected
+            && self.rtp_timeout_ticks > 0
+            && self.direction.has_recv()
+            && !self.rtp_timed_out
+            && self.ticks - self.stats.last_rtp_tick > self.rtp_timeout_ticks
+        {
+            self.rtp_timed_out = true;
+            out.push(MediaEvent::RtpTimeout);
+        }
         self.receive_tick(out);
         self.send_tick(connected, out)
     }
@@ -769,6 +801,23 @@ mod tests {
             id: 7,
             stopped: false
         }));
+    }
+
+    #[test]
+    fn rtp_timeout_fires_once_and_rearms() {
+        let (mut a, mut b) = pair(CodecKind::Pcmu, 0, None);
+        a.set_rtp_timeout_ticks(10);
+        run(&mut a, &mut b, 20);
+        let mut ev = vec![];
+        for _ in 0..30 {
+            a.tick(true, &mut ev); // b went silent
+        }
+        assert_eq!(
+            ev.iter().filter(|e| **e == MediaEvent::RtpTimeout).count(),
+            1
+        );
+        let (ea, _) = run(&mut a, &mut b, 5);
+        assert!(!ea.contains(&MediaEvent::RtpTimeout), "RTP flowing again");
     }
 
     #[test]

@@ -191,6 +191,8 @@ impl Peer {
     /// A new connection whose sockets are already bound at `locals`.
     pub fn new(cfg: PeerConfig, locals: Vec<SocketAddr>) -> Self {
         let ssrc: u32 = rand::random();
+        let mut media = Media::new(ssrc, rand::random(), rand::random());
+        media.set_rtp_timeout_ticks((cfg.rtp_timeout.as_millis() / 20) as u64);
         let candidates = locals
             .iter()
             .enumerate()
@@ -214,7 +216,7 @@ impl Peer {
             local_offer_for_rtc: None,
             wanted_direction: Direction::SendRecv,
             pending_direction: Direction::SendRecv,
-            media: Media::new(ssrc, rand::random(), rand::random()),
+            media,
             sender: None,
             events: VecDeque::new(),
             media_events: Vec::new(),
@@ -573,23 +575,7 @@ impl Peer {
                 self.signaling.as_str()
             ))),
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
-                let info = sdp::normalize_remote(&desc.sdp, SdpKind::Offer)?;
-                // Fail on codecs before touching rtc so the connection stays usable.
-                if !info.codecs.iter().any(|c| {
-                    CodecKind::from_name(&c.name, c.clock_rate)
-                        .is_some_and(|k| self.cfg.codecs.contains(&k))
-                }) {
-                    return Err(sdp::SdpError::NoCommonCodec(format!(
-                        "no common audio codec between the offer and this connection's codecs ({})",
-                        self.cfg
-                            .codecs
-                            .iter()
-                            .map(|k| k.mime_name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                    .into());
-                }
+                let info = validate_offer(&desc.sdp, &self.cfg.codecs)?;
                 self.build_pc(now, Some(&info))?;
                 let for_rtc = force_sendrecv(&info.sdp);
                 let d = RTCSessionDescription::offer(for_rtc)?;
@@ -1073,6 +1059,39 @@ fn parse_direction(sdp_text: &str) -> Option<Direction> {
 
 fn force_sendrecv(sdp_text: &str) -> String {
     sdp::set_direction(sdp_text, Direction::SendRecv)
+}
+
+/// Check a remote offer the way `setRemoteDescription` would, without a
+/// connection: SIP uses it to answer 488 before accepting a call.
+///
+/// ```
+/// use sipwire::{audio::codec::CodecKind, peer::validate_offer};
+/// let err = validate_offer("not sdp", &[CodecKind::Pcmu]).unwrap_err();
+/// assert_eq!(err.code(), "ERR_SDP_PARSE");
+/// ```
+pub fn validate_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<RemoteSdp> {
+    let info = sdp::normalize_remote(sdp_text, SdpKind::Offer)?;
+    if !info
+        .codecs
+        .iter()
+        .any(|c| CodecKind::from_name(&c.name, c.clock_rate).is_some_and(|k| codecs.contains(&k)))
+    {
+        return Err(sdp::SdpError::NoCommonCodec(format!(
+            "no common audio codec: the offer has {}; this connection allows {}",
+            info.codecs
+                .iter()
+                .map(|c| format!("{}/{}", c.name, c.clock_rate))
+                .collect::<Vec<_>>()
+                .join(", "),
+            codecs
+                .iter()
+                .map(|k| k.mime_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    Ok(info)
 }
 
 /// RFC 3264 §6.1: the answer's direction given what we want and what was offered.

@@ -42,6 +42,8 @@ pub struct Snapshot {
     pub local_description: Option<Description>,
     /// W3C remoteDescription.
     pub remote_description: Option<Description>,
+    /// True when RFC 4733 DTMF can be sent now (negotiated, direction sends).
+    pub can_send_dtmf: bool,
 }
 
 impl Default for Snapshot {
@@ -53,6 +55,7 @@ impl Default for Snapshot {
             connection_state: "new".into(),
             local_description: None,
             remote_description: None,
+            can_send_dtmf: false,
         }
     }
 }
@@ -437,6 +440,7 @@ fn flush(e: &mut Entry) {
             s.connection_state = e.peer.connection_state().to_string();
             s.local_description = e.peer.local_description();
             s.remote_description = e.peer.remote_description();
+            s.can_send_dtmf = e.peer.media().can_send_dtmf();
         }
     }
     for ev in pending {

@@ -51,6 +51,8 @@ pub struct NativeConfig {
     pub codecs: Option<Vec<String>>,
     /// Gathering timeout in ms; `0` = unbounded. @default 5000
     pub ice_gathering_timeout: Option<u32>,
+    /// Milliseconds without inbound RTP (while receiving) before an `rtptimeout` event; `0` = never. @default 10000
+    pub rtp_timeout: Option<u32>,
 }
 
 /// `RTCSessionDescriptionInit`.
@@ -117,6 +119,7 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         PeerEvent::Media(MediaEvent::Dtmf(c)) => {
             (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
         }
+        PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
         PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => {
             out.kind = "playended".into();
             out.id = Some(id as f64);
@@ -222,6 +225,7 @@ impl NativePeerConnection {
                 bind_addresses: c.bind_addresses.unwrap_or_default(),
                 codecs: c.codecs.unwrap_or_default(),
                 ice_gathering_timeout_ms: c.ice_gathering_timeout,
+                rtp_timeout_ms: c.rtp_timeout,
             },
         };
         let cfg = input.validate().map_err(to_napi)?;
@@ -459,6 +463,12 @@ impl NativePeerConnection {
         self.handle.snapshot().local_description.map(desc_to_js)
     }
 
+    /// True when RFC 4733 DTMF can be sent now (telephone-event negotiated, direction sends).
+    #[napi(getter)]
+    pub fn can_send_dtmf(&self) -> bool {
+        self.handle.snapshot().can_send_dtmf
+    }
+
     /// W3C `remoteDescription`.
     #[napi(getter)]
     pub fn remote_description(&self) -> Option<NativeDescription> {
@@ -474,6 +484,36 @@ fn check_rate(rate: u32) -> Result<()> {
             "sampleRate must be 8000, 16000 or 48000, got {rate}"
         ))))
     }
+}
+
+/// Why an offer cannot be accepted.
+#[napi(object)]
+pub struct NativeOfferProblem {
+    /// Stable code (`ERR_SDP_PARSE`, `ERR_NO_COMMON_CODEC`, `ERR_UNSUPPORTED_PROFILE`, ...).
+    pub code: String,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
+/// SIP uses it to answer 488 before accepting a call.
+#[napi]
+pub fn validate_offer(
+    sdp: String,
+    codecs: Option<Vec<String>>,
+) -> Result<Option<NativeOfferProblem>> {
+    let cfg = PeerConfigInput {
+        codecs: codecs.unwrap_or_default(),
+        ..Default::default()
+    }
+    .validate()
+    .map_err(to_napi)?;
+    Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
+        .err()
+        .map(|e| NativeOfferProblem {
+            code: e.code().into(),
+            message: e.to_string(),
+        }))
 }
 
 /// Native resource counters, for leak checks in tests and health endpoints.
