@@ -27,3 +27,12 @@ export type {
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';
+export {
+  SessionDescriptionHandler,
+  MediaFailedEvent,
+  sessionDescriptionHandlerFactory,
+  type MediaFailureReason,
+  type SessionDescriptionHandlerConfiguration,
+  type SessionDescriptionHandlerOptions,
+} from './sdh';
+export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './bot';

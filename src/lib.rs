@@ -9,6 +9,7 @@ pub mod media;
 pub mod peer;
 pub mod sdp;
 pub mod shard;
+pub mod srflx;
 pub mod stats;
 pub mod tone;
 pub mod wav;

@@ -405,14 +405,19 @@ impl Media {
     }
 
     /// Feed one received RTP packet.
-    pub fn on_rtp(&mut self, pkt: &Packet, out: &mut Vec<MediaEvent>) {
+    pub fn on_rtp(
+        &mut self,
+        pkt: &Packet,
+        arrival: std::time::Duration,
+        out: &mut Vec<MediaEvent>,
+    ) {
         let pt = pkt.header.payload_type;
         self.stats.packets_received += 1;
         self.stats.bytes_received += pkt.payload.len() as u64;
         self.stats.last_rtp_tick = self.ticks;
         self.rtp_timed_out = false;
         self.stats.remote_ssrc = Some(pkt.header.ssrc);
-        self.track_loss_and_jitter(pkt);
+        self.track_loss_and_jitter(pkt, arrival);
         if !self.direction.has_recv() {
             return;
         }
@@ -449,7 +454,7 @@ impl Media {
         );
     }
 
-    fn track_loss_and_jitter(&mut self, pkt: &Packet) {
+    fn track_loss_and_jitter(&mut self, pkt: &Packet, arrival: std::time::Duration) {
         let ext = self.seq_unwrap.unwrap(pkt.header.sequence_number);
         match self.highest_seq {
             None => {
@@ -461,11 +466,10 @@ impl Media {
         }
         let expected = self.highest_seq.unwrap_or(0) - self.first_ext_seq + 1;
         self.stats.packets_lost = expected as i64 - self.stats.packets_received as i64;
-        // RFC 3550 jitter with arrival time measured in media ticks (20 ms
-        // resolution is coarse but it is what the shard knows without a clock).
+        // RFC 3550 §6.4.1 interarrival jitter; arrival time is an input.
         if let Some((_, kind)) = self.recv.audio.first() {
             let rate = kind.clock_rate() as i64;
-            let arrival = (self.ticks as i64) * rate / 50;
+            let arrival = (arrival.as_secs_f64() * rate as f64) as i64;
             let transit = arrival - pkt.header.timestamp as i64;
             if let Some(prev) = self.transit {
                 let d = (transit - prev).abs() as f64 / rate as f64;
@@ -734,10 +738,18 @@ mod tests {
         let (mut ea, mut eb) = (vec![], vec![]);
         for _ in 0..ticks {
             if let Some(p) = a.tick(true, &mut ea) {
-                b.on_rtp(&p, &mut eb);
+                b.on_rtp(
+                    &p,
+                    std::time::Duration::from_millis(20 * b.ticks()),
+                    &mut eb,
+                );
             }
             if let Some(p) = b.tick(true, &mut eb) {
-                a.on_rtp(&p, &mut ea);
+                a.on_rtp(
+                    &p,
+                    std::time::Duration::from_millis(20 * a.ticks()),
+                    &mut ea,
+                );
             }
         }
         (ea, eb)

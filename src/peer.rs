@@ -185,11 +185,14 @@ pub struct Peer {
     answer_setup: Option<Setup>,
     /// rtc's next deadline, cached: polling it every loop costs real CPU.
     deadline: Option<Instant>,
+    srflx: Option<crate::srflx::SrflxGatherer>,
+    stun_out: VecDeque<Transmit>,
+    epoch: Instant,
 }
 
 impl Peer {
     /// A new connection whose sockets are already bound at `locals`.
-    pub fn new(cfg: PeerConfig, locals: Vec<SocketAddr>) -> Self {
+    pub fn new(cfg: PeerConfig, locals: Vec<SocketAddr>, now: Instant) -> Self {
         let ssrc: u32 = rand::random();
         let mut media = Media::new(ssrc, rand::random(), rand::random());
         media.set_rtp_timeout_ticks((cfg.rtp_timeout.as_millis() / 20) as u64);
@@ -227,6 +230,9 @@ impl Peer {
             origin_version: 0,
             answer_setup: None,
             deadline: None,
+            srflx: None,
+            stun_out: VecDeque::new(),
+            epoch: now,
         }
     }
 
@@ -692,13 +698,74 @@ impl Peer {
         self.gathering = GatherState::InProgress;
         self.events
             .push_back(PeerEvent::IceGatheringState("gathering"));
+        if self.cfg.ice_transport_policy == crate::config::IceTransportPolicy::Relay {
+            // Relay-only with no TURN client yet: nothing may be gathered.
+            log::warn!("iceTransportPolicy \"relay\": TURN relay is not supported yet, so no candidates are gathered");
+            self.candidates.clear();
+            self.complete_gathering();
+            return;
+        }
         for c in self.candidates.clone() {
             self.events.push_back(PeerEvent::IceCandidate(Some(c)));
         }
-        // Host candidates are known at once; STUN (srflx) gathering would keep
-        // this open until answered or the gathering timeout.
-        let _ = now;
-        self.complete_gathering();
+        if self.cfg.stun_servers.is_empty() {
+            self.complete_gathering();
+        } else {
+            self.srflx = Some(crate::srflx::SrflxGatherer::new(
+                &self.locals,
+                &self.cfg.stun_servers,
+                now,
+                self.cfg.ice_gathering_timeout,
+            ));
+            self.pump_srflx(now);
+        }
+    }
+
+    fn pump_srflx(&mut self, now: Instant) {
+        let Some(g) = self.srflx.as_mut() else { return };
+        while let Some((local, remote, data)) = g.poll_transmit(now) {
+            self.stun_out.push_back(Transmit {
+                local,
+                remote,
+                data: BytesMut::from(&data[..]),
+            });
+        }
+        if g.is_done(now) {
+            self.srflx = None;
+            self.complete_gathering();
+        }
+    }
+
+    fn add_srflx(&mut self, r: crate::srflx::Reflexive) {
+        let line = format!(
+            "candidate:{} 1 udp {} {} {} typ srflx raddr {} rport {}",
+            100 + self.candidates.len(),
+            (100u32 << 24) | (65535 << 8) | 255,
+            r.mapped.ip(),
+            r.mapped.port(),
+            r.local.ip(),
+            r.local.port()
+        );
+        if self
+            .candidates
+            .iter()
+            .any(|c| c.contains(&format!(" {} {} typ srflx", r.mapped.ip(), r.mapped.port())))
+        {
+            return;
+        }
+        if let Some(pc) = self.pc.as_mut() {
+            let init = RTCIceCandidateInit {
+                candidate: line.clone(),
+                url: Some(format!("stun:{}", r.server)),
+                ..Default::default()
+            };
+            if let Err(e) = pc.add_local_candidate(init) {
+                log::warn!("srflx candidate rejected by ICE: {e}");
+                return;
+            }
+        }
+        self.candidates.push(line.clone());
+        self.events.push_back(PeerEvent::IceCandidate(Some(line)));
     }
 
     fn complete_gathering(&mut self) {
@@ -857,6 +924,15 @@ impl Peer {
         remote: SocketAddr,
         data: &[u8],
     ) {
+        if let Some(g) = self.srflx.as_mut() {
+            if let Some(answer) = g.handle(local, remote, data) {
+                if let Some(r) = answer {
+                    self.add_srflx(r);
+                }
+                self.pump_srflx(now);
+                return;
+            }
+        }
         let Some(pc) = self.pc.as_mut() else { return };
         let msg = TaggedBytesMut {
             now,
@@ -873,7 +949,7 @@ impl Peer {
             log::debug!("dropping datagram from {remote}: {e}");
         }
         self.deadline = None;
-        self.drain_rtc();
+        self.drain_rtc(now);
     }
 
     /// Next time [`Peer::handle_timeout`] must run.
@@ -881,7 +957,12 @@ impl Peer {
         if self.deadline.is_none() {
             self.deadline = self.pc.as_mut().and_then(|pc| pc.poll_timeout());
         }
-        let w = self.gathering_waiters.iter().map(|(_, t)| *t).min();
+        let w = self
+            .gathering_waiters
+            .iter()
+            .map(|(_, t)| *t)
+            .chain(self.srflx.as_ref().and_then(|g| g.poll_timeout()))
+            .min();
         match (self.deadline, w) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -890,6 +971,7 @@ impl Peer {
 
     /// Timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.pump_srflx(now);
         if let Some(pc) = self.pc.as_mut() {
             if self.deadline.is_some_and(|d| d <= now) || self.deadline.is_none() {
                 if let Err(e) = pc.handle_timeout(now) {
@@ -907,7 +989,7 @@ impl Peer {
                 i += 1;
             }
         }
-        self.drain_rtc();
+        self.drain_rtc(now);
     }
 
     /// One 20 ms media step.
@@ -930,7 +1012,8 @@ impl Peer {
         self.media_events = ev;
     }
 
-    fn drain_rtc(&mut self) {
+    fn drain_rtc(&mut self, now: Instant) {
+        let arrival = now.saturating_duration_since(self.epoch);
         let Some(pc) = self.pc.as_mut() else { return };
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -955,7 +1038,7 @@ impl Peer {
         let mut ev = std::mem::take(&mut self.media_events);
         while let Some(m) = pc.poll_read() {
             if let RTCMessage::RtpPacket(_, pkt) = m.message {
-                self.media.on_rtp(&pkt, &mut ev);
+                self.media.on_rtp(&pkt, arrival, &mut ev);
             }
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
@@ -964,6 +1047,9 @@ impl Peer {
 
     /// Next datagram to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(t) = self.stun_out.pop_front() {
+            return Some(t);
+        }
         let pc = self.pc.as_mut()?;
         let m = pc.poll_write()?;
         Some(Transmit {

@@ -193,7 +193,7 @@ impl PeerHandle {
             .iter()
             .map(|s| s.local_addr())
             .collect::<std::io::Result<Vec<_>>>()?;
-        let peer = Box::new(Peer::new(cfg, locals));
+        let peer = Box::new(Peer::new(cfg, locals, Instant::now()));
         let shard = rt
             .shards
             .iter()

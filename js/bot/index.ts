@@ -1,0 +1,5 @@
+/**
+ * Bot-facing call API over SIP.js sessions.
+ * @packageDocumentation
+ */
+export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './call';
