@@ -90,3 +90,19 @@ test('close() is idempotent, settles waiters and reports closed', async () => {
   await assert.rejects(a.createOffer(), { code: 'ERR_CLOSED' });
   await closed;
 });
+
+test('restartIce / iceRestart: the next offer carries new ICE credentials and the call reconnects', async () => {
+  const [a, b] = await connectedPair();
+  try {
+    const before = /a=ice-ufrag:(.*)/.exec(a.localDescription.sdp)[1];
+    a.restartIce();
+    await negotiate(a, b);
+    const after = /a=ice-ufrag:(.*)/.exec(a.localDescription.sdp)[1];
+    assert.notEqual(after, before, 'new ufrag after restart');
+    await waitState(a, 'connected');
+    assert.ok(within(toneOf(await (async () => { sendTone(b, 440, 3000); return record(a, 600); })()), 440, 0.02));
+  } finally {
+    a.close();
+    b.close();
+  }
+});
