@@ -36,3 +36,4 @@ export {
   type SessionDescriptionHandlerOptions,
 } from './sdh';
 export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './bot';
+export * from "./transport";
