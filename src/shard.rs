@@ -23,8 +23,11 @@ const WAKER: Token = Token(usize::MAX);
 
 /// Receives a peer's events on its shard thread; must only hand them off.
 pub type EventSink = Box<dyn FnMut(PeerEvent) + Send>;
+/// Settles a JS promise; run after the snapshot reflects the op's effect, so
+/// code awaiting the promise reads the new state.
+pub type Settle = Box<dyn FnOnce() + Send>;
 /// Work run on the shard thread with the peer (`None` once it is gone).
-pub type Op = Box<dyn FnOnce(Option<&mut Peer>, Instant) + Send>;
+pub type Op = Box<dyn FnOnce(Option<&mut Peer>, Instant) -> Option<Settle> + Send>;
 
 /// What synchronous getters read: updated on the shard before events are
 /// dispatched, so a handler always sees the state its event announced.
@@ -222,7 +225,9 @@ impl PeerHandle {
     /// Run `op` on the shard thread with this peer.
     pub fn with(&self, op: Op) {
         if let Err(op) = self.try_send(op) {
-            op(None, Instant::now());
+            if let Some(settle) = op(None, Instant::now()) {
+                settle();
+            }
         }
     }
 
@@ -386,11 +391,18 @@ impl Shard {
                 }
                 Ok(Command::Op(id, op)) => match self.peers.get_mut(&id) {
                     Some(e) => {
-                        op(Some(&mut e.peer), now);
+                        let settle = op(Some(&mut e.peer), now);
                         e.dirty = true;
                         flush(e);
+                        if let Some(settle) = settle {
+                            settle();
+                        }
                     }
-                    None => op(None, now),
+                    None => {
+                        if let Some(settle) = op(None, now) {
+                            settle();
+                        }
+                    }
                 },
                 Ok(Command::Remove(id)) => {
                     if let Some(mut e) = self.peers.remove(&id) {

@@ -174,10 +174,10 @@ impl NativePeerConnection {
                 Some(p) => f(p, now),
                 None => Err(CoreError::Closed),
             };
-            match r {
+            Some(Box::new(move || match r {
                 Ok(v) => deferred.resolve(Box::new(move |_| Ok(v))),
                 Err(e) => deferred.reject(to_napi(e)),
-            }
+            }))
         }));
         Ok(promise)
     }
@@ -190,6 +190,7 @@ impl NativePeerConnection {
             if let Some(p) = peer {
                 f(p, now)
             }
+            None
         }));
     }
 }
