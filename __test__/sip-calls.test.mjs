@@ -142,7 +142,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
           const done = withTimeout(
             new Promise((resolve) => rx.addEventListener('dtmf', () => got.length === 4 && resolve())),
             10000,
-            `${method} digits`,
+            `${method} digits (got ${got.join(' ')})`,
           );
           await tx.sendDtmf('19#*', { method });
           await done;
@@ -158,6 +158,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
   });
 
   test('CANCEL while ringing and during accept(); 486 reject', async () => {
+    await settled();
     const base = nativeResources();
     // Ringing: CANCEL before the callee does anything.
     let [call, inv] = await Promise.all([alice.dial('bob'), bob.nextInvite()]);
@@ -186,6 +187,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
   });
 
   test('bad SDP offers get 488, with no crash and no leaked socket', async () => {
+    await settled();
     const base = nativeResources();
     const bad = [
       'garbage that is not SDP',
@@ -232,6 +234,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
   });
 
   test('50 concurrent calls all carry audio; native handles return to baseline', async () => {
+    await settled();
     const base = nativeResources();
     const N = 50;
     const pending = [];

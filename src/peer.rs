@@ -316,11 +316,7 @@ impl Peer {
                     ))
                     .into());
                 };
-                let te = offer
-                    .codecs
-                    .iter()
-                    .filter(|c| c.name.eq_ignore_ascii_case("telephone-event"))
-                    .min_by_key(|c| (c.clock_rate != primary.clock_rate()) as u8);
+                let te = chosen_telephone_event(offer, primary);
                 if let Some(te) = te {
                     register(
                         &mut me,
@@ -549,7 +545,9 @@ impl Peer {
                     .take()
                     .ok_or_else(|| Error::InvalidState("no remote offer".into()))?;
                 let dir = parse_direction(&desc.sdp).unwrap_or(Direction::SendRecv);
-                self.apply_negotiation(&info, &info, dir)?;
+                // What we send is what our answer lists, not everything offered.
+                let ours = sdp::normalize_remote(&desc.sdp, SdpKind::Answer).ok();
+                self.apply_negotiation(ours.as_ref().unwrap_or(&info), &info, dir)?;
                 self.remote_info = Some(info);
                 self.remote = self.pending_remote.take();
                 self.local = Some(desc);
@@ -583,7 +581,23 @@ impl Peer {
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
                 let info = validate_offer(&desc.sdp, &self.cfg.codecs)?;
                 self.build_pc(now, Some(&info))?;
-                let for_rtc = force_sendrecv(&info.sdp);
+                // One telephone-event only (see sdp::remove_payload_types).
+                let primary = info.codecs.iter().find_map(|c| {
+                    CodecKind::from_name(&c.name, c.clock_rate)
+                        .filter(|k| self.cfg.codecs.contains(k))
+                });
+                let keep = primary
+                    .and_then(|p| chosen_telephone_event(&info, p))
+                    .map(|c| c.pt);
+                let drop: Vec<u8> = info
+                    .codecs
+                    .iter()
+                    .filter(|c| {
+                        c.name.eq_ignore_ascii_case("telephone-event") && Some(c.pt) != keep
+                    })
+                    .map(|c| c.pt)
+                    .collect();
+                let for_rtc = sdp::remove_payload_types(&force_sendrecv(&info.sdp), &drop);
                 let d = RTCSessionDescription::offer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
                 self.pending_remote_info = Some(info);
@@ -1145,6 +1159,16 @@ fn parse_direction(sdp_text: &str) -> Option<Direction> {
 
 fn force_sendrecv(sdp_text: &str) -> String {
     sdp::set_direction(sdp_text, Direction::SendRecv)
+}
+
+/// The telephone-event to answer with: the one at the primary codec's clock
+/// rate (RFC 4733 §2.1), else the first offered.
+fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&sdp::RemoteCodec> {
+    offer
+        .codecs
+        .iter()
+        .filter(|c| c.name.eq_ignore_ascii_case("telephone-event"))
+        .min_by_key(|c| (c.clock_rate != primary.clock_rate()) as u8)
 }
 
 /// Check a remote offer the way `setRemoteDescription` would, without a

@@ -108,7 +108,7 @@ export class Party {
 
 /** alice and bob over a fresh in-memory link. */
 export async function memoryPair(opts = {}) {
-  const link = new InMemorySipLink();
+  const link = new InMemorySipLink({ trace: opts.trace });
   const alice = new Party('alice', { transportConstructor: link.transportFor('alice') }, opts);
   const bob = new Party('bob', { transportConstructor: link.transportFor('bob') }, opts);
   await alice.start(false);
@@ -129,9 +129,13 @@ export async function kamailioPair(wsUrl, opts = {}) {
 /** Connect a call from `from` to `to`; returns both Calls once established. */
 export async function establish(from, to, { inviterOptions, answerOptions, play } = {}) {
   const [callerCall, invitation] = await Promise.all([from.dial(to.name, inviterOptions), to.nextInvite()]);
+  // Established on the callee means "200 sent"; a re-INVITE before the ACK
+  // arrives is refused with 500 (RFC 6337 §4.3), so also wait for the ACK.
+  const acked = new Promise((resolve) => (invitation.delegate = { ...invitation.delegate, onAck: (ack) => (resolve(), ack.accept?.()) }));
   const calleeCall = await answerCall(invitation, answerOptions);
   await onceState(callerCall.session, SessionState.Established);
   await onceState(invitation, SessionState.Established);
+  await withTimeout(acked, 10000, 'ACK');
   return [callerCall, calleeCall];
 }
 

@@ -211,11 +211,18 @@ export class Call extends EventTarget {
     const previous = this.#held;
     this.#held = hold;
     const options: SipSdhOptions & { hold: boolean } = { hold };
+    let retryAfter = 0;
     const code = await new Promise<number>((resolve, reject) => {
       this.session
         .invite({
           sessionDescriptionHandlerOptions: options,
-          requestDelegate: { onAccept: () => resolve(200), onReject: (r) => resolve(r.message.statusCode ?? 500) },
+          requestDelegate: {
+            onAccept: () => resolve(200),
+            onReject: (r) => {
+              retryAfter = Number.parseInt(String(r.message.getHeader('Retry-After') ?? ''), 10) || 0;
+              resolve(r.message.statusCode ?? 500);
+            },
+          },
         })
         .catch(reject);
     });
@@ -229,6 +236,13 @@ export class Call extends EventTarget {
       const ms = owner ? 2100 + Math.random() * 1900 : Math.random() * 2000;
       await new Promise((r) => setTimeout(r, ms));
       if (this.session.state !== STATE.Established) throw new SipwireError('ERR_CLOSED', 'call ended during glare retry');
+      return this.#reinvite(hold, attempt + 1);
+    }
+    if (code === 500 && retryAfter > 0 && retryAfter <= 10 && attempt < this.#options.glareRetries) {
+      // RFC 3261 §14.2: an INVITE still in progress on the far side (e.g. our
+      // ACK not yet processed) is refused with 500 + Retry-After.
+      await new Promise((r) => setTimeout(r, retryAfter * 1000));
+      if (this.session.state !== STATE.Established) throw new SipwireError('ERR_CLOSED', 'call ended while waiting to retry');
       return this.#reinvite(hold, attempt + 1);
     }
     throw new SipwireError('ERR_INVALID_STATE', `${hold ? 'hold' : 'unhold'} re-INVITE rejected with ${code}`);

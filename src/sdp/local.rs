@@ -242,6 +242,33 @@ pub fn set_direction(sdp: &str, d: Direction) -> String {
     doc.to_sdp_string()
 }
 
+/// Remove payload types from every audio section: the m-line format and their
+/// `rtpmap`/`fmtp`/`rtcp-fb` lines. Used to keep a single telephone-event in
+/// the offer rtc answers: rtc 0.21 matches codecs on mime type and fmtp but
+/// not clock rate, so it answers `telephone-event/8000` with the PT it
+/// registered for `/48000`.
+pub fn remove_payload_types(sdp: &str, pts: &[u8]) -> String {
+    let Ok(mut doc) = Sdp::parse(sdp) else {
+        return to_crlf(sdp);
+    };
+    let drop: Vec<String> = pts.iter().map(|p| p.to_string()).collect();
+    for m in doc.media.iter_mut().filter(|m| m.media == "audio") {
+        m.fmts.retain(|f| !drop.contains(f));
+        m.lines.retain(|l| {
+            let key = l.attr_key();
+            if !matches!(key, Some("rtpmap" | "fmtp" | "rtcp-fb")) {
+                return true;
+            }
+            let pt = l
+                .attr_value()
+                .and_then(|v| v.split_whitespace().next())
+                .unwrap_or("");
+            !drop.iter().any(|d| d == pt)
+        });
+    }
+    doc.to_sdp_string()
+}
+
 /// Undo the rejected-section part of [`rewrite_local`]: remove every
 /// m-section whose port is 0. Returns the input (CRLF) if it cannot be parsed.
 pub fn strip_rejected_sections(sdp: &str) -> String {

@@ -1,0 +1,78 @@
+// SIP.js with sipwire media over the in-memory link (no server): glare and
+// SDH contract details that need precise timing or no proxy.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SessionDescriptionHandler, sessionDescriptionHandlerFactory, nativeResources } from '../dist/index.js';
+import { memoryPair, establish, heardTone, near, withTimeout } from './support/sip.mjs';
+
+test('glare: crossing re-INVITEs get 491 on both sides, both roll back, the retries win', async () => {
+  const glare = [];
+  const trace = ({ message }) => {
+    if (message.startsWith('SIP/2.0 491')) glare.push(491);
+  };
+  const { alice, bob, stop } = await memoryPair({ trace });
+  const [a, b] = await establish(alice, bob);
+  try {
+    // Same tick: both INVITEs are on the wire before either arrives.
+    await withTimeout(Promise.all([a.hold(), b.hold()]), 20000, 'both holds');
+    assert.deepEqual(glare, [491, 491], 'each side answered the crossing INVITE with 491');
+    assert.ok(a.held && b.held);
+    assert.equal(a.peerConnection.signalingState, 'stable');
+    assert.equal(b.peerConnection.signalingState, 'stable');
+    // Both hold each other: each offered sendonly and answered the other's
+    // sendonly with inactive (contract §2.4), so the last exchange says inactive.
+    assert.match(a.peerConnection.localDescription.sdp + b.peerConnection.localDescription.sdp, /a=inactive/);
+    await a.unhold();
+    await b.unhold();
+    b.play({ samples: new Int16Array(48000 * 3).map((_, i) => 8000 * Math.sin((2 * Math.PI * 500 * i) / 48000)), sampleRate: 48000 });
+    assert.ok(near(await heardTone(a), 500), 'media flows after the glare');
+  } finally {
+    await a.hangup();
+    await b.ended;
+    await stop();
+  }
+});
+
+test('the factory never throws and the SDH meets the small contract items', async () => {
+  const factory = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { codecs: ['g729'] } });
+  // A bad configuration must not throw from the factory: it surfaces as a rejection.
+  const sdh = factory({ userAgent: { getLogger: () => undefined } }, undefined);
+  assert.ok(sdh instanceof SessionDescriptionHandler);
+  await assert.rejects(sdh.getDescription(), { code: 'ERR_INVALID_ARG' });
+  assert.equal(sdh.hasDescription('application/sdp; charset=utf-8'), true);
+  assert.equal(sdh.hasDescription('Application/SDP'), true);
+  assert.equal(sdh.hasDescription('text/plain'), false);
+  assert.equal(sdh.sendDtmf('1'), false, 'no connection yet');
+  await sdh.rollbackDescription(); // nothing pending: a no-op
+  sdh.close();
+  sdh.close();
+  assert.equal(sdh.sendDtmf('1'), false, 'closed');
+  await assert.rejects(sdh.setDescription('v=0'), { code: 'ERR_CLOSED' });
+  await sdh.rollbackDescription();
+});
+
+test('iceGatheringTimeout 0 waits unbounded but close() ends getDescription', async () => {
+  const sdh = new SessionDescriptionHandler(undefined, {
+    peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'], iceServers: [{ urls: 'stun:127.0.0.1:9' }] },
+    iceGatheringTimeout: 0,
+  });
+  const pending = sdh.getDescription();
+  await new Promise((r) => setTimeout(r, 200));
+  sdh.close();
+  await assert.rejects(withTimeout(pending, 3000, 'getDescription after close'), { code: 'ERR_CLOSED' });
+  const base = nativeResources();
+  assert.ok(base.livePeers >= 0);
+});
+
+test('in-memory call: tone both ways with the embedded default (no server)', async () => {
+  const { alice, bob, stop } = await memoryPair();
+  try {
+    const [a, b] = await establish(alice, bob);
+    a.play({ samples: new Int16Array(48000 * 3).map((_, i) => 8000 * Math.sin((2 * Math.PI * 880 * i) / 48000)), sampleRate: 48000 });
+    assert.ok(near(await heardTone(b), 880));
+    await b.hangup();
+    await a.ended;
+  } finally {
+    await stop();
+  }
+});
