@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(got.mapped, "127.0.0.1:4000".parse::<SocketAddr>().unwrap());
         assert!(g.is_done(now));
 
-        let mut silent = SrflxGatherer::new(&[local], &[server], now, Duration::from_millis(500));
+        let silent = SrflxGatherer::new(&[local], &[server], now, Duration::from_millis(500));
         assert!(!silent.is_done(now));
         assert!(
             silent.is_done(now + Duration::from_millis(500)),
