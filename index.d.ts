@@ -105,14 +105,15 @@ export interface NativeDescription {
 export interface NativeEvent {
   /**
    * `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
-   * `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `audio`, `playended`.
+   * `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
+   * `rtptimeout`, `audio`, `playended`.
    */
   type: string
   /** New state for state-change events. */
   state?: string
   /** Candidate line for `icecandidate` (absent = end of candidates). */
   candidate?: string
-  /** Digit for `dtmf`. */
+  /** Digit for `dtmf`; tone for `tonechange` (`""` = all sent). */
   digit?: string
   /** Request id for `gatheringwaitdone` / `playended`. */
   id?: number

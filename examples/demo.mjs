@@ -1,75 +1,53 @@
-// sipwire demo: two RTCPeerConnections in one process connect over 127.0.0.1
-// (ICE, DTLS-SRTP), exchange tones, send DTMF, and print what each end heard.
+// sipwire demo: an IVR bot and a caller, two SIP.js UserAgents in one process
+// joined by the in-memory SIP link (no server), with real media between two
+// native RTCPeerConnections over 127.0.0.1 (ICE, DTLS-SRTP, Opus, RFC 4733).
 // Run: npm run demo
-import { RTCPeerConnection, detectTone, sineWave } from '../dist/index.js';
+import { UserAgent } from 'sip.js';
+import { InMemorySipLink, sessionDescriptionHandlerFactory } from '../dist/index.js';
+import { startIvrBot, PROMPT_HZ } from './ivr-bot/index.mjs';
+import { placeCalls, CALLER_HZ } from './caller/index.mjs';
 
-const codec = process.argv[2] ?? 'opus';
-const opts = { bindAddresses: ['127.0.0.1'], codecs: [codec] };
-const alice = new RTCPeerConnection(opts);
-const bob = new RTCPeerConnection(opts);
-
-const connected = (pc) =>
-  new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no connection within 10 s')), 10000);
-    pc.addEventListener('connectionstatechange', () => {
-      if (pc.connectionState === 'connected') (clearTimeout(t), resolve());
-    });
+const CALLS = Number(process.argv[2] ?? 2);
+const link = new InMemorySipLink();
+const sdh = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'] }, iceGatheringTimeout: 1000 });
+const ua = (user) =>
+  new UserAgent({
+    uri: UserAgent.makeURI(`sip:${user}@demo.invalid`),
+    transportConstructor: link.transportFor(user),
+    sessionDescriptionHandlerFactory: sdh,
+    logBuiltinEnabled: false,
   });
 
-async function hear(pc, ms) {
-  const chunks = [];
-  let n = 0;
-  for await (const f of pc.audio({ sampleRate: 16000, batchMs: 100 })) {
-    chunks.push(f.samples);
-    n += f.samples.length;
-    if (n >= 16 * ms) break;
-  }
-  const all = new Int16Array(n);
-  let o = 0;
-  for (const c of chunks) (all.set(c, o), (o += c.length));
-  return detectTone(all.subarray(all.length / 2), 16000);
-}
+const ivr = ua('ivr');
+const caller = ua('caller');
+const results = [];
+startIvrBot(ivr, { onResult: (r) => results.push(r), log: console.log });
+await ivr.start();
+await caller.start();
 
 const t0 = performance.now();
-const up = Promise.all([connected(alice), connected(bob)]);
-// SIP-style signaling: complete SDP, no trickle.
-await alice.setLocalDescription(await alice.createOffer());
-await alice.waitForGatheringComplete(2000);
-await bob.setRemoteDescription(alice.localDescription);
-await bob.setLocalDescription(await bob.createAnswer());
-await bob.waitForGatheringComplete(2000);
-await alice.setRemoteDescription(bob.localDescription);
-await up;
-console.log(`connected over 127.0.0.1 with ${codec} in ${(performance.now() - t0).toFixed(0)} ms (ICE + DTLS-SRTP)`);
+const calls = await placeCalls(caller, 'sip:ivr@demo.invalid', CALLS);
+console.log(`${CALLS} calls over SIP.js + sipwire in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 
-alice.play({ samples: sineWave(1000, 16000, 2500), sampleRate: 16000 });
-bob.play({ samples: sineWave(440, 16000, 2500), sampleRate: 16000 });
-const [bobHeard, aliceHeard] = await Promise.all([hear(bob, 1000), hear(alice, 1000)]);
-console.log(`alice sends 1000 Hz -> bob detects ${bobHeard?.toFixed(1)} Hz`);
-console.log(`bob sends 440 Hz   -> alice detects ${aliceHeard?.toFixed(1)} Hz`);
-
-const digits = [];
-const gotAll = new Promise((resolve) =>
-  bob.addEventListener('dtmf', (e) => {
-    digits.push(e.digit);
-    if (digits.length === 6) resolve();
-  }),
-);
-await alice.sendDtmf('123#*A');
-await Promise.race([gotAll, new Promise((r) => setTimeout(r, 5000))]);
-console.log(`alice sends DTMF "123#*A" -> bob receives "${digits.join('')}"`);
-
-const row = async (name, pc) => {
-  const s = [...(await pc.getStats()).values()];
+let ok = true;
+for (const c of calls) {
+  const r = results.find((x) => x.id === c.i) ?? results[c.i - 1];
+  const digits = r?.digits.map((d) => `${d.digit}(${d.method})`).join(' ') ?? '';
+  console.log(`call ${c.i}: caller heard the prompt at ${c.promptHz?.toFixed(1)} Hz (sent ${PROMPT_HZ})`);
+  console.log(`        IVR heard the caller at ${r?.heardHz?.toFixed(1)} Hz (sent ${CALLER_HZ}), recorded ${r?.recordedMs} ms`);
+  console.log(`        IVR got digits: ${digits}`);
+  ok &&= Math.abs(c.promptHz - PROMPT_HZ) < 9 && Math.abs(r?.heardHz - CALLER_HZ) < 20 && r?.digits.map((d) => d.digit).join('') === '1234#';
+}
+const rows = calls.map((c) => {
+  const s = [...c.stats.values()];
+  const inb = s.find((x) => x.type === 'inbound-rtp') ?? {};
   const out = s.find((x) => x.type === 'outbound-rtp') ?? {};
-  const inn = s.find((x) => x.type === 'inbound-rtp') ?? {};
-  const c = s.find((x) => x.type === 'codec') ?? {};
-  return { peer: name, codec: c.mimeType, sent: out.packetsSent, received: inn.packetsReceived, lost: inn.packetsLost, jitterMs: +(1000 * (inn.jitter ?? 0)).toFixed(1) };
-};
-console.table([await row('alice', alice), await row('bob', bob)]);
-
-alice.close();
-bob.close();
-const ok = Math.abs(bobHeard - 1000) < 20 && Math.abs(aliceHeard - 440) < 9 && digits.join('') === '123#*A';
+  const codec = s.find((x) => x.type === 'codec') ?? {};
+  return { call: c.i, codec: codec.mimeType, sent: out.packetsSent, received: inb.packetsReceived, lost: inb.packetsLost, jitterMs: +((inb.jitter ?? 0) * 1000).toFixed(1) };
+});
+console.log('\ncaller-side stats (getStats, W3C names):');
+console.table(rows);
+await caller.stop();
+await ivr.stop();
 console.log(ok ? 'demo OK' : 'demo FAILED');
 process.exitCode = ok ? 0 : 1;

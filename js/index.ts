@@ -8,6 +8,7 @@ export {
   RTCPeerConnectionIceEvent,
   DtmfEvent,
   AudioEvent,
+  RTCDTMFToneChangeEvent,
 } from './peer-connection';
 export type {
   RTCConfiguration,

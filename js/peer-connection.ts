@@ -107,6 +107,15 @@ export class DtmfEvent extends Event {
   }
 }
 
+/** W3C `RTCDTMFToneChangeEvent`: a tone started sending; `tone === ''` when every queued tone was sent. */
+export class RTCDTMFToneChangeEvent extends Event {
+  readonly tone: string;
+  constructor(tone: string) {
+    super('tonechange');
+    this.tone = tone;
+  }
+}
+
 /** Decoded audio, delivered only while someone listens (see {@link RTCPeerConnection.subscribeAudio}). */
 export class AudioEvent extends Event {
   readonly frame: AudioFrame;
@@ -140,6 +149,8 @@ export class RTCPeerConnection extends EventTarget {
   onconnectionstatechange: Handler = null;
   onicecandidate: Handler<RTCPeerConnectionIceEvent> = null;
   ondtmf: Handler<DtmfEvent> = null;
+  /** A DTMF tone started sending (`tone === ''`: the queue is done). */
+  ontonechange: Handler<RTCDTMFToneChangeEvent> = null;
   /** No RTP arrived for `rtpTimeout` ms while connected and receiving. */
   onrtptimeout: Handler = null;
 
@@ -185,6 +196,9 @@ export class RTCPeerConnection extends EventTarget {
         return;
       case 'dtmf':
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
+        return;
+      case 'tonechange':
+        this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);
         return;
       case 'audio':
         this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
@@ -393,7 +407,8 @@ export class RTCPeerConnection extends EventTarget {
 
   /**
    * Send RFC 4733 DTMF (`0-9 A-D * #`, `,` = 2 s pause). Replaces digits still
-   * queued. Rejects with `ERR_INVALID_STATE` when telephone-event was not
+   * queued. Resolves once queued; `tonechange` events follow each tone and a
+   * final one with `tone === ''` when all were sent. Rejects with `ERR_INVALID_STATE` when telephone-event was not
    * negotiated or the direction cannot send, `ERR_INVALID_ARG` for bad tones.
    */
   async sendDtmf(tones: string, options: DtmfOptions = {}): Promise<void> {

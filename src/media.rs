@@ -59,6 +59,9 @@ pub enum MediaEvent {
         /// Their rate.
         sample_rate: u32,
     },
+    /// RFC 4733 sending moved on (W3C `tonechange`): `Some(tone)` when a tone
+    /// starts, `None` when the queue is empty.
+    ToneChange(Option<char>),
     /// No RTP arrived for the configured timeout while we expect to receive
     /// (connected, direction with `recv`). Reported once until RTP resumes.
     RtpTimeout,
@@ -161,6 +164,7 @@ pub struct Media {
     rtp_timeout_ticks: u64,
     rtp_timed_out: bool,
     was_connected: bool,
+    dtmf_busy: bool,
 }
 
 impl Media {
@@ -194,6 +198,7 @@ impl Media {
             rtp_timeout_ticks: 500,
             rtp_timed_out: false,
             was_connected: false,
+            dtmf_busy: false,
         }
     }
 
@@ -279,7 +284,9 @@ impl Media {
             Error::InvalidState("telephone-event was not negotiated with the remote peer".into())
         })?;
         dtmf.queue(tones, duration_ms, gap_ms)
-            .map_err(|e| Error::InvalidArgument(e.to_string()))
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        self.dtmf_busy = true;
+        Ok(())
     }
 
     /// Queue PCM written by the application at `rate` (8000, 16000 or 48000).
@@ -540,7 +547,15 @@ impl Media {
         if let (Some(dtmf), Some((te_pt, te_rate))) =
             (send.dtmf.as_mut(), send.codec.telephone_event)
         {
-            if let Some(p) = dtmf.tick() {
+            let tick = dtmf.tick();
+            if self.dtmf_busy && !dtmf.is_busy() {
+                self.dtmf_busy = false;
+                out.push(MediaEvent::ToneChange(None));
+            }
+            if let Some(p) = tick {
+                if p.marker {
+                    out.push(MediaEvent::ToneChange(crate::dtmf::event_to_char(p.event)));
+                }
                 // RFC 4733 §2.5.1.2: all packets of one event (segment) carry
                 // its start timestamp; `timestamp_offset` is in te clock units.
                 let now_te = if te_rate == send.codec.kind.clock_rate() {
@@ -790,7 +805,7 @@ mod tests {
         for rate in [8000, 48000] {
             let (mut a, mut b) = pair(CodecKind::Opus, 111, Some((101, rate)));
             a.send_dtmf("123#*A", 100, 70).unwrap();
-            let (_, eb) = run(&mut a, &mut b, 100);
+            let (ea, eb) = run(&mut a, &mut b, 100);
             let digits: String = eb
                 .iter()
                 .filter_map(|e| match e {
@@ -799,6 +814,16 @@ mod tests {
                 })
                 .collect();
             assert_eq!(digits, "123#*A", "telephone-event/{rate}");
+            // W3C tonechange on the sender: each tone as it starts, then "".
+            let tones: Vec<Option<char>> = ea
+                .iter()
+                .filter_map(|e| match e {
+                    MediaEvent::ToneChange(t) => Some(*t),
+                    _ => None,
+                })
+                .collect();
+            let want: Vec<Option<char>> = "123#*A".chars().map(Some).chain([None]).collect();
+            assert_eq!(tones, want);
         }
     }
 

@@ -167,12 +167,23 @@ export class Call extends EventTarget {
 
   /**
    * Send DTMF by RFC 4733 (default) or SIP INFO (`application/dtmf-relay`,
-   * one INFO per digit, in order).
+   * one INFO per digit, in order). Resolves when every digit has been sent.
    */
   async sendDtmf(tones: string, options: { method?: DtmfMethod; duration?: number; interToneGap?: number } = {}): Promise<void> {
     if (!/^[0-9A-D#*,]+$/i.test(tones)) throw new SipwireError('ERR_INVALID_ARG', `invalid DTMF tones ${JSON.stringify(tones)}`);
     if ((options.method ?? 'rfc4733') === 'rfc4733') {
-      await (await this.#pc()).sendDtmf(tones, options);
+      const pc = await this.#pc();
+      const sent = new Promise<void>((resolve) => {
+        const done = (e: Event) => {
+          if ((e as Event & { tone: string }).tone !== '') return;
+          pc.removeEventListener('tonechange', done);
+          resolve();
+        };
+        pc.addEventListener('tonechange', done);
+        void this.#ended.then(() => (pc.removeEventListener('tonechange', done), resolve()));
+      });
+      await pc.sendDtmf(tones, options);
+      await sent;
       return;
     }
     const duration = options.duration ?? 100;

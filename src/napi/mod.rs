@@ -69,14 +69,15 @@ pub struct NativeDescription {
 #[napi(object)]
 pub struct NativeEvent {
     /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
-    /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `audio`, `playended`.
+    /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
+    /// `rtptimeout`, `audio`, `playended`.
     #[napi(js_name = "type")]
     pub kind: String,
     /// New state for state-change events.
     pub state: Option<String>,
     /// Candidate line for `icecandidate` (absent = end of candidates).
     pub candidate: Option<String>,
-    /// Digit for `dtmf`.
+    /// Digit for `dtmf`; tone for `tonechange` (`""` = all sent).
     pub digit: Option<String>,
     /// Request id for `gatheringwaitdone` / `playended`.
     pub id: Option<f64>,
@@ -120,6 +121,10 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
         }
         PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
+        PeerEvent::Media(MediaEvent::ToneChange(t)) => {
+            out.kind = "tonechange".into();
+            out.digit = Some(t.map(String::from).unwrap_or_default());
+        }
         PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => {
             out.kind = "playended".into();
             out.id = Some(id as f64);
