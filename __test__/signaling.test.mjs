@@ -106,3 +106,20 @@ test('restartIce / iceRestart: the next offer carries new ICE credentials and th
     b.close();
   }
 });
+
+test('portRange: media sockets bind inside the range; an exhausted range throws ERR_IO', async () => {
+  const dgram = await import('node:dgram');
+  const probe = dgram.createSocket('udp4');
+  await new Promise((r) => probe.bind(0, '127.0.0.1', r));
+  const port = probe.address().port;
+  probe.close();
+  const a = new RTCPeerConnection({ ...LOOPBACK, portRange: { min: port, max: port } });
+  try {
+    await a.setLocalDescription(await a.createOffer());
+    await a.waitForGatheringComplete(1000);
+    assert.match(a.localDescription.sdp, new RegExp(`127\\.0\\.0\\.1 ${port} typ host`));
+    assert.throws(() => new RTCPeerConnection({ ...LOOPBACK, portRange: { min: port, max: port } }), { code: 'ERR_IO' });
+  } finally {
+    a.close();
+  }
+});

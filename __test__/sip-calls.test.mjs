@@ -32,6 +32,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
       const parties = { alice, bob };
       const caller = parties[from];
       const callee = parties[to];
+      await settled();
       const base = nativeResources();
       const created = [caller.sdhCreated, callee.sdhCreated];
       const closed = [caller.sdhClosed, callee.sdhClosed];

@@ -886,6 +886,18 @@ impl Peer {
         Ok(())
     }
 
+    /// Internal failure (a caught panic): report `failed`, then close.
+    pub fn fail(&mut self) {
+        if self.closed {
+            return;
+        }
+        self.pc = None; // its state is suspect after a panic
+        self.connection_state = "failed".into();
+        self.events
+            .push_back(PeerEvent::ConnectionState("failed".into()));
+        self.close();
+    }
+
     /// W3C `close`. Idempotent.
     pub fn close(&mut self) {
         if self.closed {

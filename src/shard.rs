@@ -80,7 +80,11 @@ struct Entry {
     sockets: Vec<(SocketAddr, UdpSocket, Token)>,
     sink: EventSink,
     snapshot: Arc<Mutex<Snapshot>>,
+    /// Snapshot needs refreshing.
     dirty: bool,
+    /// Got input this loop turn: its outputs must be drained. Untouched peers
+    /// are skipped, which keeps a loop turn from costing O(calls) rtc calls.
+    touched: bool,
 }
 
 /// Handle to a peer living on a shard. Dropping it does not close the peer:
@@ -310,7 +314,8 @@ impl Shard {
             }
             if now >= self.next_tick {
                 for e in self.peers.values_mut() {
-                    e.peer.media_tick(now);
+                    guarded(e, "media tick", |p| p.media_tick(now));
+                    e.touched = true;
                 }
                 self.next_tick += TICK;
                 if now > self.next_tick + TICK * 5 {
@@ -320,9 +325,13 @@ impl Shard {
             }
             for e in self.peers.values_mut() {
                 if e.peer.poll_timeout().is_some_and(|t| t <= now) {
-                    e.peer.handle_timeout(now);
+                    guarded(e, "timers", |p| p.handle_timeout(now));
+                    e.touched = true;
                 }
-                flush(e);
+                if e.touched {
+                    e.touched = false;
+                    flush(e);
+                }
             }
         }
     }
@@ -338,9 +347,15 @@ impl Shard {
             return;
         };
         let local = *local;
+        e.touched = true;
         loop {
             match sock.recv_from(&mut self.buf) {
-                Ok((n, from)) => e.peer.handle_datagram(now, local, from, &self.buf[..n]),
+                Ok((n, from)) => {
+                    let data = &self.buf[..n];
+                    guarded_peer(&mut e.peer, "datagram", |p| {
+                        p.handle_datagram(now, local, from, data)
+                    });
+                }
                 Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => break,
                 // ICMP port unreachable and friends: the peer vanished; ICE notices.
                 Err(_) => break,
@@ -386,12 +401,16 @@ impl Shard {
                             sink,
                             snapshot,
                             dirty: true,
+                            touched: true,
                         },
                     );
                 }
                 Ok(Command::Op(id, op)) => match self.peers.get_mut(&id) {
                     Some(e) => {
-                        let settle = op(Some(&mut e.peer), now);
+                        // The binding catches panics inside `op` itself, so its
+                        // promise always settles; this guard protects the shard.
+                        let mut settle = None;
+                        guarded_peer(&mut e.peer, "command", |p| settle = op(Some(p), now));
                         e.dirty = true;
                         flush(e);
                         if let Some(settle) = settle {
@@ -423,6 +442,21 @@ impl Shard {
             }
         }
     }
+}
+
+/// Run `f` on a peer; a panic fails and closes that peer (its JS side sees
+/// `connectionstatechange` to `failed`, then `closed`) instead of killing the
+/// shard and hanging every other call on it.
+fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(peer)));
+    if r.is_err() {
+        log::error!("sipwire: internal panic during {what}; closing this connection");
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| peer.fail()));
+    }
+}
+
+fn guarded(e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
+    guarded_peer(&mut e.peer, what, f);
 }
 
 fn flush(e: &mut Entry) {

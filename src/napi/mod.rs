@@ -176,7 +176,12 @@ impl NativePeerConnection {
         let (deferred, promise): (Deferred<T>, Object<'e>) = env.create_deferred()?;
         self.handle.with(Box::new(move |peer, now| {
             let r = match peer {
-                Some(p) => f(p, now),
+                Some(p) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(p, now)))
+                    .unwrap_or_else(|_| {
+                        Err(CoreError::Rtc(
+                            "internal error (panic caught); see stderr".into(),
+                        ))
+                    }),
                 None => Err(CoreError::Closed),
             };
             Some(Box::new(move || match r {
