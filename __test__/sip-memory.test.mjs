@@ -76,3 +76,23 @@ test('in-memory call: tone both ways with the embedded default (no server)', asy
     await stop();
   }
 });
+
+test('media-failed: the far end vanishes without BYE, RTP stops, the bot hangs up with BYE', async () => {
+  const { alice, bob, stop } = await memoryPair({ rtpTimeout: 1000 });
+  try {
+    const [a, b] = await establish(alice, bob);
+    const up = ({ peerConnection: pc }) =>
+      new Promise((r) => (pc.connectionState === 'connected' ? r() : pc.addEventListener('connectionstatechange', () => pc.connectionState === 'connected' && r())));
+    await withTimeout(Promise.all([up(a), up(b)]), 5000, 'media connected');
+    const failed = new Promise((resolve) => a.addEventListener('mediafailed', (e) => resolve(e.reason)));
+    const t0 = performance.now();
+    // bob's media dies (process crash, network loss) while SIP stays up.
+    b.sessionDescriptionHandler.peerConnection.close();
+    assert.equal(await withTimeout(failed, 5000, 'mediafailed'), 'rtp-timeout');
+    const waited = performance.now() - t0;
+    assert.ok(waited >= 900 && waited < 3000, `detected after ${waited.toFixed(0)} ms with rtpTimeout 1000`);
+    await withTimeout(Promise.all([a.ended, b.ended]), 5000, 'BYE ends both sides');
+  } finally {
+    await stop();
+  }
+});

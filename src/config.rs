@@ -46,7 +46,7 @@ pub struct PeerConfig {
     pub codecs: Vec<CodecKind>,
     /// How long gathering may take before it is declared complete anyway.
     pub ice_gathering_timeout: Duration,
-    /// Report `RtpTimeout` after this long without RTP while receiving; zero disables.
+    /// Report `RtpTimeout` after this long without RTP while sendrecv; zero disables.
     pub rtp_timeout: Duration,
 }
 

@@ -164,6 +164,8 @@ pub struct Media {
     rtp_timeout_ticks: u64,
     rtp_timed_out: bool,
     was_connected: bool,
+    /// The RTP timeout runs once media was negotiated.
+    armed: bool,
     dtmf_busy: bool,
 }
 
@@ -198,6 +200,7 @@ impl Media {
             rtp_timeout_ticks: 500,
             rtp_timed_out: false,
             was_connected: false,
+            armed: false,
             dtmf_busy: false,
         }
     }
@@ -241,6 +244,10 @@ impl Media {
             };
         }
         self.recv = recv;
+        if !self.armed {
+            self.armed = true;
+            self.stats.last_rtp_tick = self.ticks;
+        }
         Ok(())
     }
 
@@ -495,9 +502,13 @@ impl Media {
             self.stats.last_rtp_tick = self.ticks;
         }
         self.was_connected = connected;
-        if connected
+        // Armed from the first negotiation, whatever rtc's state says: a peer
+        // that vanished (or never sent) can leave the transport "connecting".
+        // Only while sendrecv: a peer that holds us (sendonly) may legally
+        // send nothing at all, and that must not end the call.
+        if self.armed
             && self.rtp_timeout_ticks > 0
-            && self.direction.has_recv()
+            && self.direction == Direction::SendRecv
             && !self.rtp_timed_out
             && self.ticks - self.stats.last_rtp_tick > self.rtp_timeout_ticks
         {

@@ -224,8 +224,7 @@ export class Call extends EventTarget {
     const options: SipSdhOptions & { hold: boolean } = { hold };
     let retryAfter = 0;
     const code = await new Promise<number>((resolve, reject) => {
-      this.session
-        .invite({
+      this.#inviteWhenIdle({
           sessionDescriptionHandlerOptions: options,
           requestDelegate: {
             onAccept: () => resolve(200),
@@ -234,8 +233,7 @@ export class Call extends EventTarget {
               resolve(r.message.statusCode ?? 500);
             },
           },
-        })
-        .catch(reject);
+        }).catch(reject);
     });
     if (code === 200) return;
     // Failed: SIP.js keeps the options sticky, so restore the old hold state.
@@ -257,6 +255,21 @@ export class Call extends EventTarget {
       return this.#reinvite(hold, attempt + 1);
     }
     throw new SipwireError('ERR_INVALID_STATE', `${hold ? 'hold' : 'unhold'} re-INVITE rejected with ${code}`);
+  }
+
+  /**
+   * `session.invite()`, waiting out a re-INVITE the peer sent us whose ACK has
+   * not arrived yet (SIP.js refuses to send then; it has no event to await).
+   */
+  async #inviteWhenIdle(options: Parameters<Session['invite']>[0]): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.session.invite(options);
+      } catch (e) {
+        if (!/ongoing re-INVITE/i.test(String((e as Error)?.message)) || attempt >= 40) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
   }
 
   /** W3C-named stats of the media connection. */
