@@ -1,0 +1,145 @@
+// sipwire adapters. Three modes:
+//  - bot-pcmu / bot-opus: each end play()s a tone and records what it receives
+//    to /dev/null, so encode, RTP, jitter buffer and decode all run in Rust and
+//    JS is idle after setup (only a play() re-queue every TONE_MS per end).
+//  - js-pcm: JS writes 20 ms PCM frames with writePcm() from one shared timer
+//    and receives 20 ms batches through subscribeAudio(), like wrtc's
+//    RTCAudioSource/RTCAudioSink (PCMU, 16 kHz PCM on the JS side).
+//  - idle-pcmu: nothing played or recorded: the media clock sends encoded
+//    silence and nothing is decoded, i.e. transport cost only, the closest
+//    match to the passthrough stacks (werift, node-datachannel).
+import { join } from 'node:path';
+import { REPO_DIR, startClock } from './common.mjs';
+
+const sip = await import(join(REPO_DIR, 'dist', 'index.js'));
+const { RTCPeerConnection, sineWave, nativeResources } = sip;
+
+// Tone length per play(); two are kept queued so playback never gaps. Short,
+// because play() holds its PCM at 48 kHz in Rust (1 s = 96 KB per end), which
+// would otherwise dominate RSS per call; long enough that JS stays idle.
+const TONE_MS = 400;
+
+function waitConnected(pc, ms) {
+  if (pc.connectionState === 'connected') return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`not connected after ${ms} ms (${pc.connectionState})`)), ms);
+    const on = () => {
+      if (pc.connectionState === 'connected') {
+        clearTimeout(t);
+        pc.removeEventListener('connectionstatechange', on);
+        resolve();
+      } else if (pc.connectionState === 'failed' || pc.connectionState === 'closed') {
+        clearTimeout(t);
+        reject(new Error(`connection ${pc.connectionState}`));
+      }
+    };
+    pc.addEventListener('connectionstatechange', on);
+  });
+}
+
+export function create(mode) {
+  const codec = mode === 'bot-opus' ? 'opus' : 'pcmu';
+  const rate = mode === 'bot-pcmu' ? 8000 : 16000;
+  const tone = sineWave(400, rate, TONE_MS);
+  // js-pcm: one 1 s, 400 Hz buffer; 20 ms slices of it are phase-continuous.
+  const pcm = sineWave(400, 16000, 1000);
+  const jsPeers = new Set();
+  let stopClock = null;
+  let frameIdx = 0;
+  let audioFrames = 0;
+
+  if (mode === 'js-pcm') {
+    // One timer for all calls: this is what a JS media app would do.
+    stopClock = startClock(20, () => {
+      const off = (frameIdx++ % 50) * 320;
+      const frame = pcm.subarray(off, off + 320);
+      for (const pc of jsPeers) pc.writePcm(frame, 16000);
+    });
+  }
+
+  function startMedia(pc, call) {
+    if (mode === 'js-pcm') {
+      // Two frames of cushion so timer jitter never starves the media clock.
+      pc.writePcm(pcm.subarray(0, 640), 16000);
+      jsPeers.add(pc);
+      pc.subscribeAudio({ sampleRate: 16000, batchMs: 20 });
+      pc.addEventListener('audio', (ev) => {
+        audioFrames++;
+        call.sink ^= ev.frame.samples[0]; // touch the data, as a consumer would
+      });
+      return;
+    }
+    if (mode === 'idle-pcmu') return;
+    pc.startRecording('/dev/null', { sampleRate: rate }).catch(() => {});
+    const again = () => {
+      if (!call.closed) pc.play({ samples: tone, sampleRate: rate }).then(again, () => {});
+    };
+    again();
+    again();
+  }
+
+  /** Sum sipwire stats over `pcs` (also used by the two-process variant). */
+  async function countPeers(pcs) {
+    const out = { sent: 0, recv: 0, lost: 0, jitter: [] };
+    await Promise.all(
+      pcs.map(async (pc) => {
+        for (const s of (await pc.getStats()).values()) {
+          if (s.type === 'outbound-rtp') out.sent += s.packetsSent;
+          else if (s.type === 'inbound-rtp') {
+            out.recv += s.packetsReceived;
+            out.lost += s.packetsLost; // from sequence numbers: immune to snapshot skew
+            out.jitter.push(s.jitter * 1000);
+          }
+        }
+      }),
+    );
+    return out;
+  }
+
+  return {
+    lib: sip,
+    waitConnected,
+    startMedia,
+    countPeers,
+    name: `sipwire-${mode}`,
+    delay: null, // no per-packet hook: one-way delay not measurable from JS (jitter from stats instead)
+    async openCall(i, timeoutMs) {
+      const cfg = { bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0 };
+      const a = new RTCPeerConnection(cfg);
+      const b = new RTCPeerConnection(cfg);
+      const call = { a, b, closed: false, sink: 0 };
+      try {
+        const up = Promise.all([waitConnected(a, timeoutMs), waitConnected(b, timeoutMs)]);
+        up.catch(() => {});
+        await a.setLocalDescription(await a.createOffer());
+        await a.waitForGatheringComplete(2000);
+        await b.setRemoteDescription(a.localDescription);
+        await b.setLocalDescription(await b.createAnswer());
+        await b.waitForGatheringComplete(2000);
+        await a.setRemoteDescription(b.localDescription);
+        await up;
+      } catch (e) {
+        call.closed = true;
+        a.close();
+        b.close();
+        throw e;
+      }
+      startMedia(a, call);
+      startMedia(b, call);
+      return call;
+    },
+    /** Packets sent/received/lost summed over both ends, plus inbound jitter (ms). */
+    counters: (calls) => countPeers(calls.flatMap((c) => [c.a, c.b])),
+    extra: () => ({ nativeResources: nativeResources(), jsAudioFrames: audioFrames }),
+    closeCall(c) {
+      c.closed = true;
+      jsPeers.delete(c.a);
+      jsPeers.delete(c.b);
+      c.a.close();
+      c.b.close();
+    },
+    stop() {
+      stopClock?.();
+    },
+  };
+}
