@@ -588,7 +588,15 @@ impl Media {
             }
         }
         self.pcm.clear();
+        let silent = self.frame.iter().all(|&s| s == 0);
         let src: &[i16] = match send.down.as_mut() {
+            // Silence needs no filtering (idle calls are mostly silence); a
+            // reset keeps the filter state equal to what zeros would leave.
+            Some(r) if silent => {
+                r.reset();
+                self.pcm.resize(send.codec.kind.samples_per_frame(), 0);
+                &self.pcm
+            }
             Some(r) => {
                 r.process(&self.frame, &mut self.pcm);
                 &self.pcm
