@@ -91,6 +91,8 @@ export interface NativeConfig {
   iceGatheringTimeout?: number
   /** Milliseconds without inbound RTP (while receiving) before an `rtptimeout` event; `0` = never. @default 10000 */
   rtpTimeout?: number
+  /** Opus encoder complexity, 0 to 10 (libopus default, also the cheapest measured here). @default 10 */
+  opusComplexity?: number
 }
 
 /** `RTCSessionDescriptionInit`. */

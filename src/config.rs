@@ -48,6 +48,8 @@ pub struct PeerConfig {
     pub ice_gathering_timeout: Duration,
     /// Report `RtpTimeout` after this long without RTP while sendrecv; zero disables.
     pub rtp_timeout: Duration,
+    /// Opus encoder complexity, 0 (cheapest) to 10.
+    pub opus_complexity: i32,
 }
 
 impl Default for PeerConfig {
@@ -61,6 +63,7 @@ impl Default for PeerConfig {
             codecs: vec![CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma],
             ice_gathering_timeout: Duration::from_millis(5000),
             rtp_timeout: Duration::from_secs(10),
+            opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
         }
     }
 }
@@ -82,6 +85,8 @@ pub struct PeerConfigInput {
     pub ice_gathering_timeout_ms: Option<u32>,
     /// Milliseconds without RTP before `RtpTimeout`; `0` disables.
     pub rtp_timeout_ms: Option<u32>,
+    /// Opus encoder complexity 0-10.
+    pub opus_complexity: Option<u32>,
 }
 
 impl PeerConfigInput {
@@ -174,6 +179,14 @@ impl PeerConfigInput {
             } else {
                 Duration::from_millis(ms as u64)
             };
+        }
+        if let Some(c) = self.opus_complexity {
+            if c > 10 {
+                return Err(Error::InvalidArgument(format!(
+                    "opusComplexity must be 0-10, got {c}"
+                )));
+            }
+            cfg.opus_complexity = c as i32;
         }
         if let Some(ms) = self.rtp_timeout_ms {
             cfg.rtp_timeout = Duration::from_millis(ms as u64);

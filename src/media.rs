@@ -167,6 +167,7 @@ pub struct Media {
     /// The RTP timeout runs once media was negotiated.
     armed: bool,
     dtmf_busy: bool,
+    opus_complexity: i32,
 }
 
 impl Media {
@@ -202,6 +203,7 @@ impl Media {
             was_connected: false,
             armed: false,
             dtmf_busy: false,
+            opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
         }
     }
 
@@ -223,8 +225,8 @@ impl Media {
             self.send = match send {
                 None => None,
                 Some(codec) => {
-                    let encoder =
-                        Encoder::new(codec.kind).map_err(|e| Error::Codec(e.to_string()))?;
+                    let encoder = Encoder::with_complexity(codec.kind, self.opus_complexity)
+                        .map_err(|e| Error::Codec(e.to_string()))?;
                     let down = if codec.kind.clock_rate() != CANONICAL_RATE {
                         Some(
                             Resampler::new(CANONICAL_RATE, codec.kind.clock_rate())
@@ -258,6 +260,11 @@ impl Media {
             self.stats.last_rtp_tick = self.ticks;
         }
         self.direction = d;
+    }
+
+    /// Opus encoder complexity (0-10) for the next codec change.
+    pub fn set_opus_complexity(&mut self, c: i32) {
+        self.opus_complexity = c.clamp(0, 10);
     }
 
     /// RTP inactivity timeout in 20 ms ticks; 0 disables it.

@@ -196,6 +196,7 @@ impl Peer {
         let ssrc: u32 = rand::random();
         let mut media = Media::new(ssrc, rand::random(), rand::random());
         media.set_rtp_timeout_ticks((cfg.rtp_timeout.as_millis() / 20) as u64);
+        media.set_opus_complexity(cfg.opus_complexity);
         let candidates = locals
             .iter()
             .enumerate()
