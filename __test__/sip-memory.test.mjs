@@ -7,14 +7,22 @@ import { memoryPair, establish, heardTone, near, withTimeout } from './support/s
 
 test('glare: crossing re-INVITEs get 491 on both sides, both roll back, the retries win', async () => {
   const glare = [];
+  let invites = 0;
+  let bothSent;
+  const sent = new Promise((r) => (bothSent = r));
   const trace = ({ message }) => {
     if (message.startsWith('SIP/2.0 491')) glare.push(491);
+    if (message.startsWith('INVITE ') && ++invites === 3) bothSent(); // 1st is the call itself
   };
-  const { alice, bob, stop } = await memoryPair({ trace });
+  const { alice, bob, link, stop } = await memoryPair({ trace });
   const [a, b] = await establish(alice, bob);
   try {
-    // Same tick: both INVITEs are on the wire before either arrives.
-    await withTimeout(Promise.all([a.hold(), b.hold()]), 20000, 'both holds');
+    // Hold the network until both re-INVITEs are on the wire, so they cross.
+    link.pause();
+    const holds = Promise.all([a.hold(), b.hold()]);
+    await withTimeout(sent, 5000, 'both re-INVITEs sent');
+    link.resume();
+    await withTimeout(holds, 20000, 'both holds');
     assert.deepEqual(glare, [491, 491], 'each side answered the crossing INVITE with 491');
     assert.ok(a.held && b.held);
     assert.equal(a.peerConnection.signalingState, 'stable');

@@ -20,12 +20,11 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::BufWriter;
 
-/// Internal canonical rate of sources: everything JS writes or plays is
-/// resampled to this once, then to the codec rate per frame.
+/// Rate sources advance at before a codec is negotiated, and the rate odd
+/// WAV rates are converted to (see [`to_supported_rate`]).
 pub const CANONICAL_RATE: u32 = 48_000;
-const CANONICAL_FRAME: usize = 960;
-/// At most this much PCM written by JS is queued (5 s); older audio is dropped.
-const MAX_QUEUED_SAMPLES: usize = CANONICAL_RATE as usize * 5;
+/// At most this much PCM written by JS is queued; older audio is dropped.
+const MAX_QUEUED_MS: usize = 5000;
 
 /// What was negotiated for sending.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,9 +106,13 @@ pub struct MediaStats {
     pub last_rtp_tick: u64,
 }
 
+/// A play() in progress. Samples stay at their own rate and are resampled
+/// straight to the codec rate per frame: no 48 kHz intermediate, and no
+/// filtering at all when the rates match (an 8 kHz prompt on PCMU).
 struct Player {
     id: u64,
     samples: Vec<i16>,
+    rate: u32,
     pos: usize,
 }
 
@@ -130,7 +133,6 @@ struct SendState {
     codec: SendCodec,
     encoder: Encoder,
     dtmf: Option<DtmfSender>,
-    down: Option<Resampler>,
 }
 
 /// The per-call pipeline.
@@ -149,7 +151,10 @@ pub struct Media {
     direction: Direction,
     players: VecDeque<Player>,
     queue: VecDeque<i16>,
-    queue_resampler: Option<(u32, Resampler)>,
+    queue_rate: u32,
+    /// Source-rate to codec-rate converters, by (from, to).
+    resamplers: Vec<((u32, u32), Resampler)>,
+    src_buf: Vec<i16>,
     sink: Option<AudioSink>,
     recorder: Option<Recorder>,
     ticks: u64,
@@ -186,13 +191,15 @@ impl Media {
             direction: Direction::SendRecv,
             players: VecDeque::new(),
             queue: VecDeque::new(),
-            queue_resampler: None,
+            queue_rate: CANONICAL_RATE,
+            resamplers: Vec::new(),
+            src_buf: Vec::new(),
             sink: None,
             recorder: None,
             ticks: 0,
             stats: MediaStats::default(),
-            frame: vec![0; CANONICAL_FRAME],
-            pcm: Vec::with_capacity(CANONICAL_FRAME),
+            frame: Vec::with_capacity(960),
+            pcm: Vec::with_capacity(960),
             payload: Vec::with_capacity(512),
             highest_seq: None,
             seq_unwrap: crate::audio::seq::SeqUnwrapper::new(),
@@ -227,20 +234,11 @@ impl Media {
                 Some(codec) => {
                     let encoder = Encoder::with_complexity(codec.kind, self.opus_complexity)
                         .map_err(|e| Error::Codec(e.to_string()))?;
-                    let down = if codec.kind.clock_rate() != CANONICAL_RATE {
-                        Some(
-                            Resampler::new(CANONICAL_RATE, codec.kind.clock_rate())
-                                .map_err(|e| Error::Codec(e.to_string()))?,
-                        )
-                    } else {
-                        None
-                    };
                     let dtmf = codec.telephone_event.map(|(_, rate)| DtmfSender::new(rate));
                     Some(SendState {
                         codec,
                         encoder,
                         dtmf,
-                        down,
                     })
                 }
             };
@@ -304,26 +302,18 @@ impl Media {
     }
 
     /// Queue PCM written by the application at `rate` (8000, 16000 or 48000).
+    /// Queued audio keeps its rate; writing at a new rate drops what is still
+    /// queued at the old one (a stream changes rate only at a boundary).
     pub fn write_pcm(&mut self, samples: &[i16], rate: u32) -> Result<()> {
-        let mut tmp = Vec::new();
-        let src: &[i16] = if rate == CANONICAL_RATE {
-            samples
-        } else {
-            let r = match &mut self.queue_resampler {
-                Some((r_rate, r)) if *r_rate == rate => r,
-                slot => {
-                    let r = Resampler::new(rate, CANONICAL_RATE)
-                        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-                    *slot = Some((rate, r));
-                    &mut slot.as_mut().expect("just set").1
-                }
-            };
-            r.process(samples, &mut tmp);
-            &tmp
-        };
-        self.queue.extend(src.iter().copied());
-        if self.queue.len() > MAX_QUEUED_SAMPLES {
-            let excess = self.queue.len() - MAX_QUEUED_SAMPLES;
+        check_rate(rate)?;
+        if rate != self.queue_rate {
+            self.queue.clear();
+            self.queue_rate = rate;
+        }
+        self.queue.extend(samples.iter().copied());
+        let max = rate as usize / 1000 * MAX_QUEUED_MS;
+        if self.queue.len() > max {
+            let excess = self.queue.len() - max;
             self.queue.drain(..excess);
         }
         Ok(())
@@ -331,26 +321,11 @@ impl Media {
 
     /// Start playing `samples` at `rate`; plays after any earlier play() ends.
     pub fn play(&mut self, id: u64, samples: &[i16], rate: u32) -> Result<()> {
-        let samples = if rate == CANONICAL_RATE {
-            samples.to_vec()
-        } else {
-            let mut r = Resampler::new(rate, CANONICAL_RATE)
-                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            let mut out =
-                Vec::with_capacity(samples.len() * (CANONICAL_RATE / rate.max(1)) as usize);
-            // The resampler wants whole 10 ms blocks; pad the tail with silence.
-            let block = (rate / 100) as usize;
-            let mut padded = samples.to_vec();
-            let rem = padded.len() % block;
-            if rem != 0 {
-                padded.resize(padded.len() + block - rem, 0);
-            }
-            r.process(&padded, &mut out);
-            out
-        };
+        check_rate(rate)?;
         self.players.push_back(Player {
             id,
-            samples,
+            samples: samples.to_vec(),
+            rate,
             pos: 0,
         });
         Ok(())
@@ -526,35 +501,49 @@ impl Media {
         self.send_tick(connected, out)
     }
 
-    fn next_source_frame(&mut self, out: &mut Vec<MediaEvent>) {
-        self.frame.iter_mut().for_each(|s| *s = 0);
-        let mut filled = 0;
-        while filled < CANONICAL_FRAME {
+    /// Fill `self.frame` with the next 20 ms at `out_rate` from the current
+    /// source (players first, then PCM written by JS); silence if none.
+    fn next_source_frame(&mut self, out_rate: u32, out: &mut Vec<MediaEvent>) {
+        let spf = (out_rate / 50) as usize;
+        self.frame.clear();
+        while self.frame.len() < spf {
             let Some(p) = self.players.front_mut() else {
                 break;
             };
-            let n = (CANONICAL_FRAME - filled).min(p.samples.len() - p.pos);
-            self.frame[filled..filled + n].copy_from_slice(&p.samples[p.pos..p.pos + n]);
+            let want_in = (spf - self.frame.len()) * p.rate as usize / out_rate as usize;
+            let n = want_in.max(1).min(p.samples.len() - p.pos);
+            let (from, chunk) = (p.rate, &p.samples[p.pos..p.pos + n]);
+            convert(&mut self.resamplers, from, out_rate, chunk, &mut self.frame);
             p.pos += n;
-            filled += n;
             if p.pos >= p.samples.len() {
                 let id = p.id;
                 self.players.pop_front();
                 out.push(MediaEvent::PlayEnded { id, stopped: false });
             }
         }
-        if filled == 0 {
-            let n = CANONICAL_FRAME.min(self.queue.len());
-            for (slot, s) in self.frame.iter_mut().zip(self.queue.drain(..n)) {
-                *slot = s;
-            }
+        if self.frame.is_empty() && !self.queue.is_empty() {
+            let n = (spf * self.queue_rate as usize / out_rate as usize).min(self.queue.len());
+            self.src_buf.clear();
+            self.src_buf.extend(self.queue.drain(..n));
+            convert(
+                &mut self.resamplers,
+                self.queue_rate,
+                out_rate,
+                &self.src_buf,
+                &mut self.frame,
+            );
         }
+        self.frame.resize(spf, 0);
     }
 
     fn send_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
         // Sources advance with the clock even when nothing is sent, so a
         // play() on hold still ends on time.
-        self.next_source_frame(out);
+        let rate = self
+            .send
+            .as_ref()
+            .map_or(CANONICAL_RATE, |s| s.codec.kind.clock_rate());
+        self.next_source_frame(rate, out);
         let send = self.send.as_mut()?;
         let frame_samples = send.codec.kind.samples_per_frame() as u32;
         let ts = self.ts;
@@ -594,24 +583,8 @@ impl Media {
                 return None;
             }
         }
-        self.pcm.clear();
-        let silent = self.frame.iter().all(|&s| s == 0);
-        let src: &[i16] = match send.down.as_mut() {
-            // Silence needs no filtering (idle calls are mostly silence); a
-            // reset keeps the filter state equal to what zeros would leave.
-            Some(r) if silent => {
-                r.reset();
-                self.pcm.resize(send.codec.kind.samples_per_frame(), 0);
-                &self.pcm
-            }
-            Some(r) => {
-                r.process(&self.frame, &mut self.pcm);
-                &self.pcm
-            }
-            None => &self.frame,
-        };
         self.payload.clear();
-        if send.encoder.encode(src, &mut self.payload).is_err() {
+        if send.encoder.encode(&self.frame, &mut self.payload).is_err() {
             return None;
         }
         self.stats.frames_encoded += 1;
@@ -704,6 +677,41 @@ impl Media {
         }
         self.pcm = pcm;
     }
+}
+
+fn check_rate(rate: u32) -> Result<()> {
+    if [8000, 16000, 48000].contains(&rate) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "sampleRate must be 8000, 16000 or 48000, got {rate}"
+        )))
+    }
+}
+
+/// Append `input` (at `from`) to `out` at `to`, reusing a cached resampler.
+fn convert(
+    cache: &mut Vec<((u32, u32), Resampler)>,
+    from: u32,
+    to: u32,
+    input: &[i16],
+    out: &mut Vec<i16>,
+) {
+    if from == to {
+        out.extend_from_slice(input);
+        return;
+    }
+    let idx = match cache.iter().position(|(k, _)| *k == (from, to)) {
+        Some(i) => i,
+        None => match Resampler::new(from, to) {
+            Ok(r) => {
+                cache.push(((from, to), r));
+                cache.len() - 1
+            }
+            Err(_) => return,
+        },
+    };
+    cache[idx].1.process(input, out);
 }
 
 /// Bring PCM at any rate to one the pipeline accepts: 8, 16 and 48 kHz pass

@@ -128,8 +128,26 @@ export class InMemorySipLink {
   /** Top Via branch of a request → its sender, for routing the responses. */
   private readonly byBranch = new Map<string, { sender: InMemoryTransport; timer?: NodeJS.Timeout }>();
 
+  /** Deliveries held back by {@link InMemorySipLink.pause}. */
+  private held: Array<() => void> | undefined;
+
   constructor(options: InMemorySipLinkOptions = {}) {
     this.trace = options.trace;
+  }
+
+  /**
+   * Hold every message in flight until {@link InMemorySipLink.resume}, as a
+   * network stall would: lets tests make requests cross (e.g. re-INVITE glare).
+   */
+  pause(): void {
+    this.held ??= [];
+  }
+
+  /** Deliver what {@link InMemorySipLink.pause} held, in order, and stop holding. */
+  resume(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const deliver of held) deliver();
   }
 
   /**
@@ -212,7 +230,10 @@ export class InMemorySipLink {
 
   private deliver(from: string, to: InMemoryTransport | undefined, message: string): void {
     this.emitTrace(from, to?.user, message);
-    if (to) setImmediate(() => to.receive(message));
+    if (!to) return;
+    const deliver = () => setImmediate(() => to.receive(message));
+    if (this.held) this.held.push(deliver);
+    else deliver();
   }
 
   private emitTrace(from: string, to: string | undefined, message: string): void {
