@@ -123,3 +123,26 @@ test('portRange: media sockets bind inside the range; an exhausted range throws 
     a.close();
   }
 });
+
+for (const [offered, answered] of [['actpass', 'passive'], ['active', 'passive'], ['passive', 'active']]) {
+  test(`a=setup:${offered} in the offer is answered a=setup:${answered} and connects`, async () => {
+    const a = new RTCPeerConnection(LOOPBACK);
+    const b = new RTCPeerConnection(LOOPBACK);
+    try {
+      await a.setLocalDescription(await a.createOffer());
+      await a.waitForGatheringComplete(1000);
+      // A real peer may offer active or passive; A's engine (actpass) follows the answer.
+      const offer = a.localDescription.sdp.replace('a=setup:actpass', `a=setup:${offered}`);
+      const up = Promise.all([waitState(a, 'connected'), waitState(b, 'connected')]);
+      await b.setRemoteDescription({ type: 'offer', sdp: offer });
+      await b.setLocalDescription(await b.createAnswer());
+      await b.waitForGatheringComplete(1000);
+      assert.match(b.localDescription.sdp, new RegExp(`a=setup:${answered}`));
+      await a.setRemoteDescription(b.localDescription);
+      await up;
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+}
