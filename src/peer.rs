@@ -655,7 +655,7 @@ impl Peer {
     fn apply_negotiation(
         &mut self,
         answer: &RemoteSdp,
-        _offer: &RemoteSdp,
+        offer: &RemoteSdp,
         dir: Direction,
     ) -> Result<()> {
         let mut recv = RecvCodecs::default();
@@ -682,6 +682,23 @@ impl Peer {
             .iter()
             .copied()
             .min_by_key(|(_, rate)| (*rate != kind.clock_rate()) as u8);
+        // Receive every format either side listed (RFC 3264 §5.1: the offerer
+        // must be ready for all it offered). Chromium answers PCMU-only after
+        // setCodecPreferences yet sends Opus on the PT our offer gave it.
+        for c in &offer.codecs {
+            if recv.audio.iter().any(|(p, _)| *p == c.pt)
+                || recv.telephone_event.iter().any(|(p, _)| *p == c.pt)
+            {
+                continue;
+            }
+            if c.name.eq_ignore_ascii_case("telephone-event") {
+                recv.telephone_event.push((c.pt, c.clock_rate));
+            } else if let Some(kind) = CodecKind::from_name(&c.name, c.clock_rate) {
+                if self.cfg.codecs.contains(&kind) {
+                    recv.audio.push((c.pt, kind));
+                }
+            }
+        }
         self.media.configure(
             Some(SendCodec {
                 kind,
