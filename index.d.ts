@@ -111,7 +111,7 @@ export interface NativeEvent {
    * `rtptimeout`, `audio`, `playended`.
    */
   type: string
-  /** New state for state-change events. */
+  /** New state for state-change events; the message for `warning`. */
   state?: string
   /** Candidate line for `icecandidate` (absent = end of candidates). */
   candidate?: string

@@ -94,8 +94,12 @@ test('mDNS candidates are skipped, not fatal', async () => {
       'a=end-of-candidates',
       'a=candidate:9 1 udp 2113937151 3f1b2c4d-1111-2222-3333-444455556666.local 50000 typ host\r\na=end-of-candidates',
     );
+    const warnings = [];
+    b.addEventListener('warning', (e) => warnings.push(e.message));
     await b.setRemoteDescription({ type: 'offer', sdp: withMdns });
     await b.addIceCandidate({ candidate: 'candidate:9 1 udp 2113937151 abc.local 50001 typ host' });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(warnings.filter((w) => /mdns.*\.local/.test(w)).length, 2, `each .local candidate is reported: ${warnings}`);
   } finally {
     a.close();
     b.close();

@@ -9,6 +9,7 @@ export {
   DtmfEvent,
   AudioEvent,
   RTCDTMFToneChangeEvent,
+  WarningEvent,
 } from './peer-connection';
 export type {
   RTCConfiguration,

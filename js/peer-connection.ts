@@ -118,6 +118,15 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
+/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+export class WarningEvent extends Event {
+  readonly message: string;
+  constructor(message: string) {
+    super('warning');
+    this.message = message;
+  }
+}
+
 /** Decoded audio, delivered only while someone listens (see {@link RTCPeerConnection.subscribeAudio}). */
 export class AudioEvent extends Event {
   readonly frame: AudioFrame;
@@ -151,6 +160,8 @@ export class RTCPeerConnection extends EventTarget {
   onconnectionstatechange: Handler = null;
   onicecandidate: Handler<RTCPeerConnectionIceEvent> = null;
   ondtmf: Handler<DtmfEvent> = null;
+  /** A remote candidate was skipped, or similar: see {@link WarningEvent}. */
+  onwarning: Handler<WarningEvent> = null;
   /** A DTMF tone started sending (`tone === ''`: the queue is done). */
   ontonechange: Handler<RTCDTMFToneChangeEvent> = null;
   /** No RTP arrived for `rtpTimeout` ms while connected and receiving. */
@@ -199,6 +210,9 @@ export class RTCPeerConnection extends EventTarget {
         return;
       case 'dtmf':
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
+        return;
+      case 'warning':
+        this.#dispatch(new WarningEvent(ev.state ?? ''), this.onwarning);
         return;
       case 'tonechange':
         this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);

@@ -131,6 +131,9 @@ pub enum PeerEvent {
     GatheringWaitDone(u64),
     /// Media pipeline events.
     Media(MediaEvent),
+    /// Something the application should know but that is not an error, e.g.
+    /// a remote candidate that was skipped (`.local` mDNS name, TCP).
+    Warning(String),
 }
 
 /// A datagram to send.
@@ -581,6 +584,7 @@ impl Peer {
             ))),
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
                 let info = validate_offer(&desc.sdp, &self.cfg.codecs)?;
+                self.warn_skipped(&info);
                 self.build_pc(now, Some(&info))?;
                 // One telephone-event only (see sdp::remove_payload_types).
                 let primary = info.codecs.iter().find_map(|c| {
@@ -608,6 +612,7 @@ impl Peer {
             }
             (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer) => {
                 let info = sdp::normalize_remote(&desc.sdp, SdpKind::Answer)?;
+                self.warn_skipped(&info);
                 let for_rtc = force_sendrecv(&info.sdp);
                 let d = RTCSessionDescription::answer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
@@ -633,6 +638,15 @@ impl Peer {
                 t.as_str(),
                 s.as_str()
             ))),
+        }
+    }
+
+    fn warn_skipped(&mut self, info: &RemoteSdp) {
+        for (line, reason) in &info.skipped_candidates {
+            self.events.push_back(PeerEvent::Warning(format!(
+                "skipped remote candidate ({reason}): {}",
+                line.trim_start_matches("a=")
+            )));
         }
     }
 
@@ -879,7 +893,9 @@ impl Peer {
             .nth(4)
             .is_some_and(|h| h.ends_with(".local"))
         {
-            log::info!("skipping mDNS candidate {c}: .local names are not resolved");
+            self.events.push_back(PeerEvent::Warning(format!(
+                "skipped remote candidate (mdns: .local names are not resolved): {c}"
+            )));
             return Ok(());
         }
         if self.remote.is_none() && self.pending_remote.is_none() {

@@ -369,7 +369,9 @@ window.sw = {
     const sender = pcOf()
       .getSenders()
       .find((s) => s.dtmf);
-    if (!sender?.dtmf?.canInsertDTMF) throw new Error('RTCDTMFSender cannot insert DTMF (no telephone-event negotiated?)');
+    // canInsertDTMF turns true once DTLS is up, which may be just after the 200/ACK.
+    for (let i = 0; i < 100 && sender?.dtmf && !sender.dtmf.canInsertDTMF; i++) await sleep(50);
+    if (!sender?.dtmf?.canInsertDTMF) throw new Error(`RTCDTMFSender cannot insert DTMF (pc ${pcOf().connectionState}; no telephone-event negotiated?)`);
     const done = new Promise((resolve) => {
       sender.dtmf.ontonechange = (e) => e.tone === '' && resolve();
     });
@@ -450,4 +452,5 @@ window.sw = {
     };
   },
 };
+window.sw.getStats = window.sw.stats;
 note('page ready');

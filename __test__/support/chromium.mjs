@@ -176,7 +176,11 @@ export async function launchChromium({ toneWav, mdns = false, fakeMic = true, lo
         }
         live.delete(pid);
       }
-      rmSync(userDataDir, { recursive: true, force: true });
+      try {
+        rmSync(userDataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+      } catch (e) {
+        log(`could not remove ${userDataDir}: ${e.message}`);
+      }
     })();
     return closed;
   };

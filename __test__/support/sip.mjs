@@ -46,6 +46,7 @@ export class Party {
     this.sdhCreated = 0;
     this.sdhClosed = 0;
     this.invites = [];
+    this.warnings = [];
     this.inviteWaiters = [];
     const base = sessionDescriptionHandlerFactory({
       peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'], codecs, rtpTimeout },
@@ -58,6 +59,7 @@ export class Party {
         const sdh = base(session, options);
         this.sdhCreated++;
         sdh.addEventListener('close', () => this.sdhClosed++);
+        sdh.addEventListener('warning', (e) => this.warnings.push(e.message));
         return sdh;
       },
       sipExtension100rel: SIPExtension.Supported,

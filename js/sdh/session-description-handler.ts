@@ -46,8 +46,9 @@ const DTMF_TONES = /^[0-9A-D#*,]+$/i;
 const MAX_TIMEOUT = 2 ** 31 - 1;
 
 /**
- * sipwire's SessionDescriptionHandler. Events (EventTarget): `dtmf`
- * ({@link DtmfEvent} from RFC 4733), `mediafailed` ({@link MediaFailedEvent}).
+ * sipwire's SessionDescriptionHandler. Events (EventTarget): `dtmf` (RFC 4733
+ * digits), `mediafailed` ({@link MediaFailedEvent}), `warning` (e.g. skipped
+ * `.local` candidates; also logged through SIP.js's logger), `close`.
  */
 export class SessionDescriptionHandler extends EventTarget implements SipSessionDescriptionHandler {
   readonly #logger: Logger | undefined;
@@ -90,6 +91,13 @@ export class SessionDescriptionHandler extends EventTarget implements SipSession
         if (pc.connectionState === 'failed') this.#mediaFailed('connection-failed');
       });
       pc.addEventListener('rtptimeout', () => this.#mediaFailed('rtp-timeout'));
+      pc.addEventListener('warning', (e) => {
+        const message = (e as Event & { message: string }).message;
+        this.#logger?.warn(`SessionDescriptionHandler: ${message}`);
+        const ev = new Event('warning') as Event & { message: string };
+        ev.message = message;
+        this.dispatchEvent(ev);
+      });
       this.#pc = pc;
     }
     return this.#pc;

@@ -75,7 +75,7 @@ pub struct NativeEvent {
     /// `rtptimeout`, `audio`, `playended`.
     #[napi(js_name = "type")]
     pub kind: String,
-    /// New state for state-change events.
+    /// New state for state-change events; the message for `warning`.
     pub state: Option<String>,
     /// Candidate line for `icecandidate` (absent = end of candidates).
     pub candidate: Option<String>,
@@ -116,6 +116,7 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
+        PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
         PeerEvent::GatheringWaitDone(id) => {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
