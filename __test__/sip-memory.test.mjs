@@ -104,3 +104,64 @@ test('media-failed: the far end vanishes without BYE, RTP stops, the bot hangs u
     await stop();
   }
 });
+
+test('offerless INVITE answered by a reliable 183 with an offer: answer in PRACK, early SDH adopted, audio flows', async () => {
+  const { alice, bob, stop } = await memoryPair();
+  try {
+    const [caller, invitation] = await Promise.all([alice.dial('bob', { inviteWithoutSdp: true }), bob.nextInvite()]);
+    const { Call } = await import('../dist/index.js');
+    const callee = new Call(invitation);
+    await invitation.progress({ statusCode: 183, rel100: true }); // offer in the 183, answer in the PRACK
+    await invitation.accept();
+    await withTimeout(new Promise((r) => (caller.session.state === 'Established' ? r() : caller.addEventListener('established', r))), 10000, 'established');
+    callee.play({ samples: new Int16Array(48000 * 3).map((_, i) => 8000 * Math.sin((2 * Math.PI * 650 * i) / 48000)), sampleRate: 48000 });
+    assert.ok(near(await heardTone(caller), 650));
+    assert.equal(alice.sdhCreated, 1, 'one early SDH, adopted at the 2xx');
+    await caller.hangup();
+    await callee.ended;
+    assert.equal(alice.sdhClosed, 1);
+  } finally {
+    await stop();
+  }
+});
+
+test('offerless re-INVITE: the peer offers in the 200, we answer in the ACK, media continues', async () => {
+  const { alice, bob, stop } = await memoryPair();
+  try {
+    const [a, b] = await establish(alice, bob);
+    const ufrag = /a=ice-ufrag:(\S+)/.exec(a.peerConnection.localDescription.sdp)[1];
+    await withTimeout(
+      new Promise((resolve, reject) => {
+        a.session.invite({ withoutSdp: true, requestDelegate: { onAccept: resolve, onReject: (r) => reject(new Error(String(r.message.statusCode))) } }).catch(reject);
+      }),
+      10000,
+      'offerless re-INVITE',
+    );
+    // The ACK (with our answer) is sent right after onAccept; wait for both sides to settle.
+    const stable = (pc) =>
+      pc.signalingState === 'stable'
+        ? Promise.resolve()
+        : new Promise((r) => pc.addEventListener('signalingstatechange', () => pc.signalingState === 'stable' && r()));
+    await withTimeout(Promise.all([stable(a.peerConnection), stable(b.peerConnection)]), 5000, 'stable after the ACK');
+    assert.equal(/a=ice-ufrag:(\S+)/.exec(a.peerConnection.localDescription.sdp)[1], ufrag, 'no ICE restart');
+    b.play({ samples: new Int16Array(48000 * 3).map((_, i) => 8000 * Math.sin((2 * Math.PI * 750 * i) / 48000)), sampleRate: 48000 });
+    assert.ok(near(await heardTone(a), 750));
+    await a.hangup();
+    await b.ended;
+  } finally {
+    await stop();
+  }
+});
+
+test('UserAgent.stop() with live calls closes every SDH and frees every socket', async () => {
+  const { alice, bob, stop } = await memoryPair();
+  const before = nativeResources();
+  await establish(alice, bob);
+  await establish(bob, alice);
+  assert.equal(nativeResources().livePeers - before.livePeers, 4);
+  await stop();
+  assert.equal(alice.sdhClosed, alice.sdhCreated);
+  assert.equal(bob.sdhClosed, bob.sdhCreated);
+  for (let i = 0; i < 40 && nativeResources().livePeers > before.livePeers; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.deepEqual(nativeResources(), before);
+});
