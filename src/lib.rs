@@ -2,6 +2,7 @@
 #![deny(clippy::all)]
 
 pub mod audio;
+pub mod certificate;
 pub mod config;
 pub mod dtmf;
 pub mod error;

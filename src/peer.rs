@@ -389,7 +389,11 @@ impl Peer {
             .build();
         let registry = configure_rtcp_reports(Registry::new());
         let mut pc = RTCPeerConnectionBuilder::new()
-            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_configuration(
+                RTCConfigurationBuilder::new()
+                    .with_certificates(vec![crate::certificate::shared()?])
+                    .build(),
+            )
             .with_setting_engine(se)
             .with_media_engine(me)
             .with_interceptor_registry(registry)
