@@ -384,7 +384,7 @@ impl Peer {
         let se = SettingEngineBuilder::new()
             .with_answering_dtls_role(role)
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
-            .with_ice_connection_attempts(Some(Duration::from_millis(20)), Some(50))
+            .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(100))
             .with_include_loopback_candidate(true)
             .build();
         let registry = configure_rtcp_reports(Registry::new());
