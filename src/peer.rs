@@ -26,7 +26,7 @@ use rtc::peer_connection::configuration::media_engine::{
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
-use rtc::peer_connection::message::RTCMessage;
+use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::sdp::RTCSessionDescription;
 use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
@@ -1063,11 +1063,17 @@ impl Peer {
         }
         let mut ev = std::mem::take(&mut self.media_events);
         if let Some(pkt) = self.media.tick(self.connected, &mut ev) {
-            if let (Some(pc), Some(sender)) = (self.pc.as_mut(), self.sender) {
-                if let Some(mut s) = pc.rtp_sender(sender) {
-                    if let Err(e) = s.write_rtp(now, pkt) {
-                        log::debug!("write_rtp: {e}");
-                    }
+            if let Some(pc) = self.pc.as_mut() {
+                // Straight into the pipeline: RTCRtpSender::write_rtp rebuilds
+                // the sender's parameters (codec list, extensions) on every
+                // packet just to validate what Media already guarantees (our
+                // SSRC, a negotiated PT, no header extensions).
+                let msg = TaggedRTCMessage {
+                    now,
+                    message: RTCMessage::RtpPacket(String::new(), pkt),
+                };
+                if let Err(e) = pc.handle_write(msg) {
+                    log::debug!("RTP write: {e}");
                 }
                 self.deadline = None;
             }
