@@ -154,14 +154,24 @@ test('offerless re-INVITE: the peer offers in the 200, we answer in the ACK, med
 });
 
 test('UserAgent.stop() with live calls closes every SDH and frees every socket', async () => {
-  const { alice, bob, stop } = await memoryPair();
+  const settled = async (n) => {
+    for (let i = 0; i < 80 && nativeResources().livePeers > n; i++) await new Promise((r) => setTimeout(r, 25));
+  };
+  await settled(0); // earlier tests' connections finish closing
   const before = nativeResources();
-  await establish(alice, bob);
-  await establish(bob, alice);
-  assert.equal(nativeResources().livePeers - before.livePeers, 4);
-  await stop();
-  assert.equal(alice.sdhClosed, alice.sdhCreated);
-  assert.equal(bob.sdhClosed, bob.sdhCreated);
-  for (let i = 0; i < 40 && nativeResources().livePeers > before.livePeers; i++) await new Promise((r) => setTimeout(r, 25));
-  assert.deepEqual(nativeResources(), before);
+  const { alice, bob, stop } = await memoryPair();
+  let stopped = false;
+  try {
+    await establish(alice, bob);
+    await establish(bob, alice);
+    assert.equal(nativeResources().livePeers - before.livePeers, 4);
+    await stop();
+    stopped = true;
+    assert.equal(alice.sdhClosed, alice.sdhCreated);
+    assert.equal(bob.sdhClosed, bob.sdhCreated);
+    await settled(before.livePeers);
+    assert.deepEqual(nativeResources(), before);
+  } finally {
+    if (!stopped) await stop();
+  }
 });

@@ -119,13 +119,13 @@ struct Player {
 struct AudioSink {
     rate: u32,
     batch_samples: usize,
-    resampler: Option<(u32, Resampler)>,
+    resamplers: Vec<((u32, u32), Resampler)>,
     buf: Vec<i16>,
 }
 
 struct Recorder {
     rate: u32,
-    resampler: Option<(u32, Resampler)>,
+    resamplers: Vec<((u32, u32), Resampler)>,
     writer: crate::wav::WavWriter<BufWriter<File>>,
 }
 
@@ -352,7 +352,7 @@ impl Media {
         self.sink = Some(AudioSink {
             rate,
             batch_samples: (rate / 1000 * batch_ms) as usize,
-            resampler: None,
+            resamplers: Vec::new(),
             buf: Vec::new(),
         });
         Ok(())
@@ -376,7 +376,7 @@ impl Media {
             .map_err(|e| Error::Wav(e.to_string()))?;
         self.recorder = Some(Recorder {
             rate,
-            resampler: None,
+            resamplers: Vec::new(),
             writer,
         });
         Ok(())
@@ -656,7 +656,7 @@ impl Media {
         let pcm = std::mem::take(&mut self.pcm);
         if let Some(sink) = self.sink.as_mut() {
             let before = sink.buf.len();
-            resample_into(&mut sink.resampler, rate, sink.rate, &pcm, &mut sink.buf);
+            convert(&mut sink.resamplers, rate, sink.rate, &pcm, &mut sink.buf);
             let _ = before;
             while sink.buf.len() >= sink.batch_samples {
                 let rest = sink.buf.split_off(sink.batch_samples);
@@ -669,7 +669,7 @@ impl Media {
         }
         if let Some(rec) = self.recorder.as_mut() {
             let mut tmp = Vec::with_capacity(pcm.len() * 6);
-            resample_into(&mut rec.resampler, rate, rec.rate, &pcm, &mut tmp);
+            convert(&mut rec.resamplers, rate, rec.rate, &pcm, &mut tmp);
             if rec.writer.write_samples(&tmp).is_err() {
                 log::warn!("recording failed; stopping it");
                 self.recorder = None;
@@ -736,30 +736,6 @@ pub fn to_supported_rate(samples: Vec<i16>, rate: u32) -> Result<(Vec<i16>, u32)
         out.push((a + (b - a) * frac).round() as i16);
     }
     Ok((out, CANONICAL_RATE))
-}
-
-fn resample_into(
-    slot: &mut Option<(u32, Resampler)>,
-    from: u32,
-    to: u32,
-    input: &[i16],
-    out: &mut Vec<i16>,
-) {
-    if from == to {
-        out.extend_from_slice(input);
-        return;
-    }
-    let r = match slot {
-        Some((f, r)) if *f == from => r,
-        _ => match Resampler::new(from, to) {
-            Ok(r) => {
-                *slot = Some((from, r));
-                &mut slot.as_mut().expect("just set").1
-            }
-            Err(_) => return,
-        },
-    };
-    r.process(input, out);
 }
 
 #[cfg(test)]
