@@ -16,8 +16,18 @@ for (const codec of ['opus', 'pcmu', 'pcma']) {
       assert.ok(within(fB, 1000, 0.02), `B heard ${fB} Hz, want 1000 ±2%`);
       assert.ok(within(fA, 440, 0.02), `A heard ${fA} Hz, want 440 ±2%`);
       const stats = await b.getStats();
-      const codecStat = [...stats.values()].find((s) => s.type === 'codec');
+      const all = [...stats.values()];
+      const codecStat = all.find((s) => s.type === 'codec');
       assert.equal(String(codecStat.mimeType).toLowerCase(), `audio/${codec}`);
+      // W3C webrtc-stats names for the transport side too.
+      const transport = all.find((s) => s.type === 'transport');
+      assert.equal(transport.dtlsState, 'connected');
+      assert.match(transport.srtpCipher, /^SRTP_/);
+      const pair = all.find((s) => s.id === transport.selectedCandidatePairId);
+      assert.equal(pair?.type, 'candidate-pair');
+      assert.equal(pair.state, 'succeeded');
+      const inbound = all.find((s) => s.type === 'inbound-rtp');
+      assert.ok(inbound.packetsReceived > 0 && inbound.transportId === transport.id);
     } finally {
       a.close();
       b.close();

@@ -1140,8 +1140,13 @@ impl Peer {
     }
 
     /// Stats as W3C `RTCStatsReport` entries (JSON objects with `id`, `type`, `timestamp`).
-    pub fn stats(&self, timestamp_ms: f64) -> Vec<serde_json::Value> {
-        crate::stats::report(self, timestamp_ms)
+    pub fn stats(&mut self, now: Instant, timestamp_ms: f64) -> Vec<serde_json::Value> {
+        let transport = self
+            .pc
+            .as_mut()
+            .map(|pc| crate::stats::transport_entries(pc, now))
+            .unwrap_or_default();
+        crate::stats::report(self, transport, timestamp_ms)
     }
 
     /// Remote info of the current negotiation.

@@ -1,17 +1,50 @@
-//! `getStats()` in W3C names (webrtc-stats). rtc 0.21.1 leaves
-//! remote-inbound stats empty and consumes inbound RTCP itself, so the media
-//! counters come from sipwire's own pipeline.
+//! `getStats()` in W3C names (webrtc-stats). ICE and DTLS entries
+//! (`transport`, `candidate-pair`, `local-candidate`, `remote-candidate`,
+//! `certificate`) are rtc's own, already W3C-shaped. The media entries come
+//! from sipwire's pipeline: rtc 0.21.1 leaves remote-inbound stats empty and
+//! our RTP never passes through its sender/receiver objects.
 
 use crate::peer::Peer;
+use rtc::statistics::report::RTCStatsReportEntry;
+use rtc::statistics::StatsSelector;
 use serde_json::{json, Value};
+use std::time::Instant;
 
-/// Build the report entries for one peer.
-pub fn report(peer: &Peer, timestamp: f64) -> Vec<Value> {
+/// rtc's ICE/DTLS entries as JSON.
+pub fn transport_entries(
+    pc: &mut rtc::peer_connection::RTCPeerConnection,
+    now: Instant,
+) -> Vec<Value> {
+    let report = pc.get_stats(now, StatsSelector::None);
+    report
+        .iter()
+        .filter_map(|e| match e {
+            RTCStatsReportEntry::Transport(s) => serde_json::to_value(s).ok(),
+            RTCStatsReportEntry::IceCandidatePair(s) => serde_json::to_value(s).ok(),
+            RTCStatsReportEntry::LocalCandidate(s) | RTCStatsReportEntry::RemoteCandidate(s) => {
+                serde_json::to_value(s).ok()
+            }
+            RTCStatsReportEntry::Certificate(s) => serde_json::to_value(s).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Build the report entries for one peer; `transport` are rtc's entries.
+pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> {
     let m = peer.media().stats();
     let mut out = vec![json!({
         "id": "P", "type": "peer-connection", "timestamp": timestamp,
     })];
-    let transport = json!({
+    let rtc_transport = transport
+        .iter()
+        .find(|v| v["type"] == "transport")
+        .and_then(|v| v["id"].as_str())
+        .map(str::to_owned);
+    let tid = rtc_transport.clone().unwrap_or_else(|| "T01".into());
+    let have_candidates = transport.iter().any(|v| v["type"] == "local-candidate");
+    out.extend(transport);
+    let ours = json!({
         "id": "T01", "type": "transport", "timestamp": timestamp,
         "iceState": peer.ice_connection_state(),
         "dtlsState": match peer.connection_state() {
@@ -20,18 +53,20 @@ pub fn report(peer: &Peer, timestamp: f64) -> Vec<Value> {
         "packetsSent": m.packets_sent, "packetsReceived": m.packets_received,
         "bytesSent": m.bytes_sent, "bytesReceived": m.bytes_received,
     });
-    out.push(transport);
+    if rtc_transport.is_none() {
+        out.push(ours);
+    }
     if let Some(send) = peer.media().send_codec() {
         out.push(json!({
             "id": format!("CO{}", send.pt), "type": "codec", "timestamp": timestamp,
             "payloadType": send.pt, "mimeType": format!("audio/{}", send.kind.mime_name()),
-            "clockRate": send.kind.clock_rate(), "transportId": "T01",
+            "clockRate": send.kind.clock_rate(), "transportId": tid,
         }));
         out.push(json!({
             "id": format!("OT{}", peer.media().ssrc()), "type": "outbound-rtp", "timestamp": timestamp,
             "kind": "audio", "mediaType": "audio", "ssrc": peer.media().ssrc(),
             "packetsSent": m.packets_sent, "bytesSent": m.bytes_sent,
-            "codecId": format!("CO{}", send.pt), "transportId": "T01",
+            "codecId": format!("CO{}", send.pt), "transportId": tid,
             "direction": peer.media().direction().as_str(),
         }));
     }
@@ -43,14 +78,17 @@ pub fn report(peer: &Peer, timestamp: f64) -> Vec<Value> {
             "packetsLost": m.packets_lost, "jitter": m.jitter_seconds,
             "concealedFrames": m.concealed_frames, "framesDecoded": m.frames_decoded,
             "totalAudioEnergy": m.total_audio_energy, "audioLevel": m.audio_level,
-            "transportId": "T01",
+            "transportId": tid,
         }));
+    }
+    if have_candidates {
+        return out;
     }
     for (i, c) in peer.candidates().iter().enumerate() {
         let parts: Vec<&str> = c.split_whitespace().collect();
         out.push(json!({
             "id": format!("LC{i}"), "type": "local-candidate", "timestamp": timestamp,
-            "transportId": "T01",
+            "transportId": tid,
             "address": parts.get(4), "port": parts.get(5).and_then(|p| p.parse::<u16>().ok()),
             "protocol": parts.get(2).map(|p| p.to_ascii_lowercase()),
             "candidateType": parts.get(7), "priority": parts.get(3).and_then(|p| p.parse::<u32>().ok()),

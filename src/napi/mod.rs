@@ -315,8 +315,8 @@ impl NativePeerConnection {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
-        self.run(env, move |p, _| {
-            Ok(serde_json::Value::Array(p.stats(t0)).to_string())
+        self.run(env, move |p, now| {
+            Ok(serde_json::Value::Array(p.stats(now, t0)).to_string())
         })
     }
 
