@@ -41,6 +41,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// While media flows, rtc's deadline is re-read every this many ticks
+/// (100 ms) rather than after every RTP packet in or out.
+const DEADLINE_REFRESH_TICKS: u64 = 5;
+
 /// W3C `RTCSdpType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SdpType {
@@ -1012,7 +1016,13 @@ impl Peer {
             // Garbage from the network is dropped, never fatal.
             log::debug!("dropping datagram from {remote}: {e}");
         }
-        self.deadline = None;
+        // RTP/RTCP (RFC 7983: first byte 128..=191) only ever adds rtc timers
+        // that are >= 1 s away (RTCP reports), so media_tick re-reads the
+        // deadline every few ticks instead of after every packet: querying
+        // rtc's poll_timeout walks its whole handler chain.
+        if !matches!(data.first(), Some(128..=191)) {
+            self.deadline = None;
+        }
         self.drain_rtc(now);
     }
 
@@ -1075,8 +1085,10 @@ impl Peer {
                 if let Err(e) = pc.handle_write(msg) {
                     log::debug!("RTP write: {e}");
                 }
-                self.deadline = None;
             }
+        }
+        if self.media.ticks() % DEADLINE_REFRESH_TICKS == 0 {
+            self.deadline = None;
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;

@@ -10,7 +10,8 @@ use crate::error::{Error, Result};
 use crate::peer::{Description, Peer, PeerEvent};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
@@ -85,6 +86,8 @@ struct Entry {
     /// Got input this loop turn: its outputs must be drained. Untouched peers
     /// are skipped, which keeps a loop turn from costing O(calls) rtc calls.
     touched: bool,
+    /// The deadline this peer has in the shard's timer heap.
+    scheduled: Option<Instant>,
 }
 
 /// Handle to a peer living on a shard. Dropping it does not close the peer:
@@ -268,6 +271,12 @@ struct Shard {
     tokens: HashMap<Token, (u64, usize)>,
     next_token: usize,
     next_tick: Instant,
+    /// Peers' next deadlines, earliest first. Entries go stale when a peer's
+    /// deadline moves or it leaves; a popped entry counts only if it still
+    /// matches `Entry::scheduled`. Keeps a wake-up O(events), not O(calls).
+    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Peers that got input since the last flush.
+    touched: Vec<u64>,
     buf: Vec<u8>,
     load: Arc<AtomicUsize>,
 }
@@ -281,6 +290,8 @@ impl Shard {
             tokens: HashMap::new(),
             next_token: 0,
             next_tick: Instant::now() + TICK,
+            timers: BinaryHeap::new(),
+            touched: Vec::new(),
             buf: vec![0u8; 2048],
             load,
         }
@@ -291,10 +302,8 @@ impl Shard {
         loop {
             let now = Instant::now();
             let mut wake = self.next_tick;
-            for e in self.peers.values_mut() {
-                if let Some(t) = e.peer.poll_timeout() {
-                    wake = wake.min(t);
-                }
+            if let Some(Reverse((t, _))) = self.timers.peek() {
+                wake = wake.min(*t);
             }
             let timeout = wake.saturating_duration_since(now);
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
@@ -313,9 +322,11 @@ impl Shard {
                 return;
             }
             if now >= self.next_tick {
-                for e in self.peers.values_mut() {
+                for (id, e) in self.peers.iter_mut() {
                     guarded(e, "media tick", |p| p.media_tick(now));
-                    e.touched = true;
+                    e.touched = false;
+                    flush(e);
+                    reschedule(&mut self.timers, *id, e);
                 }
                 self.next_tick += TICK;
                 if now > self.next_tick + TICK * 5 {
@@ -323,14 +334,39 @@ impl Shard {
                     self.next_tick = now + TICK;
                 }
             }
-            for e in self.peers.values_mut() {
-                if e.peer.poll_timeout().is_some_and(|t| t <= now) {
-                    guarded(e, "timers", |p| p.handle_timeout(now));
-                    e.touched = true;
+            while let Some(&Reverse((t, id))) = self.timers.peek() {
+                if t > now {
+                    break;
                 }
-                if e.touched {
-                    e.touched = false;
-                    flush(e);
+                self.timers.pop();
+                let Some(e) = self.peers.get_mut(&id) else {
+                    continue;
+                };
+                if e.scheduled != Some(t) {
+                    continue; // stale: the peer's deadline moved
+                }
+                e.scheduled = None;
+                guarded(e, "timers", |p| p.handle_timeout(now));
+                if !e.touched {
+                    e.touched = true;
+                    self.touched.push(id);
+                }
+            }
+            if self.timers.len() > 4 * self.peers.len() + 64 {
+                // Many stale entries (deadlines that kept moving): rebuild.
+                self.timers = self
+                    .peers
+                    .iter()
+                    .filter_map(|(id, e)| e.scheduled.map(|t| Reverse((t, *id))))
+                    .collect();
+            }
+            for id in self.touched.drain(..) {
+                if let Some(e) = self.peers.get_mut(&id) {
+                    if e.touched {
+                        e.touched = false;
+                        flush(e);
+                        reschedule(&mut self.timers, id, e);
+                    }
                 }
             }
         }
@@ -347,7 +383,10 @@ impl Shard {
             return;
         };
         let local = *local;
-        e.touched = true;
+        if !e.touched {
+            e.touched = true;
+            self.touched.push(id);
+        }
         loop {
             match sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
@@ -402,8 +441,10 @@ impl Shard {
                             snapshot,
                             dirty: true,
                             touched: true,
+                            scheduled: None,
                         },
                     );
+                    self.touched.push(id);
                 }
                 Ok(Command::Op(id, op)) => match self.peers.get_mut(&id) {
                     Some(e) => {
@@ -412,7 +453,9 @@ impl Shard {
                         let mut settle = None;
                         guarded_peer(&mut e.peer, "command", |p| settle = op(Some(p), now));
                         e.dirty = true;
+                        e.touched = false;
                         flush(e);
+                        reschedule(&mut self.timers, id, e);
                         if let Some(settle) = settle {
                             settle();
                         }
@@ -457,6 +500,17 @@ fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
 
 fn guarded(e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
     guarded_peer(&mut e.peer, what, f);
+}
+
+/// Put the peer's next deadline in the heap if it changed.
+fn reschedule(timers: &mut BinaryHeap<Reverse<(Instant, u64)>>, id: u64, e: &mut Entry) {
+    let d = e.peer.poll_timeout();
+    if d != e.scheduled {
+        if let Some(t) = d {
+            timers.push(Reverse((t, id)));
+        }
+        e.scheduled = d;
+    }
 }
 
 fn flush(e: &mut Entry) {
