@@ -1087,7 +1087,7 @@ impl Peer {
                 }
             }
         }
-        if self.media.ticks() % DEADLINE_REFRESH_TICKS == 0 {
+        if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
             self.deadline = None;
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
