@@ -8,6 +8,7 @@ pub mod dtmf;
 pub mod error;
 pub mod media;
 pub mod peer;
+pub mod rtcp;
 pub mod sdp;
 pub mod shard;
 pub mod srflx;

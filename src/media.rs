@@ -400,6 +400,40 @@ impl Media {
         self.ticks
     }
 
+    /// The sender part of an RTCP SR while we send: the RTP timestamp of the
+    /// frame sent on this tick and the counts so far.
+    pub fn sender_info(&self) -> Option<crate::rtcp::SenderInfo> {
+        let send = self.send.as_ref()?;
+        if !self.direction.has_send() {
+            return None;
+        }
+        Some(crate::rtcp::SenderInfo {
+            rtp_time: self
+                .ts
+                .wrapping_sub(send.codec.kind.samples_per_frame() as u32),
+            packet_count: self.stats.packets_sent as u32,
+            octet_count: self.stats.bytes_sent as u32,
+        })
+    }
+
+    /// An RTCP report block's view of the stream we receive, once it started.
+    pub fn reception(&self) -> Option<crate::rtcp::Reception> {
+        let ssrc = self.stats.remote_ssrc?;
+        let highest = self.highest_seq?;
+        let rate = self
+            .recv
+            .audio
+            .first()
+            .map_or(8000, |(_, k)| k.clock_rate());
+        Some(crate::rtcp::Reception {
+            ssrc,
+            highest_seq: highest as u32,
+            expected: highest - self.first_ext_seq + 1,
+            received: self.stats.packets_received,
+            jitter: (self.stats.jitter_seconds * rate as f64) as u32,
+        })
+    }
+
     /// Feed one received RTP packet.
     pub fn on_rtp(
         &mut self,

@@ -19,7 +19,6 @@ use crate::sdp::{self, Direction, LocalRewrite, RemoteSdp, SdpKind, Setup};
 use bytes::BytesMut;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::interceptor_registry::configure_rtcp_reports;
 use rtc::peer_connection::configuration::media_engine::{
     MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
 };
@@ -195,6 +194,8 @@ pub struct Peer {
     srflx: Option<crate::srflx::SrflxGatherer>,
     stun_out: VecDeque<Transmit>,
     epoch: Instant,
+    /// RTCP SR/RR for the audio stream (ours, not rtc's interceptors).
+    rtcp: crate::rtcp::Reporter,
 }
 
 impl Peer {
@@ -241,6 +242,7 @@ impl Peer {
             srflx: None,
             stun_out: VecDeque::new(),
             epoch: now,
+            rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
         }
     }
 
@@ -262,6 +264,17 @@ impl Peer {
     /// Media pipeline.
     pub fn media(&self) -> &Media {
         &self.media
+    }
+
+    /// RTCP reports: what the far end says about our stream.
+    pub fn rtcp(&self) -> &crate::rtcp::Reporter {
+        &self.rtcp
+    }
+
+    /// NTP time for RTCP at `now`. Only differences of our own readings
+    /// matter (round-trip time), so the peer's epoch serves as the origin.
+    fn ntp(&self, now: Instant) -> u64 {
+        crate::rtcp::ntp_from_unix(now.saturating_duration_since(self.epoch))
     }
 
     /// True once closed.
@@ -391,7 +404,12 @@ impl Peer {
             .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(100))
             .with_include_loopback_candidate(true)
             .build();
-        let registry = configure_rtcp_reports(Registry::new());
+        // No interceptors: RTCP reports are ours (crate::rtcp); rtc's report
+        // interceptors walked every RTP packet for counters Media already has.
+        let registry = Registry::new().with(
+            rtc::interceptor::Slot::ReceiverReport,
+            crate::rtcp::DeliverRtcp::default(),
+        );
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(
                 RTCConfigurationBuilder::new()
@@ -1087,6 +1105,22 @@ impl Peer {
                 }
             }
         }
+        if self.connected {
+            let ntp = self.ntp(now);
+            let (sender, reception) = (self.media.sender_info(), self.media.reception());
+            if let (Some(pkts), Some(pc)) = (
+                self.rtcp.poll(self.media.ticks(), ntp, sender, reception),
+                self.pc.as_mut(),
+            ) {
+                let msg = TaggedRTCMessage {
+                    now,
+                    message: RTCMessage::RtcpPacket(String::new(), pkts),
+                };
+                if let Err(e) = pc.handle_write(msg) {
+                    log::debug!("RTCP write: {e}");
+                }
+            }
+        }
         if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
             self.deadline = None;
         }
@@ -1118,9 +1152,12 @@ impl Peer {
             }
         }
         let mut ev = std::mem::take(&mut self.media_events);
+        let ntp = crate::rtcp::ntp_from_unix(arrival);
         while let Some(m) = pc.poll_read() {
-            if let RTCMessage::RtpPacket(_, pkt) = m.message {
-                self.media.on_rtp(&pkt, arrival, &mut ev);
+            match m.message {
+                RTCMessage::RtpPacket(_, pkt) => self.media.on_rtp(&pkt, arrival, &mut ev),
+                RTCMessage::RtcpPacket(_, pkts) => self.rtcp.on_rtcp(&pkts, ntp),
+                _ => {}
             }
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));

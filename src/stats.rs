@@ -1,8 +1,9 @@
 //! `getStats()` in W3C names (webrtc-stats). ICE and DTLS entries
 //! (`transport`, `candidate-pair`, `local-candidate`, `remote-candidate`,
 //! `certificate`) are rtc's own, already W3C-shaped. The media entries come
-//! from sipwire's pipeline: rtc 0.21.1 leaves remote-inbound stats empty and
-//! our RTP never passes through its sender/receiver objects.
+//! from sipwire's pipeline and its RTCP reports (`remote-inbound-rtp`,
+//! `remote-outbound-rtp`, see [`crate::rtcp`]): our RTP never passes through
+//! rtc's sender/receiver objects.
 
 use crate::peer::Peer;
 use rtc::statistics::report::RTCStatsReportEntry;
@@ -69,6 +70,21 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "codecId": format!("CO{}", send.pt), "transportId": tid,
             "direction": peer.media().direction().as_str(),
         }));
+        // What the far end reports about our stream (RTCP report blocks).
+        let ri = peer.rtcp().remote_inbound();
+        if ri.reports_received > 0 {
+            let ssrc = peer.media().ssrc();
+            out.push(json!({
+                "id": format!("RI{ssrc}"), "type": "remote-inbound-rtp", "timestamp": timestamp,
+                "kind": "audio", "ssrc": ssrc, "localId": format!("OT{ssrc}"),
+                "transportId": tid, "codecId": format!("CO{}", send.pt),
+                "packetsLost": ri.packets_lost, "fractionLost": ri.fraction_lost,
+                "jitter": ri.jitter_rtp as f64 / send.kind.clock_rate() as f64,
+                "roundTripTime": ri.round_trip_time,
+                "totalRoundTripTime": ri.total_round_trip_time,
+                "roundTripTimeMeasurements": ri.round_trip_time_measurements,
+            }));
+        }
     }
     if let Some(ssrc) = m.remote_ssrc {
         out.push(json!({
@@ -80,6 +96,15 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "totalAudioEnergy": m.total_audio_energy, "audioLevel": m.audio_level,
             "transportId": tid,
         }));
+        let ro = peer.rtcp().remote_outbound();
+        if ro.reports_received > 0 {
+            out.push(json!({
+                "id": format!("RO{ssrc}"), "type": "remote-outbound-rtp", "timestamp": timestamp,
+                "kind": "audio", "ssrc": ssrc, "localId": format!("IT{ssrc}"), "transportId": tid,
+                "packetsSent": ro.packets_sent, "bytesSent": ro.bytes_sent,
+                "reportsSent": ro.reports_received,
+            }));
+        }
     }
     if have_candidates {
         return out;
