@@ -93,6 +93,11 @@ export interface NativeConfig {
   rtpTimeout?: number
   /** Opus encoder complexity, 0 to 10 (libopus default, also the cheapest measured here). @default 10 */
   opusComplexity?: number
+  /**
+   * Negotiate the abs-send-time RTP header extension and report one-way
+   * delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
+   */
+  measureOneWayDelay?: boolean
 }
 
 /** `RTCSessionDescriptionInit`. */

@@ -5,7 +5,7 @@
 //   node bench/child.mjs --stack sipwire-bot-pcmu --n 50 --d 5
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { delays } from './stacks/common.mjs';
+import { delays, histWindowQuantile } from './stacks/common.mjs';
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
@@ -105,6 +105,8 @@ async function main() {
   const threadsNow = threads();
   const fdsNow = fds();
 
+  const delayQuantile = (q) =>
+    stack.delay === 'histogram' ? histWindowQuantile(c0.delayHist, c1.delayHist, q) : stack.delay ? delays.quantile(q) : null;
   const n = calls.length;
   const sent = c1.sent - c0.sent;
   const recv = c1.recv - c0.recv;
@@ -149,8 +151,10 @@ async function main() {
     udpRcvbufDrops: udp1.rcvbuf - udp0.rcvbuf,
     udpSndbufDrops: udp1.sndbuf - udp0.sndbuf,
     sendRatePct: expected > 0 ? (100 * sent) / expected : 0,
-    delayP50Ms: stack.delay ? delays.quantile(0.5) : null,
-    delayP99Ms: stack.delay ? delays.quantile(0.99) : null,
+    // 'histogram': Rust-side abs-send-time counts (sipwire), differenced over
+    // the window; otherwise JS saw each packet and timed it (passthrough).
+    delayP50Ms: delayQuantile(0.5),
+    delayP99Ms: delayQuantile(0.99),
     jitterP50Ms: c1.jitter?.length ? quantile(c1.jitter, 0.5) : null,
     jitterP99Ms: c1.jitter?.length ? quantile(c1.jitter, 0.99) : null,
     threadsPerCall: n ? (threadsNow - threadsBase) / n : null,

@@ -26,6 +26,7 @@ export type {
   PlayResult,
   AudioFrame,
   CodecName,
+  OneWayDelayStats,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

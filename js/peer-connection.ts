@@ -46,6 +46,37 @@ export interface RTCConfiguration {
   rtpTimeout?: number;
   /** Opus encoder complexity, 0-10; 10 (libopus default) measured cheapest for 20 ms voice frames here. @defaultValue 10 */
   opusComplexity?: number;
+  /**
+   * Measure one-way RTP delay in Rust: offers and answers carry the
+   * `abs-send-time` header extension (an answer only if the offer did), every
+   * RTP packet sent is stamped with the wall-clock send time, and each one
+   * received adds a sample (receive time minus send time, so both ends need
+   * one clock: same host or NTP-synced). Results are on the `inbound-rtp`
+   * stats entry: `oneWayDelayP50`, `oneWayDelayP99` (seconds, `null` with no
+   * samples), `oneWayDelaySamples` and `oneWayDelayHistogram` (see
+   * {@link OneWayDelayStats}). @defaultValue false
+   */
+  measureOneWayDelay?: boolean;
+}
+
+/**
+ * Extra `inbound-rtp` stats fields present when
+ * {@link RTCConfiguration.measureOneWayDelay} is on (sipwire extension).
+ */
+export interface OneWayDelayStats {
+  /** Median one-way delay in seconds (middle of its histogram bin); `null` with no samples. */
+  oneWayDelayP50: number | null;
+  /** 99th percentile one-way delay in seconds; `null` with no samples. */
+  oneWayDelayP99: number | null;
+  /** Packets that yielded a sample (those outside -1 s..10 s are dropped). */
+  oneWayDelaySamples: number;
+  /**
+   * Sample counts by bin, keyed by the bin's lower edge in ms (`"0.35"`); only
+   * non-empty bins. Bins are 0.05 ms wide below 5 ms, 0.5 ms to 50 ms, 5 ms to
+   * 500 ms, then one bin for 500 ms and above; negative delays count in `"0"`.
+   * Counts are cumulative: difference two snapshots for a window.
+   */
+  oneWayDelayHistogram: Record<string, number>;
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -187,6 +218,7 @@ export class RTCPeerConnection extends EventTarget {
             iceGatheringTimeout: config.iceGatheringTimeout,
             rtpTimeout: config.rtpTimeout,
             opusComplexity: config.opusComplexity,
+            measureOneWayDelay: config.measureOneWayDelay,
           },
           (ev) => this.#onNative(ev),
         ),
@@ -308,7 +340,11 @@ export class RTCPeerConnection extends EventTarget {
     this.#native.restartIce();
   }
 
-  /** W3C getStats: a Map of stats objects keyed by id (`inbound-rtp`, `outbound-rtp`, `transport`, ...). */
+  /**
+   * W3C getStats: a Map of stats objects keyed by id (`inbound-rtp`,
+   * `outbound-rtp`, `transport`, ...). With `measureOneWayDelay`, `inbound-rtp`
+   * also has the {@link OneWayDelayStats} fields.
+   */
   async getStats(): Promise<Map<string, Record<string, unknown> & { id: string; type: string }>> {
     this.#checkOpen();
     const json = await awaitNative(this.#native.getStats());

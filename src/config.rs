@@ -50,6 +50,9 @@ pub struct PeerConfig {
     pub rtp_timeout: Duration,
     /// Opus encoder complexity, 0 (cheapest) to 10.
     pub opus_complexity: i32,
+    /// Negotiate abs-send-time, stamp every RTP packet we send and sample
+    /// the one-way delay of every one received (see [`crate::delay`]).
+    pub measure_one_way_delay: bool,
 }
 
 impl Default for PeerConfig {
@@ -64,6 +67,7 @@ impl Default for PeerConfig {
             ice_gathering_timeout: Duration::from_millis(5000),
             rtp_timeout: Duration::from_secs(10),
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
+            measure_one_way_delay: false,
         }
     }
 }
@@ -87,6 +91,8 @@ pub struct PeerConfigInput {
     pub rtp_timeout_ms: Option<u32>,
     /// Opus encoder complexity 0-10.
     pub opus_complexity: Option<u32>,
+    /// See [`PeerConfig::measure_one_way_delay`]; default off.
+    pub measure_one_way_delay: Option<bool>,
 }
 
 impl PeerConfigInput {
@@ -191,6 +197,7 @@ impl PeerConfigInput {
         if let Some(ms) = self.rtp_timeout_ms {
             cfg.rtp_timeout = Duration::from_millis(ms as u64);
         }
+        cfg.measure_one_way_delay = self.measure_one_way_delay.unwrap_or(false);
         Ok(cfg)
     }
 }

@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod certificate;
 pub mod config;
+pub mod delay;
 pub mod dtmf;
 pub mod error;
 pub mod media;

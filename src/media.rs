@@ -10,6 +10,7 @@
 use crate::audio::codec::{CodecKind, Decoder, Encoder};
 use crate::audio::jitter::{JitterBuffer, JitterOut};
 use crate::audio::resample::Resampler;
+use crate::delay::DelayHistogram;
 use crate::dtmf::{DtmfReceiver, DtmfSender};
 use crate::error::{Error, Result};
 use crate::sdp::Direction;
@@ -173,6 +174,14 @@ pub struct Media {
     armed: bool,
     dtmf_busy: bool,
     opus_complexity: i32,
+    /// abs-send-time measurement; `None` unless enabled (costs nothing then).
+    one_way: Option<OneWayDelay>,
+}
+
+struct OneWayDelay {
+    /// Negotiated extmap id; `None` while the remote did not agree to it.
+    ext_id: Option<u8>,
+    histogram: DelayHistogram,
 }
 
 impl Media {
@@ -211,7 +220,60 @@ impl Media {
             armed: false,
             dtmf_busy: false,
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
+            one_way: None,
         }
+    }
+
+    /// Measure one-way delay (abs-send-time) once an extension id is set with
+    /// [`Media::set_abs_send_time_id`]; allocates the histogram.
+    pub fn enable_one_way_delay(&mut self) {
+        self.one_way.get_or_insert_with(|| OneWayDelay {
+            ext_id: None,
+            histogram: DelayHistogram::default(),
+        });
+    }
+
+    /// The negotiated abs-send-time extmap id (1-14, one-byte form), or
+    /// `None` when not negotiated. Ignored unless measurement is enabled.
+    pub fn set_abs_send_time_id(&mut self, id: Option<u8>) {
+        if let Some(ow) = self.one_way.as_mut() {
+            ow.ext_id = id.filter(|i| (1..=14).contains(i));
+        }
+    }
+
+    /// Stamp an outgoing packet with its send time (since the UNIX epoch) if
+    /// abs-send-time was negotiated.
+    pub fn stamp_send_time(&self, pkt: &mut Packet, send_unix: std::time::Duration) {
+        let Some(id) = self.one_way.as_ref().and_then(|o| o.ext_id) else {
+            return;
+        };
+        let field = crate::delay::encode_abs_send_time(send_unix);
+        // Cannot fail: id is 1-14 and 3 bytes fit the one-byte form.
+        let _ = pkt.header.set_extension(id, Bytes::copy_from_slice(&field));
+    }
+
+    /// Take one delay sample from a received packet's abs-send-time, given
+    /// its arrival time since the UNIX epoch.
+    pub fn record_send_time(&mut self, pkt: &Packet, recv_unix: std::time::Duration) {
+        let Some(ow) = self.one_way.as_mut() else {
+            return;
+        };
+        let Some(id) = ow.ext_id else { return };
+        let Some(sent) = pkt
+            .header
+            .get_extension(id)
+            .and_then(|p| crate::delay::decode_abs_send_time(&p))
+        else {
+            return;
+        };
+        if let Some(d) = crate::delay::one_way_delay(sent, recv_unix) {
+            ow.histogram.record(d);
+        }
+    }
+
+    /// One-way delay samples, when measurement is enabled.
+    pub fn one_way_delay(&self) -> Option<&DelayHistogram> {
+        self.one_way.as_ref().map(|o| &o.histogram)
     }
 
     /// The negotiated send codec.
@@ -899,6 +961,53 @@ mod tests {
         );
         let (ea, _) = run(&mut a, &mut b, 5);
         assert!(!ea.contains(&MediaEvent::RtpTimeout), "RTP flowing again");
+    }
+
+    #[test]
+    fn one_way_delay_is_the_injected_transit_time() {
+        use rtc::rtp::packet::Packet as RtpPacket;
+        use rtc::shared::marshal::{Marshal, Unmarshal};
+        use std::time::{Duration, Instant, SystemTime};
+        let (mut a, mut b) = pair(CodecKind::Pcmu, 0, None);
+        a.enable_one_way_delay();
+        b.enable_one_way_delay();
+        a.set_abs_send_time_id(Some(3));
+        b.set_abs_send_time_id(Some(3));
+        let t0 = Instant::now();
+        // Anchored 5 ms before a 64 s wrap, so some packets cross it.
+        let anchor = crate::delay::WallAnchor::new(
+            t0,
+            SystemTime::UNIX_EPOCH + Duration::from_millis(64 * 1000 * 26_000_000 - 5),
+        );
+        let transit = Duration::from_micros(7_320);
+        let mut ev = vec![];
+        for i in 0..50u32 {
+            let sent_at = t0 + Duration::from_millis(20) * i;
+            let mut pkt = a.tick(true, &mut ev).expect("sending");
+            a.stamp_send_time(&mut pkt, anchor.unix_time(sent_at));
+            // Through the wire format: the one-byte extension must survive.
+            let wire = pkt.marshal().unwrap();
+            let pkt = RtpPacket::unmarshal(&mut &wire[..]).unwrap();
+            assert_eq!(pkt.header.extension_profile, 0xBEDE);
+            b.record_send_time(&pkt, anchor.unix_time(sent_at + transit));
+            b.on_rtp(&pkt, Duration::from_millis(20) * i, &mut ev);
+        }
+        let h = b.one_way_delay().unwrap();
+        assert_eq!(h.samples(), 50);
+        // 7.32 ms lies in the 0.5 ms bin [7, 7.5): both quantiles report 7.25 ms.
+        assert!((h.quantile(0.5).unwrap() - 0.007_25).abs() < 1e-9);
+        assert!((h.quantile(0.99).unwrap() - 0.007_25).abs() < 1e-9);
+        // No id negotiated: no extension written, no samples taken.
+        b.set_abs_send_time_id(None);
+        a.set_abs_send_time_id(None);
+        let mut pkt = a.tick(true, &mut ev).unwrap();
+        a.stamp_send_time(&mut pkt, anchor.unix_time(t0));
+        assert!(!pkt.header.extension);
+        b.record_send_time(&pkt, anchor.unix_time(t0));
+        assert_eq!(b.one_way_delay().unwrap().samples(), 50);
+        // Disabled (the default): nothing allocated.
+        let (c, _) = pair(CodecKind::Pcmu, 0, None);
+        assert!(c.one_way_delay().is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use crate::audio::codec::CodecKind;
 use crate::config::PeerConfig;
+use crate::delay::{WallAnchor, ABS_SEND_TIME_URI};
 use crate::error::{Error, Result};
 use crate::media::{Media, MediaEvent, RecvCodecs, SendCodec};
 use crate::sdp::{self, Direction, LocalRewrite, RemoteSdp, SdpKind, Setup};
@@ -31,7 +32,7 @@ use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
-    RtpCodecKind,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::sansio::Protocol;
@@ -196,6 +197,8 @@ pub struct Peer {
     epoch: Instant,
     /// RTCP SR/RR for the audio stream (ours, not rtc's interceptors).
     rtcp: crate::rtcp::Reporter,
+    /// Maps `Instant`s to wall time for abs-send-time and RTCP; set by the I/O layer.
+    wall: Option<WallAnchor>,
 }
 
 impl Peer {
@@ -205,6 +208,9 @@ impl Peer {
         let mut media = Media::new(ssrc, rand::random(), rand::random());
         media.set_rtp_timeout_ticks((cfg.rtp_timeout.as_millis() / 20) as u64);
         media.set_opus_complexity(cfg.opus_complexity);
+        if cfg.measure_one_way_delay {
+            media.enable_one_way_delay();
+        }
         let candidates = locals
             .iter()
             .enumerate()
@@ -243,7 +249,14 @@ impl Peer {
             stun_out: VecDeque::new(),
             epoch: now,
             rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
+            wall: None,
         }
+    }
+
+    /// How this peer turns `Instant`s into wall-clock time for one-way delay
+    /// (abs-send-time). Without it nothing is stamped or measured.
+    pub fn set_wall_anchor(&mut self, anchor: WallAnchor) {
+        self.wall = Some(anchor);
     }
 
     /// Local socket addresses.
@@ -271,10 +284,14 @@ impl Peer {
         &self.rtcp
     }
 
-    /// NTP time for RTCP at `now`. Only differences of our own readings
-    /// matter (round-trip time), so the peer's epoch serves as the origin.
+    /// NTP time for RTCP at `now`: wall clock through the shard's anchor.
+    /// Without one (core tests) the peer's epoch serves as the origin; only
+    /// differences of our own readings matter for round-trip time.
     fn ntp(&self, now: Instant) -> u64 {
-        crate::rtcp::ntp_from_unix(now.saturating_duration_since(self.epoch))
+        crate::rtcp::ntp_from_unix(match self.wall {
+            Some(w) => w.unix_time(now),
+            None => now.saturating_duration_since(self.epoch),
+        })
     }
 
     /// True once closed.
@@ -392,6 +409,16 @@ impl Peer {
         }
         let primary =
             primary.ok_or_else(|| Error::InvalidArgument("no codecs configured".into()))?;
+        if self.cfg.measure_one_way_delay {
+            // rtc then offers the extmap, and answers it only when offered.
+            me.register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: ABS_SEND_TIME_URI.to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )?;
+        }
         // Answering as DTLS server (passive) is faster with rtc: as client its
         // ClientHello waits for the next timer. Only a passive offer forces us active.
         let role = match remote_offer.and_then(|o| o.setup) {
@@ -748,6 +775,10 @@ impl Peer {
             recv,
         )?;
         self.media.set_direction(dir);
+        // The answer's id is the negotiated one, for both directions (RFC 8285).
+        let ext_id =
+            sdp::extmap_id(&answer.sdp, ABS_SEND_TIME_URI).and_then(|id| u8::try_from(id).ok());
+        self.media.set_abs_send_time_id(ext_id);
         Ok(())
     }
 
@@ -1090,12 +1121,15 @@ impl Peer {
             return;
         }
         let mut ev = std::mem::take(&mut self.media_events);
-        if let Some(pkt) = self.media.tick(self.connected, &mut ev) {
+        if let Some(mut pkt) = self.media.tick(self.connected, &mut ev) {
+            if let Some(wall) = self.wall {
+                self.media.stamp_send_time(&mut pkt, wall.unix_time(now));
+            }
             if let Some(pc) = self.pc.as_mut() {
                 // Straight into the pipeline: RTCRtpSender::write_rtp rebuilds
                 // the sender's parameters (codec list, extensions) on every
                 // packet just to validate what Media already guarantees (our
-                // SSRC, a negotiated PT, no header extensions).
+                // SSRC, a negotiated PT, only negotiated header extensions).
                 let msg = TaggedRTCMessage {
                     now,
                     message: RTCMessage::RtpPacket(String::new(), pkt),
@@ -1130,6 +1164,7 @@ impl Peer {
 
     fn drain_rtc(&mut self, now: Instant) {
         let arrival = now.saturating_duration_since(self.epoch);
+        let ntp = self.ntp(now);
         let Some(pc) = self.pc.as_mut() else { return };
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -1152,10 +1187,15 @@ impl Peer {
             }
         }
         let mut ev = std::mem::take(&mut self.media_events);
-        let ntp = crate::rtcp::ntp_from_unix(arrival);
+        let recv_unix = self.wall.map(|w| w.unix_time(now));
         while let Some(m) = pc.poll_read() {
             match m.message {
-                RTCMessage::RtpPacket(_, pkt) => self.media.on_rtp(&pkt, arrival, &mut ev),
+                RTCMessage::RtpPacket(_, pkt) => {
+                    if let Some(t) = recv_unix {
+                        self.media.record_send_time(&pkt, t);
+                    }
+                    self.media.on_rtp(&pkt, arrival, &mut ev);
+                }
                 RTCMessage::RtcpPacket(_, pkts) => self.rtcp.on_rtcp(&pkts, ntp),
                 _ => {}
             }

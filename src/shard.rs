@@ -6,6 +6,7 @@
 //! This is the only place in the core that reads the clock or touches sockets.
 
 use crate::config::PeerConfig;
+use crate::delay::WallAnchor;
 use crate::error::{Error, Result};
 use crate::peer::{Description, Peer, PeerEvent};
 use mio::net::UdpSocket;
@@ -16,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Media clock period.
 pub const TICK: Duration = Duration::from_millis(20);
@@ -203,7 +204,8 @@ impl PeerHandle {
             .iter()
             .map(|s| s.local_addr())
             .collect::<std::io::Result<Vec<_>>>()?;
-        let peer = Box::new(Peer::new(cfg, locals, Instant::now()));
+        let mut peer = Box::new(Peer::new(cfg, locals, Instant::now()));
+        peer.set_wall_anchor(wall_anchor());
         let shard = rt
             .shards
             .iter()
@@ -262,6 +264,15 @@ impl PeerHandle {
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
     }
+}
+
+/// The process's one Instant-to-wall-clock mapping (read once): every peer
+/// stamps and measures abs-send-time through it, so the mapping never jumps
+/// with NTP slews, and two processes on one host differ only by the
+/// microseconds between their two readings.
+fn wall_anchor() -> WallAnchor {
+    static ANCHOR: OnceLock<WallAnchor> = OnceLock::new();
+    *ANCHOR.get_or_init(|| WallAnchor::new(Instant::now(), SystemTime::now()))
 }
 
 struct Shard {

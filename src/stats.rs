@@ -87,7 +87,7 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
         }
     }
     if let Some(ssrc) = m.remote_ssrc {
-        out.push(json!({
+        let mut inbound = json!({
             "id": format!("IT{ssrc}"), "type": "inbound-rtp", "timestamp": timestamp,
             "kind": "audio", "mediaType": "audio", "ssrc": ssrc,
             "packetsReceived": m.packets_received, "bytesReceived": m.bytes_received,
@@ -95,7 +95,16 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "concealedFrames": m.concealed_frames, "framesDecoded": m.frames_decoded,
             "totalAudioEnergy": m.total_audio_energy, "audioLevel": m.audio_level,
             "transportId": tid,
-        }));
+        });
+        if let Some(h) = peer.media().one_way_delay() {
+            // sipwire extension (measureOneWayDelay): abs-send-time based.
+            inbound["oneWayDelayP50"] = json!(h.quantile(0.5));
+            inbound["oneWayDelayP99"] = json!(h.quantile(0.99));
+            inbound["oneWayDelaySamples"] = json!(h.samples());
+            inbound["oneWayDelayHistogram"] =
+                Value::Object(h.nonempty_bins().map(|(k, c)| (k, json!(c))).collect());
+        }
+        out.push(inbound);
         let ro = peer.rtcp().remote_outbound();
         if ro.reports_received > 0 {
             out.push(json!({

@@ -87,6 +87,38 @@ export class DelayHist {
 export const delays = new DelayHist();
 
 /**
+ * sipwire's `oneWayDelayHistogram` (lower bin edge in ms -> count): add
+ * `from` into `into` (returned); `from` may be undefined.
+ */
+export function mergeHist(into, from) {
+  for (const [k, c] of Object.entries(from ?? {})) into[k] = (into[k] ?? 0) + c;
+  return into;
+}
+
+/** sipwire histogram bin width (ms) for a lower edge: as in src/delay.rs. */
+const binWidthMs = (edge) => (edge < 5 ? 0.05 : edge < 50 ? 0.5 : edge < 500 ? 5 : 0);
+
+/**
+ * Quantile (ms) of the samples added between two cumulative sipwire
+ * histograms, as the middle of the bin holding it; null with no samples.
+ */
+export function histWindowQuantile(before, after, q) {
+  const bins = Object.entries(after ?? {})
+    .map(([k, c]) => [Number(k), c - (before?.[k] ?? 0)])
+    .filter(([, c]) => c > 0)
+    .sort((x, y) => x[0] - y[0]);
+  const total = bins.reduce((s, [, c]) => s + c, 0);
+  if (!total) return null;
+  const want = Math.max(1, Math.ceil(q * total));
+  let acc = 0;
+  for (const [edge, c] of bins) {
+    acc += c;
+    if (acc >= want) return edge + binWidthMs(edge) / 2;
+  }
+  return null;
+}
+
+/**
  * One direction of an RTP passthrough stream: PCMU (PT 0), 160-byte payload
  * per 20 ms whose first 8 bytes are the send time (for one-way delay).
  * A fresh Buffer per packet: the stacks may keep the buffer after send().

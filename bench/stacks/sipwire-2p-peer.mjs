@@ -2,7 +2,7 @@
 // parent over IPC, runs the B ends in bot mode, and reports counters, CPU and
 // RSS over the media window. Exits when the parent goes away.
 import { performance } from 'node:perf_hooks';
-import { create } from './sipwire.mjs';
+import { create, peerConfig } from './sipwire.mjs';
 
 const mode = process.argv[2];
 const local = create(mode);
@@ -19,7 +19,7 @@ process.on('message', async (m) => {
   try {
     if (m.op === 'ping') return reply({});
     if (m.op === 'offer') {
-      const b = new RTCPeerConnection({ bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0 });
+      const b = new RTCPeerConnection(peerConfig(codec));
       const call = { b, closed: false, sink: 0 };
       peers.set(m.id, call);
       call.up = local.waitConnected(b, m.timeoutMs);

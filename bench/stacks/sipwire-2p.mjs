@@ -5,8 +5,8 @@
 // helper reports its own counters, CPU and RSS so the figures cover both ends.
 import { fork } from 'node:child_process';
 import { join } from 'node:path';
-import { BENCH_DIR } from './common.mjs';
-import { create as createLocal } from './sipwire.mjs';
+import { create as createLocal, peerConfig } from './sipwire.mjs';
+import { BENCH_DIR, mergeHist } from './common.mjs';
 
 export function create(mode) {
   const local = createLocal(mode); // reuse its media start and counters for the A ends
@@ -30,10 +30,10 @@ export function create(mode) {
 
   return {
     name: `sipwire-2p-${mode}`,
-    delay: null,
+    delay: 'histogram', // Rust abs-send-time across the two processes (one host clock)
     ready: ask({ op: 'ping' }),
     async openCall(i, timeoutMs) {
-      const a = new RTCPeerConnection({ bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0 });
+      const a = new RTCPeerConnection(peerConfig(codec));
       const call = { a, b: null, id: i, closed: false, sink: 0 };
       try {
         const up = local.waitConnected(a, timeoutMs);
@@ -53,7 +53,8 @@ export function create(mode) {
     async counters(calls) {
       const mine = await local.countPeers(calls.map((c) => c.a));
       const theirs = await ask({ op: 'counters' });
-      return { sent: mine.sent + theirs.sent, recv: mine.recv + theirs.recv, lost: mine.lost + theirs.lost, jitter: [...mine.jitter, ...theirs.jitter] };
+      const delayHist = mergeHist(mine.delayHist, theirs.delayHist);
+      return { sent: mine.sent + theirs.sent, recv: mine.recv + theirs.recv, lost: mine.lost + theirs.lost, jitter: [...mine.jitter, ...theirs.jitter], delayHist };
     },
     windowStart: () => ask({ op: 'windowStart' }),
     windowEnd: () => ask({ op: 'windowEnd' }),

@@ -9,7 +9,7 @@
 //    silence and nothing is decoded, i.e. transport cost only, the closest
 //    match to the passthrough stacks (werift, node-datachannel).
 import { join } from 'node:path';
-import { REPO_DIR, startClock } from './common.mjs';
+import { REPO_DIR, mergeHist, startClock } from './common.mjs';
 
 const sip = await import(join(REPO_DIR, 'dist', 'index.js'));
 const { RTCPeerConnection, sineWave, nativeResources } = sip;
@@ -35,6 +35,11 @@ function waitConnected(pc, ms) {
     };
     pc.addEventListener('connectionstatechange', on);
   });
+}
+
+/** Constructor options of every sipwire end in the benchmark. */
+export function peerConfig(codec) {
+  return { bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0, measureOneWayDelay: true };
 }
 
 export function create(mode) {
@@ -78,9 +83,13 @@ export function create(mode) {
     again();
   }
 
-  /** Sum sipwire stats over `pcs` (also used by the two-process variant). */
+  /**
+   * Sum sipwire stats over `pcs` (also used by the two-process variant).
+   * `delayHist` merges the peers' cumulative one-way delay histograms
+   * (abs-send-time, measured in Rust: send tick -> receive).
+   */
   async function countPeers(pcs) {
-    const out = { sent: 0, recv: 0, lost: 0, jitter: [] };
+    const out = { sent: 0, recv: 0, lost: 0, jitter: [], delayHist: {} };
     await Promise.all(
       pcs.map(async (pc) => {
         for (const s of (await pc.getStats()).values()) {
@@ -89,6 +98,7 @@ export function create(mode) {
             out.recv += s.packetsReceived;
             out.lost += s.packetsLost; // from sequence numbers: immune to snapshot skew
             out.jitter.push(s.jitter * 1000);
+            mergeHist(out.delayHist, s.oneWayDelayHistogram);
           }
         }
       }),
@@ -102,9 +112,11 @@ export function create(mode) {
     startMedia,
     countPeers,
     name: `sipwire-${mode}`,
-    delay: null, // no per-packet hook: one-way delay not measurable from JS (jitter from stats instead)
+    // JS sees no packets: delay comes from Rust's abs-send-time histograms
+    // (counters().delayHist), differenced over the window by child.mjs.
+    delay: 'histogram',
     async openCall(i, timeoutMs) {
-      const cfg = { bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0 };
+      const cfg = peerConfig(codec);
       const a = new RTCPeerConnection(cfg);
       const b = new RTCPeerConnection(cfg);
       const call = { a, b, closed: false, sink: 0 };

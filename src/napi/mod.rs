@@ -55,6 +55,9 @@ pub struct NativeConfig {
     pub rtp_timeout: Option<u32>,
     /// Opus encoder complexity, 0 to 10 (libopus default, also the cheapest measured here). @default 10
     pub opus_complexity: Option<u32>,
+    /// Negotiate the abs-send-time RTP header extension and report one-way
+    /// delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
+    pub measure_one_way_delay: Option<bool>,
 }
 
 /// `RTCSessionDescriptionInit`.
@@ -241,6 +244,7 @@ impl NativePeerConnection {
                 ice_gathering_timeout_ms: c.ice_gathering_timeout,
                 rtp_timeout_ms: c.rtp_timeout,
                 opus_complexity: c.opus_complexity,
+                measure_one_way_delay: c.measure_one_way_delay,
             },
         };
         let cfg = input.validate().map_err(to_napi)?;

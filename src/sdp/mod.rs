@@ -73,6 +73,18 @@ pub use local::{
 };
 pub use remote::{normalize_remote, RemoteCodec, RemoteSdp, SdpKind};
 
+/// The id of the `a=extmap` line for `uri` (RFC 8285; a `/direction`
+/// suffix is allowed), first match anywhere in `sdp_text`. Our normalised SDP
+/// holds a single audio section, so this is that section's id.
+pub fn extmap_id(sdp_text: &str, uri: &str) -> Option<u16> {
+    sdp_text.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("a=extmap:")?;
+        let mut parts = rest.split_whitespace();
+        let id = parts.next()?.split('/').next()?.parse().ok()?;
+        (parts.next()? == uri).then_some(id)
+    })
+}
+
 /// RFC 3264 media direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -201,6 +213,17 @@ mod tests {
         assert_eq!(Direction::parse("foo"), None);
         assert!(Direction::SendOnly.has_send() && !Direction::SendOnly.has_recv());
         assert!(Direction::RecvOnly.has_recv() && !Direction::Inactive.has_send());
+    }
+
+    #[test]
+    fn finds_extmap_ids() {
+        let sdp = "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\na=extmap:3/sendrecv http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n";
+        assert_eq!(extmap_id(sdp, crate::delay::ABS_SEND_TIME_URI), Some(3));
+        assert_eq!(
+            extmap_id(sdp, "urn:ietf:params:rtp-hdrext:ssrc-audio-level"),
+            Some(1)
+        );
+        assert_eq!(extmap_id(sdp, "urn:x"), None);
     }
 
     #[test]
