@@ -11,8 +11,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`. */
 export declare class NativePeerConnection {
-  /** Create a connection; `on_event` receives every [`NativeEvent`]. */
+  /**
+   * Create a connection. `on_event` receives [`NativeEvent`]s of every
+   * connection (route them by `pc`); pass the same function each time.
+   */
   constructor(config: NativeConfig | undefined | null, onEvent: (arg: NativeEvent) => void)
+  /** This connection's id: the `pc` field of its events. */
+  get id(): number
   /** W3C `createOffer`. */
   createOffer(iceRestart?: boolean | undefined | null): Promise<NativeDescription>
   /** W3C `createAnswer`. */
@@ -110,6 +115,8 @@ export interface NativeDescription {
 
 /** An event from the native side, tagged by `type`. */
 export interface NativeEvent {
+  /** The connection this event belongs to (its `id`). */
+  pc: number
   /**
    * `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
    * `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,

@@ -179,6 +179,13 @@ let nextRequestId = 1;
  * built in), {@link RTCPeerConnection.waitForGatheringComplete} for complete
  * SDP, {@link RTCPeerConnection.setDirection} for hold, and the audio methods.
  */
+type NativeEvent = import('../index').NativeEvent;
+/** Open connections by native id: one native event channel serves them all. */
+const live = new Map<number, (ev: NativeEvent) => void>();
+function dispatchNative(ev: NativeEvent): void {
+  live.get(ev.pc)?.(ev);
+}
+
 export class RTCPeerConnection extends EventTarget {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
@@ -220,9 +227,11 @@ export class RTCPeerConnection extends EventTarget {
             opusComplexity: config.opusComplexity,
             measureOneWayDelay: config.measureOneWayDelay,
           },
-          (ev) => this.#onNative(ev),
+          dispatchNative,
         ),
     );
+    // Strong, like the native side: an open connection is not collected.
+    live.set(this.#native.id, (ev) => this.#onNative(ev));
   }
 
   #onNative(ev: import('../index').NativeEvent): void {
@@ -474,6 +483,7 @@ export class RTCPeerConnection extends EventTarget {
     if (this.#closed) return;
     this.#closed = true;
     this.#native.close();
+    live.delete(this.#native.id);
     this.#settleAll();
   }
 }

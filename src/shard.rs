@@ -197,7 +197,9 @@ fn bind_sockets(cfg: &PeerConfig) -> Result<Vec<std::net::UdpSocket>> {
 impl PeerHandle {
     /// Bind sockets (synchronously, so errors surface at construction) and
     /// place a new peer on the least loaded shard.
-    pub fn create(cfg: PeerConfig, sink: EventSink) -> Result<PeerHandle> {
+    /// `make_sink` gets the connection's id (unique in the process), so
+    /// one event channel can serve every connection.
+    pub fn create(cfg: PeerConfig, make_sink: impl FnOnce(u64) -> EventSink) -> Result<PeerHandle> {
         let rt = runtime()?;
         let sockets = bind_sockets(&cfg)?;
         let locals = sockets
@@ -216,6 +218,7 @@ impl PeerHandle {
         OPEN_SOCKETS.fetch_add(sockets.len(), Ordering::Relaxed);
         LIVE_PEERS.fetch_add(1, Ordering::Relaxed);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let sink = make_sink(id);
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         shard.send(Command::Add {
             id,
@@ -229,6 +232,11 @@ impl PeerHandle {
             shard,
             snapshot,
         })
+    }
+
+    /// The connection's id, as given to `make_sink`.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Run `op` on the shard thread with this peer.

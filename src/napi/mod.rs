@@ -73,6 +73,8 @@ pub struct NativeDescription {
 /// An event from the native side, tagged by `type`.
 #[napi(object)]
 pub struct NativeEvent {
+    /// The connection this event belongs to (its `id`).
+    pub pc: f64,
     /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
     /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
     /// `rtptimeout`, `audio`, `playended`.
@@ -96,6 +98,7 @@ pub struct NativeEvent {
 
 fn event_to_js(ev: PeerEvent) -> NativeEvent {
     let mut out = NativeEvent {
+        pc: 0.0,
         kind: String::new(),
         state: None,
         candidate: None,
@@ -162,6 +165,39 @@ fn desc_from_js(d: NativeDescription) -> std::result::Result<Description, CoreEr
     })
 }
 
+type EventTsfn = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, false>;
+
+thread_local! {
+    /// The event channel shared by every live connection (JS thread only).
+    static EVENTS: std::cell::RefCell<std::sync::Weak<EventTsfn>> =
+        const { std::cell::RefCell::new(std::sync::Weak::new()) };
+}
+
+/// One threadsafe function for all connections' events, alive while any
+/// connection is. One per connection made libuv walk every connection's
+/// async handle on each wake-up (`uv__async_io` was 28% of the JS thread at
+/// 500 calls) and defeated its coalescing of wake-ups. Strong, not weak: a
+/// live connection keeps Node running, like a socket; when the last one is
+/// closed the shards drop their sinks, the function is released and Node
+/// may exit. `dispatch` must route by the events' `pc` field; it is the same
+/// function for every connection (the JS wrapper's), so only the first
+/// call's is used.
+fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<EventTsfn>> {
+    EVENTS.with(|cell| {
+        if let Some(t) = cell.borrow().upgrade() {
+            return Ok(t);
+        }
+        let t = std::sync::Arc::new(
+            dispatch
+                .build_threadsafe_function()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        *cell.borrow_mut() = std::sync::Arc::downgrade(&t);
+        Ok(t)
+    })
+}
+
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
@@ -213,7 +249,8 @@ impl NativePeerConnection {
 
 #[napi]
 impl NativePeerConnection {
-    /// Create a connection; `on_event` receives every [`NativeEvent`].
+    /// Create a connection. `on_event` receives [`NativeEvent`]s of every
+    /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
     pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
         let input = match config {
@@ -248,17 +285,22 @@ impl NativePeerConnection {
             },
         };
         let cfg = input.validate().map_err(to_napi)?;
-        // Strong (not weak): a live connection keeps Node running, like a socket.
-        // It is released when the shard drops the peer on close().
-        let tsfn: ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, false> = on_event
-            .build_threadsafe_function()
-            .callee_handled::<false>()
-            .build()?;
-        let sink = Box::new(move |ev: PeerEvent| {
-            tsfn.call(event_to_js(ev), ThreadsafeFunctionCallMode::NonBlocking);
-        });
-        let handle = PeerHandle::create(cfg, sink).map_err(to_napi)?;
+        let tsfn = event_channel(on_event)?;
+        let handle = PeerHandle::create(cfg, move |id| {
+            Box::new(move |ev: PeerEvent| {
+                let mut ev = event_to_js(ev);
+                ev.pc = id as f64;
+                tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
+            })
+        })
+        .map_err(to_napi)?;
         Ok(NativePeerConnection { handle })
+    }
+
+    /// This connection's id: the `pc` field of its events.
+    #[napi(getter)]
+    pub fn id(&self) -> f64 {
+        self.handle.id() as f64
     }
 
     /// W3C `createOffer`.
