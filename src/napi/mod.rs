@@ -8,6 +8,12 @@
 // napi-derive generates code that trips these lints; the items are FFI glue.
 #![allow(clippy::new_without_default)]
 
+/// The addon's Rust allocations (rtc's per-packet messages, SDP strings)
+/// go through mimalloc: glibc malloc/free was ~7% of CPU with media flowing
+/// and ~15% during call setup, across the shard threads.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
 use crate::media::MediaEvent;
