@@ -42,9 +42,9 @@ export declare class NativePeerConnection {
   /** Queue mono PCM for sending. */
   writePcm(samples: Int16Array, sampleRate: number): void
   /** Play mono PCM; `playended` with `id` follows. */
-  playPcm(id: number, samples: Int16Array, sampleRate: number): void
+  playPcm(id: number, samples: Int16Array, sampleRate: number, looped?: boolean | undefined | null): void
   /** Play a WAV file (read and validated now, so errors throw here). */
-  playWav(id: number, path: string): number
+  playWav(id: number, path: string, looped?: boolean | undefined | null): number
   /** Stop all playback; each pending play ends with `stopped: true`. */
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */

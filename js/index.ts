@@ -24,6 +24,7 @@ export type {
   DtmfOptions,
   PlaySource,
   PlayResult,
+  PlayOptions,
   AudioFrame,
   CodecName,
   OneWayDelayStats,

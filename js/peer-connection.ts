@@ -110,6 +110,16 @@ export interface DtmfOptions {
 /** What to play: a WAV file path, or mono 16-bit PCM. */
 export type PlaySource = string | { samples: Int16Array; sampleRate: 8000 | 16000 | 48000 };
 
+/** Options for {@link RTCPeerConnection.play}. */
+export interface PlayOptions {
+  /**
+   * Repeat until {@link RTCPeerConnection.stopPlayback} or close() (hold
+   * music, a test tone): JS stays idle, and later plays wait behind it.
+   * @defaultValue false
+   */
+  loop?: boolean;
+}
+
 /** Result of {@link RTCPeerConnection.play}. */
 export interface PlayResult {
   /** True when {@link RTCPeerConnection.stopPlayback} or close() ended it early. */
@@ -390,14 +400,23 @@ export class RTCPeerConnection extends EventTarget {
     callNative(() => this.#native.writePcm(samples, sampleRate));
   }
 
-  /** Play a WAV file or PCM; resolves when it has been sent (or stopped). */
-  play(source: PlaySource): Promise<PlayResult> {
+  /**
+   * Play a WAV file or PCM; resolves when it has been sent (or stopped).
+   *
+   * @example
+   * ```ts
+   * await pc.play('prompt.wav');
+   * pc.play({ samples: sineWave(1000, 8000, 1000), sampleRate: 8000 }, { loop: true });
+   * ```
+   */
+  play(source: PlaySource, options: PlayOptions = {}): Promise<PlayResult> {
     this.#checkOpen();
     const id = nextRequestId++;
     const p = new Promise<PlayResult>((resolve) => this.#waiters.set(id, resolve));
     try {
-      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source));
-      else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate));
+      const loop = options.loop ?? false;
+      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source, loop));
+      else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate, loop));
     } catch (e) {
       this.#waiters.delete(id);
       return Promise.reject(e);

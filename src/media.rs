@@ -115,6 +115,8 @@ struct Player {
     samples: Vec<i16>,
     rate: u32,
     pos: usize,
+    /// Start over at the end instead of finishing (until stop_playback).
+    looped: bool,
 }
 
 struct AudioSink {
@@ -382,13 +384,15 @@ impl Media {
     }
 
     /// Start playing `samples` at `rate`; plays after any earlier play() ends.
-    pub fn play(&mut self, id: u64, samples: &[i16], rate: u32) -> Result<()> {
+    pub fn play(&mut self, id: u64, samples: &[i16], rate: u32, looped: bool) -> Result<()> {
         check_rate(rate)?;
         self.players.push_back(Player {
             id,
             samples: samples.to_vec(),
             rate,
             pos: 0,
+            // Nothing to repeat: an empty looped play just ends.
+            looped: looped && !samples.is_empty(),
         });
         Ok(())
     }
@@ -611,7 +615,9 @@ impl Media {
             let (from, chunk) = (p.rate, &p.samples[p.pos..p.pos + n]);
             convert(&mut self.resamplers, from, out_rate, chunk, &mut self.frame);
             p.pos += n;
-            if p.pos >= p.samples.len() {
+            if p.pos >= p.samples.len() && p.looped {
+                p.pos = 0;
+            } else if p.pos >= p.samples.len() {
                 let id = p.id;
                 self.players.pop_front();
                 out.push(MediaEvent::PlayEnded { id, stopped: false });
@@ -937,11 +943,48 @@ mod tests {
     fn hold_stops_sending_and_play_still_ends() {
         let (mut a, mut b) = pair(CodecKind::Pcmu, 0, None);
         a.set_direction(Direction::RecvOnly);
-        a.play(7, &vec![1000; 8000], 8000).unwrap();
+        a.play(7, &vec![1000; 8000], 8000, false).unwrap();
         let (ea, _) = run(&mut a, &mut b, 60);
         assert_eq!(b.stats().packets_received, 0);
         assert!(ea.contains(&MediaEvent::PlayEnded {
             id: 7,
+            stopped: false
+        }));
+    }
+
+    #[test]
+    fn looped_play_repeats_until_stopped_then_the_next_plays() {
+        let (mut a, mut b) = pair(CodecKind::Pcmu, 0, None);
+        // 100 ms of tone, looped: still going after 1 s, no PlayEnded.
+        a.play(1, &crate::tone::sine(1000.0, 8000, 800, 8000), 8000, true)
+            .unwrap();
+        a.play(2, &[0; 160], 8000, false).unwrap();
+        b.subscribe_audio(8000, 100).unwrap();
+        let (ea, eb) = run(&mut a, &mut b, 50);
+        assert!(!ea.iter().any(|e| matches!(e, MediaEvent::PlayEnded { .. })));
+        let pcm = heard(&eb);
+        let f = crate::tone::dominant_frequency(&pcm[pcm.len() / 2..], 8000).expect("tone heard");
+        assert!((f - 1000.0).abs() < 20.0, "heard {f} Hz");
+        let mut ev = vec![];
+        a.stop_playback(&mut ev);
+        assert_eq!(
+            ev,
+            vec![
+                MediaEvent::PlayEnded {
+                    id: 1,
+                    stopped: true
+                },
+                MediaEvent::PlayEnded {
+                    id: 2,
+                    stopped: true
+                }
+            ]
+        );
+        // Empty and looped: ends at once rather than spinning.
+        a.play(3, &[], 8000, true).unwrap();
+        let (ea, _) = run(&mut a, &mut b, 2);
+        assert!(ea.contains(&MediaEvent::PlayEnded {
+            id: 3,
             stopped: false
         }));
     }

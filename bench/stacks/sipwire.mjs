@@ -1,7 +1,7 @@
 // sipwire adapters. Three modes:
 //  - bot-pcmu / bot-opus: each end play()s a tone and records what it receives
 //    to /dev/null, so encode, RTP, jitter buffer and decode all run in Rust and
-//    JS is idle after setup (only a play() re-queue every TONE_MS per end).
+//    JS is idle after setup (one looped play() per end).
 //  - js-pcm: JS writes 20 ms PCM frames with writePcm() from one shared timer
 //    and receives 20 ms batches through subscribeAudio(), like wrtc's
 //    RTCAudioSource/RTCAudioSink (PCMU, 16 kHz PCM on the JS side).
@@ -14,9 +14,9 @@ import { REPO_DIR, mergeHist, startClock } from './common.mjs';
 const sip = await import(join(REPO_DIR, 'dist', 'index.js'));
 const { RTCPeerConnection, sineWave, nativeResources } = sip;
 
-// Tone length per play(); two are kept queued so playback never gaps. Short,
-// because play() holds its PCM at 48 kHz in Rust (1 s = 96 KB per end), which
-// would otherwise dominate RSS per call; long enough that JS stays idle.
+// Tone length; each end loops it in Rust (play(..., { loop: true })). Short,
+// because play() keeps its PCM in Rust per call (RSS per call), and a whole
+// number of 400 Hz periods so the loop is phase-continuous.
 const TONE_MS = 400;
 
 function waitConnected(pc, ms) {
@@ -76,11 +76,7 @@ export function create(mode) {
     }
     if (mode === 'idle-pcmu') return;
     pc.startRecording('/dev/null', { sampleRate: rate }).catch(() => {});
-    const again = () => {
-      if (!call.closed) pc.play({ samples: tone, sampleRate: rate }).then(again, () => {});
-    };
-    again();
-    again();
+    pc.play({ samples: tone, sampleRate: rate }, { loop: true }).catch(() => {});
   }
 
   /**

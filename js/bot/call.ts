@@ -16,7 +16,7 @@
  */
 import type { Invitation, Session, SessionDescriptionHandlerOptions as SipSdhOptions } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, PlayResult, PlaySource, RTCPeerConnection } from '../peer-connection';
+import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RTCPeerConnection } from '../peer-connection';
 import { MediaFailedEvent, SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 
@@ -140,9 +140,9 @@ export class Call extends EventTarget {
     return pc;
   }
 
-  /** Play a WAV file or PCM to the caller; resolves when played (or stopped). */
-  async play(source: PlaySource): Promise<PlayResult> {
-    return (await this.#pc()).play(source);
+  /** Play a WAV file or PCM to the caller; resolves when played (or stopped). `loop` repeats it until stopPlayback(). */
+  async play(source: PlaySource, options?: PlayOptions): Promise<PlayResult> {
+    return (await this.#pc()).play(source, options);
   }
 
   /** Stop playback. */

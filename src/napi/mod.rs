@@ -408,18 +408,25 @@ impl NativePeerConnection {
 
     /// Play mono PCM; `playended` with `id` follows.
     #[napi]
-    pub fn play_pcm(&self, id: f64, samples: Int16Array, sample_rate: u32) -> Result<()> {
+    pub fn play_pcm(
+        &self,
+        id: f64,
+        samples: Int16Array,
+        sample_rate: u32,
+        looped: Option<bool>,
+    ) -> Result<()> {
         check_rate(sample_rate)?;
         let v = samples.to_vec();
+        let looped = looped.unwrap_or(false);
         self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &v, sample_rate);
+            let _ = p.media_mut().play(id as u64, &v, sample_rate, looped);
         });
         Ok(())
     }
 
     /// Play a WAV file (read and validated now, so errors throw here).
     #[napi]
-    pub fn play_wav(&self, id: f64, path: String) -> Result<f64> {
+    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> Result<f64> {
         let bytes =
             std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
         let wav = crate::wav::read_wav(&bytes)
@@ -428,8 +435,9 @@ impl NativePeerConnection {
         let (samples, rate) =
             crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
         let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        let looped = looped.unwrap_or(false);
         self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &samples, rate);
+            let _ = p.media_mut().play(id as u64, &samples, rate, looped);
         });
         Ok(duration_ms)
     }
