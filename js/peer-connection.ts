@@ -378,6 +378,9 @@ export class RTCPeerConnection extends EventTarget {
    */
   waitForGatheringComplete(timeoutMs = 5000): Promise<void> {
     this.#checkOpen();
+    // Host-only gathering is complete by the time setLocalDescription
+    // resolves: no round trip to the I/O thread for that common case.
+    if (this.iceGatheringState === 'complete') return Promise.resolve();
     const id = nextRequestId++;
     const p = new Promise<void>((resolve) => this.#waiters.set(id, () => resolve()));
     this.#native.waitGathering(id, Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1)));
