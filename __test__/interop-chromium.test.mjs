@@ -203,6 +203,33 @@ describe('interop: SIP.js in headless Chromium <-> sipwire bot through Kamailio'
     }
   });
 
+  test("RTCP both ways: the bot reads Chromium's receiver reports (RTT) and Chromium reads the bot's", { timeout: 60000 }, async () => {
+    const call = await browserCallsBot();
+    try {
+      call.play(tone(BOT_HZ, 1000), { loop: true });
+      // Reports come every few seconds (first after ~1 s); an RTT needs one SR
+      // echoed back, so poll both sides' stats for a bounded time.
+      const deadline = Date.now() + 20000;
+      let bot = null;
+      let page = null;
+      while (!(bot && page) && Date.now() < deadline) {
+        bot ??= [...(await call.stats()).values()].find((s) => s.type === 'remote-inbound-rtp' && s.roundTripTimeMeasurements > 0) ?? null;
+        const ri = (await pageStats()).remoteInbound;
+        if (ri?.roundTripTime != null) page = ri;
+        if (!(bot && page)) await sleep(250);
+      }
+      console.log(`RTCP: bot sees RTT ${bot?.roundTripTime} s, loss ${bot?.packetsLost}; Chromium sees RTT ${page?.roundTripTime} s, loss ${page?.packetsLost}`);
+      assert.ok(bot, "the bot got Chromium's report blocks about its stream, with an RTT");
+      assert.ok(bot.roundTripTime >= 0 && bot.roundTripTime < 0.1, `bot RTT ${bot.roundTripTime}`);
+      assert.equal(bot.packetsLost, 0);
+      assert.ok(page, "Chromium got the bot's report blocks about its stream, with an RTT");
+      assert.ok(page.roundTripTime >= 0 && page.roundTripTime < 0.1, `Chromium RTT ${page.roundTripTime}`);
+    } finally {
+      await call.hangup();
+      await call.ended;
+    }
+  });
+
   test('hold and unhold from the browser, then from the bot: media stops and resumes, no ICE restart; bot hangs up', { timeout: 90000 }, async () => {
     const base = BASE; // handles of the bot with no call up
     const call = await browserCallsBot();

@@ -449,6 +449,7 @@ window.sw = {
       localCandidate: pair ? all[pair.localCandidateId] : null,
       remoteCandidate: pair ? all[pair.remoteCandidateId] : null,
       codecs: of('codec'),
+      remoteInbound: of('remote-inbound-rtp').find((s) => s.kind === 'audio') ?? null,
     };
   },
 };
