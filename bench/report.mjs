@@ -73,8 +73,10 @@ export function targets(results) {
   const so = maxClean(results, 'sipwire-bot-opus');
   const wo = maxClean(results, 'wrtc-opus');
   const wp = maxClean(results, 'wrtc-pcmu');
-  const wBest = Math.max(wo.n, wp.n);
-  lines.push(`| Opus bot calls ≥ 3x wrtc clean calls | sipwire-bot-opus ${so.bound}${so.n} vs wrtc-opus ${wo.bound}${wo.n} (wrtc-pcmu ${wp.bound}${wp.n}): ${wBest ? f(so.n / wBest, 1) : '∞'}x (grid-limited) | ${verdict(wBest ? so.n >= 3 * wBest : so.n > 0)} |`);
+  // Like for like (Opus both sides) is the target's reading; against wrtc's
+  // best codec (PCMU) is shown too, as the stricter one.
+  lines.push(`| Opus bot calls ≥ 3x wrtc clean calls (Opus vs Opus) | sipwire-bot-opus ${so.bound}${so.n} vs wrtc-opus ${wo.bound}${wo.n}: ${wo.n ? f(so.n / wo.n, 1) : '∞'}x (grid-limited) | ${verdict(wo.n ? so.n >= 3 * wo.n : so.n > 0)} |`);
+  lines.push(`| (stricter) Opus bot calls vs wrtc's best codec (PCMU) | sipwire-bot-opus ${so.bound}${so.n} vs wrtc-pcmu ${wp.bound}${wp.n}: ${wp.n ? f(so.n / wp.n, 1) : '∞'}x | ${verdict(wp.n ? so.n >= 3 * wp.n : so.n > 0)} |`);
   const sp = clean(results, 'sipwire-bot-pcmu');
   if (sp.length) {
     const worstMed = Math.max(...sp.map((r) => r.setupMedianMs));
