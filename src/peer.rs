@@ -1178,7 +1178,7 @@ impl Peer {
                 }
             }
         }
-        if self.connected {
+        if self.connected && self.rtcp.due(self.media.ticks()) {
             let ntp = self.ntp(now);
             let (sender, reception) = (self.media.sender_info(), self.media.reception());
             if let (Some(pkts), Some(pc)) = (
@@ -1203,7 +1203,7 @@ impl Peer {
 
     fn drain_rtc(&mut self, now: Instant) {
         let arrival = now.saturating_duration_since(self.epoch);
-        let ntp = self.ntp(now);
+        let recv_unix = self.wall.map(|w| w.unix_time(now));
         let Some(pc) = self.pc.as_mut() else { return };
         while let Some(ev) = pc.poll_event() {
             match ev {
@@ -1226,7 +1226,6 @@ impl Peer {
             }
         }
         let mut ev = std::mem::take(&mut self.media_events);
-        let recv_unix = self.wall.map(|w| w.unix_time(now));
         while let Some(m) = pc.poll_read() {
             match m.message {
                 RTCMessage::RtpPacket(_, pkt) => {
@@ -1235,7 +1234,11 @@ impl Peer {
                     }
                     self.media.on_rtp(&pkt, arrival, &mut ev);
                 }
-                RTCMessage::RtcpPacket(_, pkts) => self.rtcp.on_rtcp(&pkts, ntp),
+                RTCMessage::RtcpPacket(_, pkts) => {
+                    // Same origin as Peer::ntp: wall clock, else the epoch.
+                    let ntp = crate::rtcp::ntp_from_unix(recv_unix.unwrap_or(arrival));
+                    self.rtcp.on_rtcp(&pkts, ntp);
+                }
                 _ => {}
             }
         }

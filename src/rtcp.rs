@@ -157,8 +157,7 @@ impl Reporter {
         sender: Option<SenderInfo>,
         reception: Option<Reception>,
     ) -> Option<Vec<Box<dyn Packet>>> {
-        let due = *self.next_tick.get_or_insert(tick + FIRST_TICKS);
-        if tick < due {
+        if !self.due(tick) {
             return None;
         }
         self.next_tick = Some(tick + self.interval());
@@ -191,6 +190,13 @@ impl Reporter {
         };
         self.reports_sent += 1;
         Some(vec![first, Box::new(sdes)])
+    }
+
+    /// Whether [`Reporter::poll`] would send at `tick`, so the caller can
+    /// skip gathering its inputs on the other ticks. The first call starts
+    /// the schedule.
+    pub fn due(&mut self, tick: u64) -> bool {
+        tick >= *self.next_tick.get_or_insert(tick + FIRST_TICKS)
     }
 
     /// Read a received compound RTCP packet; `ntp` is our time of arrival.
