@@ -104,6 +104,10 @@ pub struct DtmfPacketOut {
     pub event: u8,
     /// Whether this is one of the end packets.
     pub end: bool,
+    /// A repeat of the final packet (RFC 4733 §2.5.1.4), sent after the
+    /// event is over: the media interval of this tick is not covered by the
+    /// event, so the caller sends audio for it as well.
+    pub retransmit: bool,
     /// Samples between the event start and the current tick:
     /// RTP timestamp = current tick's timestamp - `timestamp_offset`.
     pub timestamp_offset: u32,
@@ -239,10 +243,14 @@ impl DtmfSender {
         self.active.is_some() || !self.queue.is_empty()
     }
 
-    /// Whether a telephone-event is currently being sent; the caller should
-    /// send no audio on ticks where this is true (check before `tick`).
+    /// Whether the next tick's media interval belongs to a telephone-event:
+    /// the caller sends no audio for it (check before `tick`). False while
+    /// only the repeats of a final packet are pending: the event is over, and
+    /// audio must cover the time after it, or the receiver conceals a hole
+    /// (libwebrtc's NetEq stretches the last tone into it, heard as a second
+    /// digit).
     pub fn is_sending_event(&self) -> bool {
-        matches!(self.active, Some(Active::Tone { .. }))
+        matches!(self.active, Some(Active::Tone { ends: 0, .. }))
             || (self.active.is_none() && matches!(self.queue.front(), Some(Item::Tone { .. })))
     }
 
@@ -305,6 +313,7 @@ impl DtmfSender {
                         marker: false,
                         event,
                         end: true,
+                        retransmit: true,
                         timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
                         event_start_tick: *segment_start,
                     };
@@ -340,6 +349,7 @@ impl DtmfSender {
                     marker,
                     event,
                     end,
+                    retransmit: false,
                     timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
                     event_start_tick: *segment_start,
                 };

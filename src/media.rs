@@ -175,6 +175,8 @@ pub struct Media {
     /// The RTP timeout runs once media was negotiated.
     armed: bool,
     dtmf_busy: bool,
+    /// A second packet of the current tick, for [`Media::next_packet`].
+    pending: Option<Packet>,
     opus_complexity: i32,
     /// abs-send-time measurement; `None` unless enabled (costs nothing then).
     one_way: Option<OneWayDelay>,
@@ -221,6 +223,7 @@ impl Media {
             was_connected: false,
             armed: false,
             dtmf_busy: false,
+            pending: None,
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             one_way: None,
         }
@@ -298,7 +301,14 @@ impl Media {
                 Some(codec) => {
                     let encoder = Encoder::with_complexity(codec.kind, self.opus_complexity)
                         .map_err(|e| Error::Codec(e.to_string()))?;
-                    let dtmf = codec.telephone_event.map(|(_, rate)| DtmfSender::new(rate));
+                    // Events count in the audio clock even when telephone-event
+                    // was negotiated at another rate (Firefox offers only
+                    // telephone-event/8000 beside opus/48000): one RTP stream has
+                    // one timeline, and libwebrtc's receiver places events and
+                    // their durations on the audio's (as its sender does).
+                    let dtmf = codec
+                        .telephone_event
+                        .map(|_| DtmfSender::new(codec.kind.clock_rate()));
                     Some(SendState {
                         codec,
                         encoder,
@@ -639,6 +649,7 @@ impl Media {
     }
 
     fn send_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
+        self.pending = None;
         // Sources advance with the clock even when nothing is sent, so a
         // play() on hold still ends on time.
         let rate = self
@@ -653,9 +664,8 @@ impl Media {
         if !connected || !self.direction.has_send() {
             return None;
         }
-        if let (Some(dtmf), Some((te_pt, te_rate))) =
-            (send.dtmf.as_mut(), send.codec.telephone_event)
-        {
+        let mut repeat = None;
+        if let (Some(dtmf), Some((te_pt, _))) = (send.dtmf.as_mut(), send.codec.telephone_event) {
             let tick = dtmf.tick();
             if self.dtmf_busy && !dtmf.is_busy() {
                 self.dtmf_busy = false;
@@ -666,25 +676,25 @@ impl Media {
                     out.push(MediaEvent::ToneChange(crate::dtmf::event_to_char(p.event)));
                 }
                 // RFC 4733 §2.5.1.2: all packets of one event (segment) carry
-                // its start timestamp; `timestamp_offset` is in te clock units.
-                let now_te = if te_rate == send.codec.kind.clock_rate() {
-                    ts
-                } else {
-                    ((ts as u64) * te_rate as u64 / send.codec.kind.clock_rate() as u64) as u32
-                };
-                self.dtmf_event_ts = now_te.wrapping_sub(p.timestamp_offset);
+                // its start timestamp, on the audio's timeline: the sender
+                // counts in the audio clock (see `configure`).
+                self.dtmf_event_ts = ts.wrapping_sub(p.timestamp_offset);
                 let pkt = self.packet(
                     te_pt,
                     self.dtmf_event_ts,
                     p.marker,
                     Bytes::copy_from_slice(&p.payload),
                 );
-                return Some(pkt);
-            }
-            if dtmf.is_sending_event() {
-                return None;
+                if !p.retransmit {
+                    // The event covers this tick's media: no audio for it.
+                    return Some(pkt);
+                }
+                // A repeat of the final packet: the event is over, so this
+                // tick's audio goes out too, leaving no hole in the timeline.
+                repeat = Some(pkt);
             }
         }
+        let send = self.send.as_mut()?;
         self.payload.clear();
         if send.encoder.encode(&self.frame, &mut self.payload).is_err() {
             return None;
@@ -692,7 +702,20 @@ impl Media {
         self.stats.frames_encoded += 1;
         let pt = send.codec.pt;
         let payload = Bytes::copy_from_slice(&self.payload);
-        Some(self.packet(pt, ts, false, payload))
+        let audio = self.packet(pt, ts, false, payload);
+        match repeat {
+            Some(r) => {
+                self.pending = Some(audio);
+                Some(r)
+            }
+            None => Some(audio),
+        }
+    }
+
+    /// A further packet for the tick just run by [`Media::tick`] (the audio
+    /// sent beside a repeated RFC 4733 end packet); call until `None`.
+    pub fn next_packet(&mut self) -> Option<Packet> {
+        self.pending.take()
     }
 
     fn packet(&mut self, pt: u8, ts: u32, marker: bool, payload: Bytes) -> Packet {
@@ -843,6 +866,7 @@ pub fn to_supported_rate(samples: Vec<i16>, rate: u32) -> Result<(Vec<i16>, u32)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtmf::DtmfPayload;
 
     fn pair(kind: CodecKind, pt: u8, te: Option<(u8, u32)>) -> (Media, Media) {
         let send = SendCodec {
@@ -936,6 +960,146 @@ mod tests {
                 .collect();
             let want: Vec<Option<char>> = "123#*A".chars().map(Some).chain([None]).collect();
             assert_eq!(tones, want);
+        }
+    }
+
+    /// Every packet a DTMF sender emits, against RFC 4733 §2.3-2.5 and what
+    /// libwebrtc's receiver (NetEq) needs: per event one timestamp on the
+    /// audio's timeline, the marker on the first packet only, durations
+    /// growing by a frame, three identical end packets, sequence numbers
+    /// shared with audio, and no overlap and no hole between the event and
+    /// the audio around it; the inter-tone gap is kept.
+    #[test]
+    fn dtmf_packets_follow_rfc4733() {
+        for (kind, pt, te_rate) in [
+            (CodecKind::Pcmu, 0, 8000),
+            (CodecKind::Opus, 111, 8000), // Firefox: telephone-event/8000 only
+            (CodecKind::Opus, 111, 48000),
+        ] {
+            let what = format!("{kind:?} + telephone-event/{te_rate}");
+            let (mut a, mut b) = pair(kind, pt, Some((101, te_rate)));
+            let clock = kind.clock_rate();
+            let frame = kind.samples_per_frame() as u32;
+            let mut ev = vec![];
+            let mut pkts: Vec<(usize, Packet)> = vec![];
+            for t in 0..5 {
+                pkts.push((t, a.tick(true, &mut ev).unwrap()));
+                assert!(a.next_packet().is_none());
+            }
+            a.send_dtmf("1234", 100, 70).unwrap();
+            for t in 5..80 {
+                let mut next = a.tick(true, &mut ev);
+                let mut n = 0;
+                while let Some(p) = next {
+                    pkts.push((t, p));
+                    n += 1;
+                    next = a.next_packet();
+                }
+                assert!((1..=2).contains(&n), "{what}: {n} packets on tick {t}");
+            }
+            // Sequence numbers: one counter for audio and events, no gaps.
+            for w in pkts.windows(2) {
+                let (s0, s1) = (w[0].1.header.sequence_number, w[1].1.header.sequence_number);
+                assert_eq!(s1, s0.wrapping_add(1), "{what}: sequence");
+            }
+            let audio: Vec<&(usize, Packet)> = pkts
+                .iter()
+                .filter(|p| p.1.header.payload_type == pt)
+                .collect();
+            let te: Vec<&(usize, Packet)> = pkts
+                .iter()
+                .filter(|p| p.1.header.payload_type == 101)
+                .collect();
+            assert!(audio.iter().all(|p| !p.1.header.marker));
+            // Group event packets by timestamp, in order.
+            let mut events: Vec<(u32, Vec<(usize, DtmfPayload, bool)>)> = vec![];
+            for (t, p) in &te {
+                let d = DtmfPayload::parse(&p.payload).unwrap();
+                match events.last_mut() {
+                    Some((ts, v)) if *ts == p.header.timestamp => v.push((*t, d, p.header.marker)),
+                    _ => events.push((p.header.timestamp, vec![(*t, d, p.header.marker)])),
+                }
+            }
+            assert_eq!(events.len(), 4, "{what}: one timestamp per event");
+            let want_dur = (100 * clock / 1000) as u16; // in the audio clock
+            let mut covered: Vec<(u32, u32)> = audio
+                .iter()
+                .map(|p| (p.1.header.timestamp, frame))
+                .collect();
+            for (i, (ts, v)) in events.iter().enumerate() {
+                let digit = "1234".as_bytes()[i] - b'0';
+                assert!(v.iter().all(|x| x.1.event == digit), "{what}: event code");
+                assert!(
+                    v[0].2 && v[1..].iter().all(|x| !x.2),
+                    "{what}: marker on the first packet only"
+                );
+                let ends: Vec<_> = v.iter().filter(|x| x.1.end).collect();
+                assert_eq!(ends.len(), 3, "{what}: the end packet is sent 3 times");
+                assert!(
+                    ends.iter().all(|x| x.1.duration == want_dur),
+                    "{what}: end duration"
+                );
+                assert!(
+                    v[v.len() - 3..].iter().all(|x| x.1.end),
+                    "{what}: nothing after the ends"
+                );
+                let growing: Vec<u16> = v[..v.len() - 2].iter().map(|x| x.1.duration).collect();
+                let want: Vec<u16> = (1..=growing.len() as u32)
+                    .map(|k| (k * frame) as u16)
+                    .collect();
+                assert_eq!(
+                    growing, want,
+                    "{what}: duration grows by a frame per packet"
+                );
+                // One packet per tick, the repeats on the ticks after the end.
+                let ticks: Vec<usize> = v.iter().map(|x| x.0).collect();
+                assert!(
+                    ticks.windows(2).all(|w| w[1] == w[0] + 1),
+                    "{what}: {ticks:?}"
+                );
+                // While the event covers a tick, no audio for that tick; the
+                // repeats of the end travel beside audio.
+                for x in v.iter() {
+                    let with_audio = audio.iter().any(|p| p.0 == x.0);
+                    assert_eq!(
+                        with_audio,
+                        x.1.end && x.1.duration == want_dur && x.0 > ticks[ticks.len() - 3],
+                        "{what}: audio beside tick {}",
+                        x.0
+                    );
+                }
+                covered.push((*ts, u32::from(want_dur)));
+                if i > 0 {
+                    let prev_end = events[i - 1].0.wrapping_add(u32::from(want_dur));
+                    let gap = ts.wrapping_sub(prev_end);
+                    assert!(gap >= 70 * clock / 1000, "{what}: gap {gap} between events");
+                }
+            }
+            // The audio timeline: audio frames and events tile it exactly,
+            // with neither overlaps nor holes (a hole is concealed by the
+            // receiver, which stretches the last tone into a second digit).
+            let base = covered[0].0;
+            covered.sort_by_key(|c| c.0.wrapping_sub(base));
+            for w in covered.windows(2) {
+                assert_eq!(
+                    w[0].0.wrapping_add(w[0].1),
+                    w[1].0,
+                    "{what}: timeline {:?} -> {:?}",
+                    w[0],
+                    w[1]
+                );
+            }
+            // And the receiving side hears each digit once.
+            for (_, p) in &pkts {
+                b.on_rtp(p, std::time::Duration::ZERO, &mut ev);
+            }
+            let mut got = String::new();
+            for e in &ev {
+                if let MediaEvent::Dtmf(c) = e {
+                    got.push(*c);
+                }
+            }
+            assert_eq!(got, "1234", "{what}");
         }
     }
 

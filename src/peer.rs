@@ -1160,7 +1160,8 @@ impl Peer {
             return;
         }
         let mut ev = std::mem::take(&mut self.media_events);
-        if let Some(mut pkt) = self.media.tick(self.connected, &mut ev) {
+        let mut next = self.media.tick(self.connected, &mut ev);
+        while let Some(mut pkt) = next.take() {
             if let Some(wall) = self.wall {
                 self.media.stamp_send_time(&mut pkt, wall.unix_time(now));
             }
@@ -1177,6 +1178,7 @@ impl Peer {
                     log::debug!("RTP write: {e}");
                 }
             }
+            next = self.media.next_packet();
         }
         if self.connected && self.rtcp.due(self.media.ticks()) {
             let ntp = self.ntp(now);
