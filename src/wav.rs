@@ -2,18 +2,81 @@
 //!
 //! Used to play prompt files into calls and to record received audio.
 //! [`read_wav`] accepts the common variants (PCM 8/16/24/32-bit, IEEE float
-//! 32/64-bit, `WAVE_FORMAT_EXTENSIBLE` with a PCM or float subformat, any
-//! channel count, which is downmixed to mono by averaging), skips unknown
-//! chunks such as `LIST`, and rejects anything else with a descriptive error.
-//! [`WavWriter`] streams 16-bit mono PCM and patches the header sizes at the
-//! end. Pure byte-slice / `Write + Seek` based; no file system access here.
+//! 32/64-bit, G.711 mu-law (format 7) and A-law (format 6), the usual
+//! encoding of telephony prompt libraries, `WAVE_FORMAT_EXTENSIBLE` with any
+//! of those as subformat, any channel count, which is downmixed to mono by
+//! averaging), skips unknown chunks such as `LIST` and `fact`, and rejects
+//! anything else with a descriptive error. [`WavWriter`] streams mono audio
+//! as 16-bit PCM, mu-law or A-law ([`WavFormat`]) and patches the header
+//! sizes at the end. Pure byte-slice / `Write + Seek` based; no file system
+//! access here.
 
 use std::io::{Seek, SeekFrom, Write};
 
 const FORMAT_PCM: u16 = 1;
 const FORMAT_FLOAT: u16 = 3;
+const FORMAT_ALAW: u16 = 6;
+const FORMAT_MULAW: u16 = 7;
 const FORMAT_EXTENSIBLE: u16 = 0xFFFE;
 const HEADER_LEN: u64 = 44;
+
+/// How [`WavWriter`] stores samples.
+///
+/// ```
+/// use sipwire::wav::{read_wav, WavFormat, WavWriter};
+/// let mut w = WavWriter::with_format(std::io::Cursor::new(Vec::new()), 8000, WavFormat::Pcmu).unwrap();
+/// w.write_samples(&[0, 1000, -1000]).unwrap();
+/// let bytes = w.finish().unwrap().into_inner();
+/// assert_eq!(u16::from_le_bytes([bytes[20], bytes[21]]), 7); // WAVE_FORMAT_MULAW
+/// assert_eq!(read_wav(&bytes).unwrap().samples.len(), 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum WavFormat {
+    /// 16-bit linear PCM (format tag 1).
+    #[default]
+    S16,
+    /// G.711 mu-law, 8 bits a sample (format tag 7).
+    Pcmu,
+    /// G.711 A-law, 8 bits a sample (format tag 6).
+    Pcma,
+}
+
+impl WavFormat {
+    /// Parses `"s16"`, `"pcmu"` (or `"ulaw"`, `"mulaw"`) and `"pcma"` (or `"alaw"`), case-insensitively.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "s16" | "pcm" => Some(Self::S16),
+            "pcmu" | "ulaw" | "mulaw" | "mu-law" => Some(Self::Pcmu),
+            "pcma" | "alaw" | "a-law" => Some(Self::Pcma),
+            _ => None,
+        }
+    }
+
+    fn tag(self) -> u16 {
+        match self {
+            Self::S16 => FORMAT_PCM,
+            Self::Pcmu => FORMAT_MULAW,
+            Self::Pcma => FORMAT_ALAW,
+        }
+    }
+
+    fn bytes_per_sample(self) -> u64 {
+        match self {
+            Self::S16 => 2,
+            Self::Pcmu | Self::Pcma => 1,
+        }
+    }
+
+    /// Header length: PCM gets the classic 44 bytes; G.711 gets an 18-byte
+    /// `fmt ` (cbSize 0) and the `fact` chunk that non-PCM formats carry,
+    /// as sox writes them.
+    fn header_len(self) -> u64 {
+        match self {
+            Self::S16 => HEADER_LEN,
+            Self::Pcmu | Self::Pcma => 58,
+        }
+    }
+}
 /// Largest data chunk a RIFF header can describe.
 const MAX_DATA: u64 = u32::MAX as u64 - 36;
 
@@ -101,7 +164,7 @@ fn parse_fmt(body: &[u8]) -> Result<Fmt, WavError> {
     }
     let supported = matches!(
         (fmt.format, fmt.bits),
-        (FORMAT_PCM, 8 | 16 | 24 | 32) | (FORMAT_FLOAT, 32 | 64)
+        (FORMAT_PCM, 8 | 16 | 24 | 32) | (FORMAT_FLOAT, 32 | 64) | (FORMAT_ALAW | FORMAT_MULAW, 8)
     );
     if !supported {
         return Err(WavError::Unsupported {
@@ -125,6 +188,8 @@ fn sample_value(fmt: &Fmt, b: &[u8]) -> f64 {
         (FORMAT_PCM, 24) => f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 16),
         (FORMAT_PCM, 32) => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) / 65536.0,
         (FORMAT_FLOAT, 32) => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])) * 32768.0,
+        (FORMAT_MULAW, 8) => f64::from(crate::audio::g711::ulaw_decode(b[0])),
+        (FORMAT_ALAW, 8) => f64::from(crate::audio::g711::alaw_decode(b[0])),
         (FORMAT_FLOAT, 64) => {
             f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) * 32768.0
         }
@@ -201,19 +266,35 @@ pub fn read_wav(bytes: &[u8]) -> Result<WavAudio, WavError> {
 
 fn header(sample_rate: u32, data_len: u32) -> [u8; HEADER_LEN as usize] {
     let mut h = [0u8; HEADER_LEN as usize];
-    h[0..4].copy_from_slice(b"RIFF");
-    h[4..8].copy_from_slice(&data_len.saturating_add(36).to_le_bytes());
-    h[8..12].copy_from_slice(b"WAVE");
-    h[12..16].copy_from_slice(b"fmt ");
-    h[16..20].copy_from_slice(&16u32.to_le_bytes());
-    h[20..22].copy_from_slice(&FORMAT_PCM.to_le_bytes());
-    h[22..24].copy_from_slice(&1u16.to_le_bytes());
-    h[24..28].copy_from_slice(&sample_rate.to_le_bytes());
-    h[28..32].copy_from_slice(&sample_rate.wrapping_mul(2).to_le_bytes());
-    h[32..34].copy_from_slice(&2u16.to_le_bytes());
-    h[34..36].copy_from_slice(&16u16.to_le_bytes());
-    h[36..40].copy_from_slice(b"data");
-    h[40..44].copy_from_slice(&data_len.to_le_bytes());
+    h.copy_from_slice(&header_for(WavFormat::S16, sample_rate, data_len));
+    h
+}
+
+/// The header of a mono file in `format` with `data_len` bytes of samples.
+fn header_for(format: WavFormat, sample_rate: u32, data_len: u32) -> Vec<u8> {
+    let bps = format.bytes_per_sample() as u16;
+    let g711 = format != WavFormat::S16;
+    let mut h = Vec::with_capacity(format.header_len() as usize);
+    h.extend_from_slice(b"RIFF");
+    let riff = data_len.saturating_add(format.header_len() as u32 - 8);
+    h.extend_from_slice(&riff.to_le_bytes());
+    h.extend_from_slice(b"WAVE");
+    h.extend_from_slice(b"fmt ");
+    h.extend_from_slice(&(if g711 { 18u32 } else { 16 }).to_le_bytes());
+    h.extend_from_slice(&format.tag().to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&sample_rate.to_le_bytes());
+    h.extend_from_slice(&sample_rate.wrapping_mul(u32::from(bps)).to_le_bytes());
+    h.extend_from_slice(&bps.to_le_bytes());
+    h.extend_from_slice(&(bps * 8).to_le_bytes());
+    if g711 {
+        h.extend_from_slice(&0u16.to_le_bytes()); // cbSize
+        h.extend_from_slice(b"fact");
+        h.extend_from_slice(&4u32.to_le_bytes());
+        h.extend_from_slice(&(data_len / u32::from(bps)).to_le_bytes()); // samples
+    }
+    h.extend_from_slice(b"data");
+    h.extend_from_slice(&data_len.to_le_bytes());
     h
 }
 
@@ -228,7 +309,7 @@ pub fn encode_wav(samples: &[i16], sample_rate: u32) -> Vec<u8> {
     out
 }
 
-/// Streams mono 16-bit PCM into a WAV file.
+/// Streams mono audio into a WAV file as 16-bit PCM, mu-law or A-law.
 ///
 /// The header is written with zero sizes and patched by
 /// [`finish`](Self::finish) (or, best effort, on drop).
@@ -237,18 +318,25 @@ pub struct WavWriter<W: Write + Seek> {
     inner: Option<W>,
     start: u64,
     sample_rate: u32,
+    format: WavFormat,
     data_bytes: u64,
 }
 
 impl<W: Write + Seek> WavWriter<W> {
-    /// Writes a 44-byte header at the writer's current position.
-    pub fn new(mut w: W, sample_rate: u32) -> Result<Self, WavError> {
+    /// Writes a 44-byte 16-bit PCM header at the writer's current position.
+    pub fn new(w: W, sample_rate: u32) -> Result<Self, WavError> {
+        Self::with_format(w, sample_rate, WavFormat::S16)
+    }
+
+    /// Writes the header of a `format` file at the writer's current position.
+    pub fn with_format(mut w: W, sample_rate: u32, format: WavFormat) -> Result<Self, WavError> {
         let start = w.stream_position()?;
-        w.write_all(&header(sample_rate, 0))?;
+        w.write_all(&header_for(format, sample_rate, 0))?;
         Ok(Self {
             inner: Some(w),
             start,
             sample_rate,
+            format,
             data_bytes: 0,
         })
     }
@@ -258,23 +346,34 @@ impl<W: Write + Seek> WavWriter<W> {
         self.sample_rate
     }
 
+    /// Sample encoding given at construction.
+    pub fn format(&self) -> WavFormat {
+        self.format
+    }
+
     /// Samples written so far.
     pub fn samples_written(&self) -> u64 {
-        self.data_bytes / 2
+        self.data_bytes / self.format.bytes_per_sample()
     }
 
     /// Appends samples.
     pub fn write_samples(&mut self, samples: &[i16]) -> Result<(), WavError> {
-        let add = samples.len() as u64 * 2;
+        let add = samples.len() as u64 * self.format.bytes_per_sample();
         if self.data_bytes + add > MAX_DATA {
             return Err(WavError::TooLarge);
         }
         let Some(w) = self.inner.as_mut() else {
             return Ok(());
         };
-        let mut buf = Vec::with_capacity(samples.len() * 2);
-        for s in samples {
-            buf.extend_from_slice(&s.to_le_bytes());
+        let mut buf = Vec::with_capacity(add as usize);
+        match self.format {
+            WavFormat::S16 => {
+                for s in samples {
+                    buf.extend_from_slice(&s.to_le_bytes());
+                }
+            }
+            WavFormat::Pcmu => crate::audio::g711::encode_ulaw(samples, &mut buf),
+            WavFormat::Pcma => crate::audio::g711::encode_alaw(samples, &mut buf),
         }
         w.write_all(&buf)?;
         self.data_bytes += add;
@@ -286,11 +385,12 @@ impl<W: Write + Seek> WavWriter<W> {
             return Ok(());
         };
         let data = self.data_bytes as u32;
-        w.seek(SeekFrom::Start(self.start + 4))?;
-        w.write_all(&data.saturating_add(36).to_le_bytes())?;
-        w.seek(SeekFrom::Start(self.start + 40))?;
-        w.write_all(&data.to_le_bytes())?;
-        w.seek(SeekFrom::Start(self.start + HEADER_LEN + self.data_bytes))?;
+        let header = header_for(self.format, self.sample_rate, data);
+        w.seek(SeekFrom::Start(self.start))?;
+        w.write_all(&header)?;
+        w.seek(SeekFrom::Start(
+            self.start + self.format.header_len() + self.data_bytes,
+        ))?;
         w.flush()?;
         Ok(())
     }
@@ -513,6 +613,115 @@ mod tests {
             }
             let _ = read_wav(&g);
         }
+    }
+
+    /// Files as sox writes them (`sox -n -r 8000 -e mu-law out.wav synth 1
+    /// sine 800`, and `-e a-law`): 18-byte fmt, a fact chunk, 8-bit G.711.
+    #[test]
+    fn reads_sox_mulaw_and_alaw() {
+        for bytes in [
+            &include_bytes!("../__test__/fixtures/sox-800hz-mulaw.wav")[..],
+            &include_bytes!("../__test__/fixtures/sox-800hz-alaw.wav")[..],
+        ] {
+            let a = read_wav(bytes).unwrap();
+            assert_eq!(a.sample_rate, 8000);
+            assert_eq!(a.samples.len(), 8000);
+            let f = crate::tone::dominant_frequency(&a.samples, 8000).unwrap();
+            assert!((f - 800.0).abs() < 5.0, "heard {f} Hz");
+            let peak = a.samples.iter().map(|s| s.unsigned_abs()).max().unwrap();
+            // `sox out.wav -n stat` reports a maximum amplitude of 0.667847
+            // (mu-law; A-law quantises the same peak to 0.6719).
+            assert!(
+                (f64::from(peak) / 32768.0 - 0.67).abs() < 0.005,
+                "peak {peak}"
+            );
+        }
+    }
+
+    #[test]
+    fn g711_writer_round_trip_and_header() {
+        let samples = crate::tone::sine(800.0, 8000, 1600, 16000);
+        for (format, tag, decode) in [
+            (
+                WavFormat::Pcmu,
+                7u16,
+                crate::audio::g711::ulaw_decode as fn(u8) -> i16,
+            ),
+            (WavFormat::Pcma, 6, crate::audio::g711::alaw_decode),
+        ] {
+            let mut w = WavWriter::with_format(Cursor::new(Vec::new()), 8000, format).unwrap();
+            w.write_samples(&samples[..1000]).unwrap();
+            w.write_samples(&samples[1000..]).unwrap();
+            assert_eq!(w.samples_written(), 1600);
+            let out = w.finish().unwrap().into_inner();
+            // The header sox writes for the same format, byte for byte.
+            let sox = match format {
+                WavFormat::Pcmu => {
+                    &include_bytes!("../__test__/fixtures/sox-800hz-mulaw.wav")[..58]
+                }
+                _ => &include_bytes!("../__test__/fixtures/sox-800hz-alaw.wav")[..58],
+            };
+            let mut want = header_for(format, 8000, 8000);
+            assert_eq!(&want[..], sox, "{format:?} header as sox writes it");
+            want = header_for(format, 8000, 1600);
+            assert_eq!(&out[..58], &want[..]);
+            assert_eq!(u16::from_le_bytes([out[20], out[21]]), tag);
+            assert_eq!(out.len(), 58 + 1600);
+            let back = read_wav(&out).unwrap();
+            assert_eq!(back.sample_rate, 8000);
+            // Each sample is the G.711 quantisation of the input.
+            let quantised: Vec<i16> = out[58..].iter().map(|&b| decode(b)).collect();
+            assert_eq!(back.samples, quantised);
+            let err = samples
+                .iter()
+                .zip(&back.samples)
+                .map(|(a, b)| (i32::from(*a) - i32::from(*b)).abs())
+                .max()
+                .unwrap();
+            assert!(err < 600, "{format:?}: G.711 error {err}");
+        }
+        // Patched on drop too, and extensible with a mu-law subformat reads.
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut w = WavWriter::with_format(&mut buf, 16000, WavFormat::Pcma).unwrap();
+            w.write_samples(&[0, 5000, -5000]).unwrap();
+        }
+        assert_eq!(read_wav(buf.get_ref()).unwrap().samples.len(), 3);
+        let mut fmt = fmt_body(FORMAT_EXTENSIBLE, 1, 8000, 8);
+        fmt.extend_from_slice(&22u16.to_le_bytes());
+        fmt.extend_from_slice(&8u16.to_le_bytes());
+        fmt.extend_from_slice(&4u32.to_le_bytes());
+        fmt.extend_from_slice(&[
+            7, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
+        ]);
+        let a = read_wav(&riff(&[
+            chunk(b"fmt ", &fmt),
+            chunk(b"data", &[0xFF, 0x7F]),
+        ]))
+        .unwrap();
+        assert_eq!(
+            a.samples,
+            vec![
+                crate::audio::g711::ulaw_decode(0xFF),
+                crate::audio::g711::ulaw_decode(0x7F)
+            ]
+        );
+        assert_eq!(WavFormat::parse("PCMU"), Some(WavFormat::Pcmu));
+        assert_eq!(WavFormat::parse("alaw"), Some(WavFormat::Pcma));
+        assert_eq!(WavFormat::parse("s16"), Some(WavFormat::S16));
+        assert_eq!(WavFormat::parse("gsm"), None);
+        // 16-bit G.711 is not a thing: rejected with the tag named.
+        let bad = riff(&[
+            chunk(b"fmt ", &fmt_body(7, 1, 8000, 16)),
+            chunk(b"data", &[0; 4]),
+        ]);
+        assert!(matches!(
+            read_wav(&bad),
+            Err(WavError::Unsupported {
+                format: 7,
+                bits: 16
+            })
+        ));
     }
 
     #[test]
