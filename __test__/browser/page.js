@@ -227,6 +227,7 @@ const dtmfAt = (buf, binHz, f) => {
 };
 
 let dtmfListen = null;
+let capture = null;
 
 window.sw = {
   log: () => logLines.slice(),
@@ -427,6 +428,40 @@ window.sw = {
     const r = { digits: dtmfListen?.digits.join('') ?? '', frames: dtmfListen?.frames.join('') ?? '' };
     dtmfListen = null;
     return r;
+  },
+
+  /**
+   * Record what the browser plays out (the remote track through WebAudio) until
+   * captureStop(), which returns it as base64 16-bit PCM: the test decodes it in Node,
+   * free of the page's timer jitter.
+   */
+  async captureStart() {
+    if (!sourceNode) throw new Error('no remote track yet');
+    await audioCtx.resume();
+    const proc = audioCtx.createScriptProcessor(4096, 1, 1);
+    const chunks = [];
+    proc.onaudioprocess = (e) => chunks.push(new Float32Array(e.inputBuffer.getChannelData(0)));
+    const mute = audioCtx.createGain();
+    mute.gain.value = 0;
+    sourceNode.connect(proc);
+    proc.connect(mute).connect(audioCtx.destination);
+    capture = { proc, mute, chunks };
+  },
+  captureStop() {
+    if (!capture) throw new Error('captureStart() was not called');
+    const { proc, mute, chunks } = capture;
+    capture = null;
+    sourceNode?.disconnect(proc);
+    proc.disconnect();
+    mute.disconnect();
+    const n = chunks.reduce((a, c) => a + c.length, 0);
+    const pcm = new Int16Array(n);
+    let i = 0;
+    for (const c of chunks) for (const v of c) pcm[i++] = Math.max(-32768, Math.min(32767, Math.round(v * 32767)));
+    const bytes = new Uint8Array(pcm.buffer);
+    let bin = '';
+    for (let k = 0; k < bytes.length; k += 0x8000) bin += String.fromCharCode(...bytes.subarray(k, k + 0x8000));
+    return { sampleRate: audioCtx.sampleRate, pcm: btoa(bin) };
   },
 
   /** The webrtc-stats this suite looks at, as plain JSON. */
