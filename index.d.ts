@@ -51,8 +51,8 @@ export declare class NativePeerConnection {
   subscribeAudio(sampleRate: number, batchMs: number): void
   /** Stop `audio` events. */
   unsubscribeAudio(): void
-  /** Record received audio to a WAV file. */
-  startRecording(path: string, sampleRate: number): Promise<void>
+  /** Record received audio to a WAV file; `format` is "s16" (default), "pcmu" or "pcma". */
+  startRecording(path: string, sampleRate: number, format?: string | undefined | null): Promise<void>
   /** Finish the WAV file. */
   stopRecording(): Promise<void>
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */

@@ -25,6 +25,7 @@ export type {
   PlaySource,
   PlayResult,
   PlayOptions,
+  RecordingOptions,
   AudioFrame,
   CodecName,
   OneWayDelayStats,

@@ -107,6 +107,14 @@ export interface DtmfOptions {
   interToneGap?: number;
 }
 
+/** Options of {@link RTCPeerConnection.startRecording}. */
+export interface RecordingOptions {
+  /** @defaultValue 16000 for 's16', 8000 for 'pcmu' and 'pcma' */
+  sampleRate?: 8000 | 16000 | 48000;
+  /** Sample encoding of the WAV file. @defaultValue 's16' */
+  format?: 's16' | 'pcmu' | 'pcma';
+}
+
 /** What to play: a WAV file path, or mono 16-bit PCM. */
 export type PlaySource = string | { samples: Int16Array; sampleRate: 8000 | 16000 | 48000 };
 
@@ -477,10 +485,17 @@ export class RTCPeerConnection extends EventTarget {
     }
   }
 
-  /** Record received audio to a WAV file (mono, 16-bit). */
-  async startRecording(path: string, options: { sampleRate?: 8000 | 16000 | 48000 } = {}): Promise<void> {
+  /**
+   * Record received audio to a mono WAV file: 16-bit PCM (`format: 's16'`, the default,
+   * at 16 kHz unless `sampleRate` says otherwise) or G.711 `'pcmu'` (mu-law) / `'pcma'`
+   * (A-law), the telephony formats, at 8 kHz unless `sampleRate` says otherwise.
+   * Rejects with `ERR_WAV` naming the file when it cannot be created.
+   */
+  async startRecording(path: string, options: RecordingOptions = {}): Promise<void> {
     this.#checkOpen();
-    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? 16000));
+    const format = options.format ?? 's16';
+    if (!['s16', 'pcmu', 'pcma'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu' or 'pcma', got ${JSON.stringify(format)}`);
+    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format));
   }
 
   /** Finish the WAV file started by {@link startRecording}. */

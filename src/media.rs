@@ -127,6 +127,7 @@ struct AudioSink {
 }
 
 struct Recorder {
+    path: String,
     rate: u32,
     resamplers: Vec<((u32, u32), Resampler)>,
     writer: crate::wav::WavWriter<BufWriter<File>>,
@@ -439,18 +440,25 @@ impl Media {
         self.sink = None;
     }
 
-    /// Record received audio to a WAV file at `rate`.
-    pub fn start_recording(&mut self, path: &str, rate: u32) -> Result<()> {
+    /// Record received audio to a WAV file at `rate`, stored as `format`
+    /// (16-bit PCM, mu-law or A-law). Errors name the file.
+    pub fn start_recording(
+        &mut self,
+        path: &str,
+        rate: u32,
+        format: crate::wav::WavFormat,
+    ) -> Result<()> {
         if ![8000, 16000, 48000].contains(&rate) {
             return Err(Error::InvalidArgument(format!(
                 "sampleRate must be 8000, 16000 or 48000, got {rate}"
             )));
         }
         self.stop_recording()?;
-        let file = File::create(path)?;
-        let writer = crate::wav::WavWriter::new(BufWriter::new(file), rate)
-            .map_err(|e| Error::Wav(e.to_string()))?;
+        let file = File::create(path).map_err(|e| Error::Wav(format!("{path}: {e}")))?;
+        let writer = crate::wav::WavWriter::with_format(BufWriter::new(file), rate, format)
+            .map_err(|e| Error::Wav(format!("{path}: {e}")))?;
         self.recorder = Some(Recorder {
+            path: path.to_string(),
             rate,
             resamplers: Vec::new(),
             writer,
@@ -461,7 +469,10 @@ impl Media {
     /// Finish the WAV file, if recording.
     pub fn stop_recording(&mut self) -> Result<()> {
         if let Some(rec) = self.recorder.take() {
-            rec.writer.finish().map_err(|e| Error::Wav(e.to_string()))?;
+            let path = rec.path;
+            rec.writer
+                .finish()
+                .map_err(|e| Error::Wav(format!("{path}: {e}")))?;
         }
         Ok(())
     }
@@ -796,7 +807,7 @@ impl Media {
             let mut tmp = Vec::with_capacity(pcm.len() * 6);
             convert(&mut rec.resamplers, rate, rec.rate, &pcm, &mut tmp);
             if rec.writer.write_samples(&tmp).is_err() {
-                log::warn!("recording failed; stopping it");
+                log::warn!("recording to {} failed; stopping it", rec.path);
                 self.recorder = None;
             }
         }

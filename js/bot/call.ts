@@ -16,7 +16,7 @@
  */
 import type { Invitation, Session, SessionDescriptionHandlerOptions as SipSdhOptions } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RTCPeerConnection } from '../peer-connection';
+import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCPeerConnection } from '../peer-connection';
 import { MediaFailedEvent, SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 
@@ -151,7 +151,7 @@ export class Call extends EventTarget {
   }
 
   /** Record what the far end sends to a WAV file until {@link stopRecording} or hangup. */
-  async record(path: string, options?: { sampleRate?: 8000 | 16000 | 48000 }): Promise<void> {
+  async record(path: string, options?: RecordingOptions): Promise<void> {
     await (await this.#pc()).startRecording(path, options);
   }
 

@@ -468,16 +468,25 @@ impl NativePeerConnection {
         self.post(|p, _| p.media_mut().unsubscribe_audio());
     }
 
-    /// Record received audio to a WAV file.
+    /// Record received audio to a WAV file; `format` is "s16" (default), "pcmu" or "pcma".
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
         env: &'e Env,
         path: String,
         sample_rate: u32,
+        format: Option<String>,
     ) -> Result<Object<'e>> {
+        let format = match format.as_deref() {
+            None => crate::wav::WavFormat::S16,
+            Some(f) => crate::wav::WavFormat::parse(f).ok_or_else(|| {
+                to_napi(CoreError::InvalidArgument(format!(
+                    "format must be 's16', 'pcmu' or 'pcma', got {f:?}"
+                )))
+            })?,
+        };
         self.run(env, move |p, _| {
-            p.media_mut().start_recording(&path, sample_rate)
+            p.media_mut().start_recording(&path, sample_rate, format)
         })
     }
 
