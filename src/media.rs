@@ -1023,7 +1023,9 @@ mod tests {
                 .collect();
             assert!(audio.iter().all(|p| !p.1.header.marker));
             // Group event packets by timestamp, in order.
-            let mut events: Vec<(u32, Vec<(usize, DtmfPayload, bool)>)> = vec![];
+            // (timestamp, [(tick, payload, marker)]) per event.
+            type Event = (u32, Vec<(usize, DtmfPayload, bool)>);
+            let mut events: Vec<Event> = vec![];
             for (t, p) in &te {
                 let d = DtmfPayload::parse(&p.payload).unwrap();
                 match events.last_mut() {
