@@ -259,6 +259,7 @@ impl NativePeerConnection {
     /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
     pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+        crate::logger::init_from_env();
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
