@@ -463,10 +463,10 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Stop `audio` events.
+    /// Stop `audio` events at `sample_rate`, or at every rate when omitted.
     #[napi]
-    pub fn unsubscribe_audio(&self) {
-        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    pub fn unsubscribe_audio(&self, sample_rate: Option<u32>) {
+        self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
     /// Record received audio to a WAV file.
