@@ -163,11 +163,14 @@ export async function resolveSipUri(uri: string, transport: SipTransportName, op
     }
   }
   let srv: SrvRecord[] = [];
+  let raw: SrvRecord[] = [];
   try {
-    srv = orderSrv(await resolver.resolveSrv(srvName(host, transport)), options.random);
+    raw = await resolver.resolveSrv(srvName(host, transport));
   } catch {
-    srv = []; // no SRV: fall back to A/AAAA (RFC 3263 §4.2)
+    raw = []; // no SRV: fall back to A/AAAA (RFC 3263 §4.2)
   }
+  srv = orderSrv(raw, options.random);
+  if (raw.length && !srv.length) throw fail(new Error(`${srvName(host, transport)} says the service is not available (target ".")`));
   const out: SipAddress[] = [];
   let lastError: unknown;
   for (const r of srv) {

@@ -219,13 +219,11 @@ export class SipReliability<D> {
     tx.seen.add(id);
     if (tx.retx) {
       if (tx.invite || status >= 200) tx.retx = undefined;
-      else if (tx.retx.interval < T2 || tx.retx.next > now + T2) {
-        // Non-INVITE Proceeding: keep resending, at T2 (RFC 3261 §17.1.2.2).
-        tx.retx.interval = T2;
-        tx.retx.next = now + T2;
-      }
+      // Non-INVITE Proceeding: keep resending; when timer E next fires it is reset to T2
+      // (RFC 3261 §17.1.2.2).
+      else tx.retx.cap = tx.retx.interval = T2;
     }
-    if (status >= 200) tx.expires = Math.max(tx.expires, now + 64 * T1);
+    tx.expires = Math.max(tx.expires, now + 64 * T1);
     if (!duplicate) return { deliver: true, send: [] };
     if (tx.invite && status >= 200 && status < 300) return { deliver: true, send: [] }; // SIP.js re-ACKs
     const send: Transmit<D>[] = [];
