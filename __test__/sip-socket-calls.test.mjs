@@ -76,6 +76,9 @@ describe("bots call each other through Kamailio over UDP, TCP and TLS", { timeou
       const oksDown = relay.log.filter((l) => l.dir === "down" && l.start.startsWith("SIP/2.0 200") && l.cseq === "INVITE").length;
       assert.ok(oksDown >= 2, `the 200 OK came again (${oksDown} copies)`);
       assert.ok(setup >= 500 && setup < 8000, `setup took ${setup} ms (one T1 at least)`);
+      // Kamailio saw alice at the relay's port (rport in its responses), so like a NAT'd UA she
+      // advertises that address in her INVITE's Contact (the REGISTER went out before she knew).
+      assert.match(relay.log.find((l) => l.dir === "up" && l.start.startsWith("INVITE ")).text, new RegExp(`\\r\\nContact: <sip:[^@]+@127\\.0\\.0\\.1:${relay.backPort};transport=udp[;>]`));
       a.play(tone(1000));
       b.play(tone(440));
       const [fb, fa] = await Promise.all([heardTone(b), heardTone(a)]);

@@ -9,12 +9,13 @@ const cseqOf = (buf) => /\r\nCSeq:\s*\d+\s+(\S+)/i.exec(buf.toString("latin1"))?
 /**
  * @param {{ host: string, port: number }} server
  * @param {(d: { dir: "up" | "down", start: string, cseq: string, text: string }) => "drop" | "dup" | undefined} rule
- *   `up` is client -> server, `down` server -> client.
+ *   `up` is client -> server, `down` server -> client; "dup" forwards a second copy `dupDelayMs` later.
  */
-export async function startUdpRelay(server, rule) {
+export async function startUdpRelay(server, rule, { dupDelayMs = 0 } = {}) {
   const front = createSocket("udp4");
   const back = createSocket("udp4");
   let client;
+  let closed = false;
   const log = [];
   const bind = (s) => new Promise((r) => s.bind(0, "127.0.0.1", r));
   await bind(front);
@@ -22,10 +23,13 @@ export async function startUdpRelay(server, rule) {
   const handle = (dir, msg, forward) => {
     const d = { dir, start: startLine(msg), cseq: cseqOf(msg), text: msg.toString("utf8") };
     const verdict = rule(d);
-    log.push({ dir, start: d.start, cseq: d.cseq, verdict: verdict ?? "pass" });
+    log.push({ dir, start: d.start, cseq: d.cseq, verdict: verdict ?? "pass", text: d.text });
     if (verdict === "drop") return;
     forward();
-    if (verdict === "dup") forward();
+    if (verdict === "dup") {
+      if (dupDelayMs > 0) setTimeout(() => { if (!closed) forward(); }, dupDelayMs);
+      else forward();
+    }
   };
   front.on("message", (msg, rinfo) => {
     client = { address: rinfo.address, port: rinfo.port };
@@ -38,7 +42,9 @@ export async function startUdpRelay(server, rule) {
   });
   return {
     port: front.address().port,
+    /** The port the server sees the client at (what a NAT would show). */
+    backPort: back.address().port,
     log,
-    close: () => Promise.all([new Promise((r) => front.close(r)), new Promise((r) => back.close(r))]),
+    close: () => (closed = true) && Promise.all([new Promise((r) => front.close(r)), new Promise((r) => back.close(r))]),
   };
 }
