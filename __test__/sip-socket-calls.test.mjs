@@ -139,4 +139,38 @@ describe("bots call each other through Kamailio over UDP, TCP and TLS", { timeou
       await relay.close();
     }
   });
+
+  test("UDP loss: the ACK for a 486 is lost, the callee resends the 486 (timer G) until an ACK arrives", async (t) => {
+    let droppedAck = 0;
+    const relay = await startUdpRelay({ host: "127.0.0.1", port: kam.port }, (d) => {
+      if (d.dir === "down" && d.start.startsWith("ACK ") && !droppedAck) return (droppedAck++, "drop");
+      return undefined;
+    });
+    const alice = new Party("alice", transportFor("udp"));
+    const bob = new Party("bob", transportFor("udp", `sip:127.0.0.1:${relay.port}`));
+    try {
+      await alice.start(true);
+      await bob.start(true);
+      const [call, invitation] = await Promise.all([alice.dial("bob"), bob.nextInvite()]);
+      await invitation.reject({ statusCode: 486 });
+      await withTimeout(call.ended, 5000, "caller saw the 486");
+      const busyUp = () => relay.log.filter((l) => l.dir === "up" && l.start.startsWith("SIP/2.0 486")).length;
+      const acksDown = () => relay.log.filter((l) => l.dir === "down" && l.start.startsWith("ACK ")).length;
+      for (let i = 0; i < 100 && acksDown() < 2; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.equal(droppedAck, 1);
+      assert.ok(busyUp() >= 2, `486 resent (${busyUp()} copies)`);
+      assert.equal(acksDown(), 2, "the resent 486 drew a second ACK");
+      const settled = busyUp();
+      // Timer G is stopped by the ACK: no more 486 in the next 2*T1 + slack.
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(busyUp(), settled, "no 486 after the ACK");
+      const st = bob.ua.transport.reliabilityStats;
+      assert.ok(st.retransmittedResponses >= 1, JSON.stringify(st));
+      t.diagnostic(`486 copies ${settled}, ACKs ${acksDown()} (one dropped); bob ${JSON.stringify(st)}`);
+    } finally {
+      await alice.stop();
+      await bob.stop();
+      await relay.close();
+    }
+  });
 });

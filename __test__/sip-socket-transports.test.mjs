@@ -7,6 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { randomBytes } from "node:crypto";
 import { UserAgent, Registerer, RegistererState, Messager, Inviter, SessionState, SIPExtension, TransportState } from "sip.js";
 import { UdpTransport, TcpTransport, TlsTransport } from "../dist/transport/index.js";
 import { startKamailioSip, makeCertificate } from "./support/kamailio-sip.mjs";
@@ -249,13 +251,20 @@ test("RFC 3263 through the transport: outbound proxy by SRV (injected resolver) 
   }
 });
 
-test("UDP without a proxy: alice calls bob's address directly (Request-URI routing), BYE both ways", { timeout: 20_000 }, async () => {
-  const alice = makeUa("alice", "udp", {});
-  const bob = makeUa("bob", "udp", {});
+for (const bindAddress of ["127.0.0.1", "::1"]) test(`UDP without a proxy on ${bindAddress}: direct calls both ways (Request-URI routing), garbage datagrams ignored`, { timeout: 20_000 }, async () => {
+  const alice = makeUa("alice", "udp", { bindAddress });
+  const bob = makeUa("bob", "udp", { bindAddress });
   try {
     await alice.start();
     await bob.start();
     const bobAddr = bob.transport.contactAddress;
+    assert.equal(bobAddr, bindAddress === "::1" ? `[::1]:${bob.transport.localPort}` : `127.0.0.1:${bob.transport.localPort}`);
+    // Junk at bob's SIP port first: random bytes, a head without end, a bad Content-Length.
+    const junk = createSocket(bindAddress === "::1" ? "udp6" : "udp4");
+    for (const d of [randomBytes(300), Buffer.from("INVITE sip:x SIP/2.0\r\nVia: nope"), Buffer.from("OPTIONS sip:x SIP/2.0\r\nContent-Length: 99\r\n\r\nshort"), Buffer.from("\r\n\r\n")]) {
+      await new Promise((r) => junk.send(d, bob.transport.localPort, bindAddress, r));
+    }
+    junk.close();
     let callee;
     const answered = new Promise((resolve) => {
       bob.delegate = { onInvite: async (inv) => { callee = inv; await inv.accept(); resolve(); } };

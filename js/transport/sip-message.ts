@@ -142,7 +142,9 @@ export function parseVia(value: string): ViaValue | undefined {
 }
 
 export function formatVia(v: ViaValue): string {
-  return `SIP/2.0/${v.protocol} ${v.host}${v.port !== undefined ? `:${v.port}` : ""}${v.params}`;
+  // IPv6 references are bracketed in sent-by (RFC 3261 §25.1, RFC 5118 §4.5).
+  const host = v.host.includes(":") && !v.host.startsWith("[") ? `[${v.host}]` : v.host;
+  return `SIP/2.0/${v.protocol} ${host}${v.port !== undefined ? `:${v.port}` : ""}${v.params}`;
 }
 
 /** Parse the head of a SIP message; undefined if the start line is not SIP. */
