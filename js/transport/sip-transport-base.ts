@@ -15,6 +15,7 @@
  * RFC 3581 §4) so responses can find their way back.
  */
 import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import { EmitterImpl, TransportState, type Core, type Emitter, type Transport } from "sip.js";
 import {
   parseSipMessage,
@@ -317,6 +318,22 @@ export abstract class SipSocketTransport implements Transport {
       return via;
     });
     return target;
+  }
+
+  /**
+   * Address to advertise when bound to a wildcard and no route tells us better: the first
+   * non-internal interface address of the socket's family, else loopback.
+   */
+  protected interfaceAddress(): string {
+    const fam = this.socketFamily();
+    for (const list of Object.values(networkInterfaces())) {
+      for (const a of list ?? []) {
+        if (a.internal || (fam === 6 ? a.family !== "IPv6" : a.family !== "IPv4")) continue;
+        if (fam === 6 && a.address.toLowerCase().startsWith("fe80")) continue; // link-local needs a zone
+        return a.address;
+      }
+    }
+    return fam === 6 ? "::1" : "127.0.0.1";
   }
 
   /** IP family of the bound socket. */

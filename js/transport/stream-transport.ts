@@ -101,13 +101,19 @@ abstract class StreamTransport extends SipSocketTransport {
     if (this.proxyAddresses?.length) proxyConn = await this.connectAny(this.proxyAddresses, true);
     const configured = this.baseOptions.advertisedAddress;
     const lp = this.localPort;
+    if (lp === undefined && !proxyConn) {
+      // Nothing to put in Contact that a peer could reach.
+      throw new Error(
+        `${this.name}: no listener (TLS needs cert and key to listen) and no outboundProxy connection; give one of them`
+      );
+    }
     if (configured) {
       const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(configured);
       if (!m) throw new Error(`${this.name}: invalid advertisedAddress "${configured}"`);
       this.advertised = { host: m[1].replace(/^\[|\]$/g, ""), port: m[2] ? Number(m[2]) : (lp ?? proxyConn?.socket.localPort ?? 0) };
     } else {
       const wildcard = bindAddress === "0.0.0.0" || bindAddress === "::";
-      const host = wildcard ? (proxyConn?.socket.localAddress ?? (this.socketFamily() === 6 ? "::1" : "127.0.0.1")) : bindAddress;
+      const host = wildcard ? (proxyConn?.socket.localAddress ?? this.interfaceAddress()) : bindAddress;
       this.advertised = { host: host.replace(/^::ffff:/, ""), port: lp ?? proxyConn?.socket.localPort ?? 0 };
     }
   }

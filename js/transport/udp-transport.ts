@@ -241,6 +241,6 @@ export class UdpTransport extends SipSocketTransport {
         probe.close();
       }
     }
-    return { host: this.socketFamily() === 6 ? "::1" : "127.0.0.1", port: boundPort };
+    return { host: this.interfaceAddress(), port: boundPort };
   }
 }
