@@ -246,7 +246,7 @@ export abstract class SipSocketTransport implements Transport {
           return { ...via, protocol: this.protocol, host: adv.host, port: adv.port, params: setParam(via.params, "rport", undefined) };
         });
       }
-      const contact = this.contactHostPort();
+      const contact = this.contactHostPort(info);
       text = rewriteContacts(text, (h) => h === this.viaHost || /\.invalid$/i.test(h), contact, this.transportName);
     }
     const finalInfo = text === message ? info : (parseSipMessage(text) ?? info);
@@ -254,8 +254,8 @@ export abstract class SipSocketTransport implements Transport {
     return this.transmit(Buffer.from(text, "utf8"), finalInfo);
   }
 
-  /** Contact host:port; subclasses may prefer a NAT-discovered address. */
-  protected contactHostPort(): string {
+  /** Contact host:port for `info`; subclasses may prefer a NAT-discovered address. */
+  protected contactHostPort(_info: SipMessageInfo): string {
     return this.contactAddress ?? "";
   }
 

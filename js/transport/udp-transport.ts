@@ -14,8 +14,9 @@ export interface UdpTransportOptions extends SipSocketTransportOptions {
   timers?: Partial<SipTimerValues>;
   /**
    * When a response's Via shows that the server saw another address than ours
-   * (`received`/`rport`, i.e. a NAT in between), put that public address in later Contacts
-   * (RFC 3581 §9 discusses this use). Default true; set false to always advertise the local one.
+   * (`received`/`rport`, i.e. a NAT in between), put that public address in the Contact of
+   * later dialog messages (REGISTER keeps the local one, so bindings never double up).
+   * Default true; set false to always advertise the local address.
    */
   contactFromReceived?: boolean;
 }
@@ -128,9 +129,14 @@ export class UdpTransport extends SipSocketTransport {
     await this.sendTo(data, dest);
   }
 
-  protected contactHostPort(): string {
-    if (this.natAddress && this.udpOptions.contactFromReceived !== false) return hostPort(this.natAddress.host, this.natAddress.port);
-    return super.contactHostPort();
+  protected contactHostPort(info: SipMessageInfo): string {
+    // Not for REGISTER: a changed Contact would be a second binding next to the first one
+    // (same path back, so every call would fork twice). Registrars handle NAT with
+    // received/rport; the public address goes into dialogs, for peers that do not.
+    if (this.natAddress && this.udpOptions.contactFromReceived !== false && info.method !== "REGISTER") {
+      return hostPort(this.natAddress.host, this.natAddress.port);
+    }
+    return super.contactHostPort(info);
   }
 
   protected onResponseVia(via: ViaValue): void {
