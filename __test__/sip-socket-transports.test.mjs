@@ -169,6 +169,19 @@ test("TLS: certificate verification is on by default (self-signed server without
   await ua3.start();
   await register(ua3);
   await ua3.stop();
+  // Turning verification off is explicit (and warned about): then the self-signed server is accepted.
+  const warnings = [];
+  const ua4 = makeUa("eve", "tls", { outboundProxy: `sip:127.0.0.1:${kam.tlsPort}`, rejectUnauthorized: false }, {
+    logConnector: (level, _cat, _label, content) => level === "warn" && warnings.push(content),
+    logBuiltinEnabled: false, logLevel: "warn",
+  });
+  await ua4.start();
+  await register(ua4);
+  await ua4.stop();
+  assert.ok(warnings.some((w) => /certificate verification is OFF/.test(w)), warnings.join("\n"));
+  // No cert/key means no listener; without a proxy connection there is no reachable Contact.
+  const lonely = makeUa("eve", "tls", {});
+  await assert.rejects(lonely.start(), /no listener \(TLS needs cert and key to listen\) and no outboundProxy/);
 });
 
 test("TLS listener with cert/key; TCP/UDP to a closed port and bad options fail clearly", { timeout: 15_000 }, async () => {
