@@ -159,7 +159,7 @@ describe("bots call each other through Kamailio over UDP, TCP and TLS", { timeou
       for (let i = 0; i < 100 && acksDown() < 2; i++) await new Promise((r) => setTimeout(r, 25));
       assert.equal(droppedAck, 1);
       assert.ok(busyUp() >= 2, `486 resent (${busyUp()} copies)`);
-      assert.equal(acksDown(), 2, "the resent 486 drew a second ACK");
+      assert.ok(acksDown() >= 2, `the resent 486 drew a second ACK (${acksDown()})`);
       const settled = busyUp();
       // Timer G is stopped by the ACK: no more 486 in the next 2*T1 + slack.
       await new Promise((r) => setTimeout(r, 1200));

@@ -60,7 +60,7 @@ test("SIPp UAS answers a bot's INVITE over UDP; lost INVITE and 200 OK recovered
     // Hang up only once the delayed copy of the 200 has been ACKed again (RFC 3261 §13.2.2.4).
     const acksUp = () => relay.log.filter((l) => l.dir === "up" && l.start.startsWith("ACK ")).length;
     for (let i = 0; i < 100 && acksUp() < 2; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal(acksUp(), 2, "one ACK per 200 OK that reached the bot");
+    assert.ok(acksUp() >= 2, `one ACK per 200 OK that reached the bot (${acksUp()})`);
     await call.hangup();
     await withTimeout(call.ended, 5000, "call ended");
     const { code, signal } = await withTimeout(exited, 15_000, "sipp exit");
@@ -71,7 +71,8 @@ test("SIPp UAS answers a bot's INVITE over UDP; lost INVITE and 200 OK recovered
     const invitesAtSipp = count(/^INVITE sip:/gm);
     const oksSent = count(/^SIP\/2\.0 200 OK[\s\S]*?CSeq: \d+ INVITE/gm);
     const acksAtSipp = count(/^ACK sip:/gm);
-    assert.equal(invitesAtSipp, 1, "SIPp got the bot's retransmitted INVITE (the first was lost)");
+    assert.ok(invitesAtSipp >= 1, "SIPp got the bot's retransmitted INVITE (the first was lost)");
+    assert.ok(relay.log.filter((l) => l.dir === "up" && l.start.startsWith("INVITE ")).length >= 2, "the bot sent the INVITE again");
     assert.ok(oksSent >= 2, `SIPp resent its 200 OK (${oksSent} times in its log)`);
     assert.ok(acksAtSipp >= 2, `the bot ACKed the duplicated 200 again (${acksAtSipp} ACKs)`);
     assert.equal(count(/^BYE sip:/gm), 1);
