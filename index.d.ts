@@ -49,8 +49,8 @@ export declare class NativePeerConnection {
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */
   subscribeAudio(sampleRate: number, batchMs: number): void
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void
+  /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
+  unsubscribeAudio(sampleRate?: number | undefined | null): void
   /** Record received audio to a WAV file. */
   startRecording(path: string, sampleRate: number): Promise<void>
   /** Finish the WAV file. */

@@ -7,6 +7,7 @@ pub mod config;
 pub mod delay;
 pub mod dtmf;
 pub mod error;
+pub mod logger;
 pub mod media;
 pub mod peer;
 pub mod rtcp;

@@ -259,6 +259,7 @@ impl NativePeerConnection {
     /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
     pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+        crate::logger::init_from_env();
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
@@ -462,10 +463,10 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Stop `audio` events.
+    /// Stop `audio` events at `sample_rate`, or at every rate when omitted.
     #[napi]
-    pub fn unsubscribe_audio(&self) {
-        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    pub fn unsubscribe_audio(&self, sample_rate: Option<u32>) {
+        self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
     /// Record received audio to a WAV file.
