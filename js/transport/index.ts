@@ -1,4 +1,4 @@
-export { WsTransport, type WsTransportOptions } from "./ws-transport";
+export { WsTransport, type WsTransportOptions, type WsClientOptions } from "./ws-transport";
 export {
   InMemorySipLink,
   InMemoryTransport,
