@@ -162,9 +162,12 @@ export class RTCDTMFToneChangeEvent extends Event {
 /** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
 export class WarningEvent extends Event {
   readonly message: string;
-  constructor(message: string) {
+  /** Stable code for warnings an application may act on (e.g. `recording-failed`, `recording-overrun`); empty when none applies. */
+  readonly code: string;
+  constructor(message: string, code = '') {
     super('warning');
     this.message = message;
+    this.code = code;
   }
 }
 
@@ -264,7 +267,7 @@ export class RTCPeerConnection extends EventTarget {
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
         return;
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
         return;
       case 'tonechange':
         this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);

@@ -12,7 +12,7 @@
 //! | layer | modules | owns |
 //! |---|---|---|
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
-//! | I/O | [`shard`], [`logger`] | every thread, socket and clock read; log output |
+//! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
 //! | connection | [`peer`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, gathering, the rtc engine, getStats |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
@@ -95,6 +95,7 @@ pub mod error;
 pub mod logger;
 pub mod media;
 pub mod peer;
+pub mod recording;
 pub mod rtcp;
 pub mod sdp;
 pub mod shard;

@@ -18,8 +18,6 @@ use bytes::Bytes;
 use rtc::rtp::header::Header;
 use rtc::rtp::packet::Packet;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::BufWriter;
 
 /// Rate sources advance at before a codec is negotiated, and the rate odd
 /// WAV rates are converted to (see [`to_supported_rate`]).
@@ -71,6 +69,13 @@ pub enum MediaEvent {
         id: u64,
         /// True when cut short.
         stopped: bool,
+    },
+    /// Something the application should know (e.g. a recording failed).
+    Warning {
+        /// Stable code, e.g. `recording-failed`.
+        code: &'static str,
+        /// For people.
+        message: String,
     },
 }
 
@@ -126,10 +131,33 @@ struct AudioSink {
     buf: Vec<i16>,
 }
 
+/// Settles a recording's end (or its opening): `Err` carries the reason.
+pub type FinishCallback = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+
+/// Where a recording's PCM goes. The pipeline never touches a file: the I/O
+/// layer's sink hands batches to a writer thread (see `crate::recording`).
+pub trait PcmSink: Send {
+    /// Take one batch of mono PCM at the recording's rate. Must not block.
+    fn write(&mut self, pcm: &[i16]) -> SinkStatus;
+    /// No more batches: finish the file, then call `done`.
+    fn finish(self: Box<Self>, done: Option<FinishCallback>);
+}
+
+/// What a [`PcmSink`] says about a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkStatus {
+    /// Taken.
+    Ok,
+    /// The sink is behind and started dropping audio (reported once).
+    Overrun,
+    /// The sink cannot take any more; recording stops.
+    Failed(String),
+}
+
 struct Recorder {
     rate: u32,
     resamplers: Vec<((u32, u32), Resampler)>,
-    writer: crate::wav::WavWriter<BufWriter<File>>,
+    sink: Box<dyn PcmSink>,
 }
 
 struct SendState {
@@ -433,31 +461,30 @@ impl Media {
         self.sinks.retain(|s| rate.is_some_and(|r| r != s.rate));
     }
 
-    /// Record received audio to a WAV file at `rate`.
-    pub fn start_recording(&mut self, path: &str, rate: u32) -> Result<()> {
-        if ![8000, 16000, 48000].contains(&rate) {
-            return Err(Error::InvalidArgument(format!(
-                "sampleRate must be 8000, 16000 or 48000, got {rate}"
-            )));
-        }
-        self.stop_recording()?;
-        let file = File::create(path)?;
-        let writer = crate::wav::WavWriter::new(BufWriter::new(file), rate)
-            .map_err(|e| Error::Wav(e.to_string()))?;
+    /// Record received audio, resampled to `rate`, into `sink`. A recording
+    /// already running is finished first.
+    pub fn start_recording(&mut self, rate: u32, sink: Box<dyn PcmSink>) -> Result<()> {
+        check_rate(rate)?;
+        self.stop_recording(None);
         self.recorder = Some(Recorder {
             rate,
             resamplers: Vec::new(),
-            writer,
+            sink,
         });
         Ok(())
     }
 
-    /// Finish the WAV file, if recording.
-    pub fn stop_recording(&mut self) -> Result<()> {
-        if let Some(rec) = self.recorder.take() {
-            rec.writer.finish().map_err(|e| Error::Wav(e.to_string()))?;
+    /// Finish the recording, if any; `done` learns when the file is complete
+    /// (at once when nothing is recording).
+    pub fn stop_recording(&mut self, done: Option<FinishCallback>) {
+        match self.recorder.take() {
+            Some(rec) => rec.sink.finish(done),
+            None => {
+                if let Some(done) = done {
+                    done(Ok(()));
+                }
+            }
         }
-        Ok(())
     }
 
     /// Counters.
@@ -774,9 +801,25 @@ impl Media {
         if let Some(rec) = self.recorder.as_mut() {
             let mut tmp = Vec::with_capacity(pcm.len() * 6);
             convert(&mut rec.resamplers, rate, rec.rate, &pcm, &mut tmp);
-            if rec.writer.write_samples(&tmp).is_err() {
-                log::warn!("recording failed; stopping it");
-                self.recorder = None;
+            match rec.sink.write(&tmp) {
+                SinkStatus::Ok => {}
+                SinkStatus::Overrun => {
+                    log::warn!("recording cannot keep up; dropping audio");
+                    out.push(MediaEvent::Warning {
+                        code: "recording-overrun",
+                        message: "the recording cannot keep up (slow disk or an undrained FIFO); audio is being dropped".into(),
+                    });
+                }
+                SinkStatus::Failed(msg) => {
+                    log::warn!("{msg}; recording stopped");
+                    out.push(MediaEvent::Warning {
+                        code: "recording-failed",
+                        message: format!("{msg}; recording stopped"),
+                    });
+                    if let Some(rec) = self.recorder.take() {
+                        rec.sink.finish(None);
+                    }
+                }
             }
         }
         self.pcm = pcm;
