@@ -138,6 +138,13 @@ pub enum PeerEvent {
     /// Something the application should know but that is not an error, e.g.
     /// a remote candidate that was skipped (`.local` mDNS name, TCP).
     Warning(String),
+    /// A warning with a stable code the application can act on.
+    CodedWarning {
+        /// e.g. `ice-server-unresolved`.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
 }
 
 /// A datagram to send.
@@ -203,6 +210,8 @@ pub struct Peer {
     rtcp: crate::rtcp::Reporter,
     /// Maps `Instant`s to wall time for abs-send-time and RTCP; set by the I/O layer.
     wall: Option<WallAnchor>,
+    /// STUN server names the I/O layer is still resolving.
+    pending_dns: usize,
 }
 
 impl Peer {
@@ -215,6 +224,7 @@ impl Peer {
         if cfg.measure_one_way_delay {
             media.enable_one_way_delay();
         }
+        let pending_dns = cfg.stun_hosts.len();
         let candidates = locals
             .iter()
             .enumerate()
@@ -255,6 +265,7 @@ impl Peer {
             epoch: now,
             rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
             wall: None,
+            pending_dns,
         }
     }
 
@@ -816,15 +827,49 @@ impl Peer {
         for c in self.candidates.clone() {
             self.events.push_back(PeerEvent::IceCandidate(Some(c)));
         }
-        if self.cfg.stun_servers.is_empty() {
+        if self.cfg.stun_servers.is_empty() && self.pending_dns == 0 {
             self.complete_gathering();
         } else {
-            self.srflx = Some(crate::srflx::SrflxGatherer::new(
+            let mut g = crate::srflx::SrflxGatherer::new(
                 &self.locals,
                 &self.cfg.stun_servers,
                 now,
                 self.cfg.ice_gathering_timeout,
-            ));
+            );
+            g.expect(self.pending_dns);
+            self.srflx = Some(g);
+            self.pump_srflx(now);
+        }
+    }
+
+    /// The I/O layer resolved (or failed to resolve) a STUN server named in
+    /// the configuration. An unresolvable name is a warning and a missing
+    /// candidate type, never an error.
+    /// `addrs` are every address the name resolved to; the first of a family
+    /// we have a socket for is used.
+    pub fn ice_server_resolved(&mut self, now: Instant, url: &str, addrs: &[SocketAddr]) {
+        if self.pending_dns == 0 || self.closed {
+            return;
+        }
+        self.pending_dns -= 1;
+        let addr = addrs
+            .iter()
+            .find(|a| self.locals.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
+            .copied();
+        match addr {
+            Some(a) => self.cfg.stun_servers.push(a),
+            None => {
+                let message =
+                    format!("cannot resolve ICE server {url}: no srflx candidates from it");
+                log::warn!("{message}");
+                self.events.push_back(PeerEvent::CodedWarning {
+                    code: "ice-server-unresolved",
+                    message,
+                });
+            }
+        }
+        if let Some(g) = self.srflx.as_mut() {
+            g.resolved(&self.locals, addr, now);
             self.pump_srflx(now);
         }
     }
@@ -1048,6 +1093,11 @@ impl Peer {
             self.signaling = s;
             self.events.push_back(PeerEvent::SignalingState(s.as_str()));
         }
+    }
+
+    /// The configuration this connection was created with.
+    pub fn config(&self) -> &PeerConfig {
+        &self.cfg
     }
 
     /// W3C `connectionState`.

@@ -132,6 +132,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
         PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
+        PeerEvent::CodedWarning { code, message } => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::GatheringWaitDone(id) => {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
