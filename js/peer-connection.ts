@@ -419,14 +419,21 @@ export class RTCPeerConnection extends EventTarget {
   play(source: PlaySource, options: PlayOptions = {}): Promise<PlayResult> {
     this.#checkOpen();
     const id = nextRequestId++;
-    const p = new Promise<PlayResult>((resolve) => this.#waiters.set(id, resolve));
+    let fail: (e: unknown) => void = () => {};
+    const p = new Promise<PlayResult>((resolve, reject) => {
+      this.#waiters.set(id, resolve);
+      fail = (e) => {
+        this.#waiters.delete(id);
+        reject(e);
+      };
+    });
     try {
       const loop = options.loop ?? false;
-      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source, loop));
+      // A file is read and decoded off the JS thread; a bad one rejects this promise.
+      if (typeof source === 'string') awaitNative(this.#native.playWav(id, source, loop)).catch(fail);
       else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate, loop));
     } catch (e) {
-      this.#waiters.delete(id);
-      return Promise.reject(e);
+      fail(e);
     }
     return p;
   }

@@ -92,8 +92,9 @@ struct Entry {
     scheduled: Option<Instant>,
 }
 
-/// Handle to a peer living on a shard. Dropping it does not close the peer:
-/// call [`PeerHandle::close`].
+/// Handle to a peer living on a shard. Dropping it (or a clone) does not
+/// close the peer: call [`PeerHandle::close`].
+#[derive(Clone)]
 pub struct PeerHandle {
     id: u64,
     shard: Arc<ShardHandle>,

@@ -213,6 +213,49 @@ fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<E
     })
 }
 
+/// `playWav`'s blocking part: read, decode, resample.
+pub struct LoadWav {
+    handle: PeerHandle,
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stops_at_start: u64,
+    id: u64,
+    path: String,
+    looped: bool,
+}
+
+impl Task for LoadWav {
+    type Output = (Vec<i16>, u32);
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = &self.path;
+        let bytes =
+            std::fs::read(path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let wav = crate::wav::read_wav(&bytes)
+            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        crate::media::to_supported_rate(wav.samples, wav.sample_rate).map_err(to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, (samples, rate): Self::Output) -> Result<f64> {
+        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        let (id, looped) = (self.id, self.looped);
+        let stopped = self.stops.load(std::sync::atomic::Ordering::Acquire) != self.stops_at_start;
+        self.handle.with(Box::new(move |peer, _| {
+            if let Some(p) = peer {
+                if stopped {
+                    // stopPlayback() came while the file was loading.
+                    p.push_media_events(vec![MediaEvent::PlayEnded { id, stopped: true }]);
+                } else if let Err(e) = p.media_mut().play(id, &samples, rate, looped) {
+                    // Unreachable for a supported rate; never silent all the same.
+                    log::warn!("play: {e}");
+                }
+            }
+            None
+        }));
+        Ok(duration_ms)
+    }
+}
+
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
 
 /// A callback, callable from any thread, that settles `deferred`: a failure
@@ -228,6 +271,9 @@ fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
 #[napi]
 pub struct NativePeerConnection {
     handle: PeerHandle,
+    /// Bumped by `stopPlayback`: a WAV still loading when playback was
+    /// stopped must not start afterwards.
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl NativePeerConnection {
@@ -319,7 +365,10 @@ impl NativePeerConnection {
             })
         })
         .map_err(to_napi)?;
-        Ok(NativePeerConnection { handle })
+        Ok(NativePeerConnection {
+            handle,
+            stops: Default::default(),
+        })
     }
 
     /// This connection's id: the `pc` field of its events.
@@ -443,27 +492,25 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Play a WAV file (read and validated now, so errors throw here).
-    #[napi]
-    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> Result<f64> {
-        let bytes =
-            std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let wav = crate::wav::read_wav(&bytes)
-            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let rate = wav.sample_rate;
-        let (samples, rate) =
-            crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
-        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
-        let looped = looped.unwrap_or(false);
-        self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &samples, rate, looped);
-        });
-        Ok(duration_ms)
+    /// Play a WAV file. It is read, decoded and resampled on libuv's thread
+    /// pool (never on the JS thread or a shard); the promise resolves with
+    /// its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> AsyncTask<LoadWav> {
+        AsyncTask::new(LoadWav {
+            handle: self.handle.clone(),
+            stops: self.stops.clone(),
+            stops_at_start: self.stops.load(std::sync::atomic::Ordering::Acquire),
+            id: id as u64,
+            path,
+            looped: looped.unwrap_or(false),
+        })
     }
 
     /// Stop all playback; each pending play ends with `stopped: true`.
     #[napi]
     pub fn stop_playback(&self) {
+        self.stops.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.post(|p, _| {
             let mut ev = Vec::new();
             p.media_mut().stop_playback(&mut ev);
