@@ -14,6 +14,7 @@
  */
 import native = require('./native');
 import { awaitNative, callNative, SipwireError } from './errors';
+import { TypedEventTarget } from './typed-event-target';
 
 /** `RTCIceServer`. TURN is accepted but relay candidates are not gathered yet. */
 export interface RTCIceServer {
@@ -182,6 +183,20 @@ export class AudioEvent extends Event {
 
 type Handler<E extends Event = Event> = ((ev: E) => void) | null;
 
+/** Every event an {@link RTCPeerConnection} dispatches, by type. */
+export interface RTCPeerConnectionEventMap {
+  signalingstatechange: Event;
+  icegatheringstatechange: Event;
+  iceconnectionstatechange: Event;
+  connectionstatechange: Event;
+  icecandidate: RTCPeerConnectionIceEvent;
+  dtmf: DtmfEvent;
+  tonechange: RTCDTMFToneChangeEvent;
+  rtptimeout: Event;
+  warning: WarningEvent;
+  audio: AudioEvent;
+}
+
 let nextRequestId = 1;
 
 /**
@@ -199,7 +214,7 @@ function dispatchNative(ev: NativeEvent): void {
   live.get(ev.pc)?.(ev);
 }
 
-export class RTCPeerConnection extends EventTarget {
+export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMap> {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
   #waiters = new Map<number, (v: any) => void>();
@@ -248,6 +263,24 @@ export class RTCPeerConnection extends EventTarget {
     live.set(this.#native.id, (ev) => this.#onNative(ev));
   }
 
+  /** The `on…` property for a plain event type. */
+  #stateHandler(type: string): Handler {
+    switch (type) {
+      case 'signalingstatechange':
+        return this.onsignalingstatechange;
+      case 'icegatheringstatechange':
+        return this.onicegatheringstatechange;
+      case 'iceconnectionstatechange':
+        return this.oniceconnectionstatechange;
+      case 'connectionstatechange':
+        return this.onconnectionstatechange;
+      case 'rtptimeout':
+        return this.onrtptimeout;
+      default:
+        return null;
+    }
+  }
+
   #onNative(ev: import('../index').NativeEvent): void {
     switch (ev.type) {
       case 'gatheringwaitdone':
@@ -276,8 +309,7 @@ export class RTCPeerConnection extends EventTarget {
         this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
         return;
       default: {
-        const handler = (this as any)['on' + ev.type] as Handler;
-        this.#dispatch(new Event(ev.type), handler);
+        this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
         if (ev.type === 'signalingstatechange' && ev.state === 'closed') this.#settleAll();
       }
     }
@@ -471,14 +503,14 @@ export class RTCPeerConnection extends EventTarget {
     const rate = options.sampleRate ?? 16000;
     const queue: AudioFrame[] = [];
     let wake: (() => void) | null = null;
-    const onAudio = (e: AudioEvent) => {
+    const onAudio = (e: AudioEvent): void => {
       if (e.frame.sampleRate !== rate) return;
       queue.push(e.frame);
       if (queue.length > 100) queue.shift(); // a slow consumer loses old audio, not memory
       wake?.();
     };
     const onState = () => wake?.();
-    this.addEventListener('audio', onAudio as (e: Event) => void);
+    this.addEventListener('audio', onAudio);
     this.addEventListener('signalingstatechange', onState);
     this.subscribeAudio({ ...options, sampleRate: rate });
     this.#audioIterators.set(rate, (this.#audioIterators.get(rate) ?? 0) + 1);
@@ -489,7 +521,7 @@ export class RTCPeerConnection extends EventTarget {
         while (queue.length) yield queue.shift()!;
       }
     } finally {
-      this.removeEventListener('audio', onAudio as (e: Event) => void);
+      this.removeEventListener('audio', onAudio);
       this.removeEventListener('signalingstatechange', onState);
       const left = (this.#audioIterators.get(rate) ?? 1) - 1;
       if (left > 0) this.#audioIterators.set(rate, left);
