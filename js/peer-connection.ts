@@ -159,12 +159,21 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
-/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+/**
+ * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
+ * `code` is stable when known: `WARN_CANDIDATE_SKIPPED`, `WARN_CANDIDATE_LIMIT` (remote candidates beyond
+ * the limit were dropped), `WARN_EXTMAP_IGNORED` (an unusable `a=extmap` was ignored, as browsers do),
+ * `WARN_DTLS_FINGERPRINT_MISMATCH`.
+ */
 export class WarningEvent extends Event {
   readonly message: string;
+  readonly code: string | undefined;
   constructor(message: string) {
     super('warning');
-    this.message = message;
+    // The native side sends "[CODE] text" when the warning has a code.
+    const m = /^\[(WARN_[A-Z0-9_]+)\] ([\s\S]*)$/.exec(message);
+    this.code = m ? m[1] : undefined;
+    this.message = m ? m[2] : message;
   }
 }
 

@@ -7,6 +7,8 @@ pub mod config;
 pub mod delay;
 pub mod dtmf;
 pub mod error;
+pub mod fingerprint;
+pub mod intake;
 pub mod media;
 pub mod peer;
 pub mod rtcp;

@@ -92,10 +92,11 @@ export class SessionDescriptionHandler extends EventTarget implements SipSession
       });
       pc.addEventListener('rtptimeout', () => this.#mediaFailed('rtp-timeout'));
       pc.addEventListener('warning', (e) => {
-        const message = (e as Event & { message: string }).message;
+        const { message, code } = e as Event & { message: string; code?: string };
         this.#logger?.warn(`SessionDescriptionHandler: ${message}`);
-        const ev = new Event('warning') as Event & { message: string };
+        const ev = new Event('warning') as Event & { message: string; code?: string };
         ev.message = message;
+        ev.code = code;
         this.dispatchEvent(ev);
       });
       this.#pc = pc;

@@ -572,9 +572,9 @@ pub struct NativeOfferProblem {
 
 /// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
 /// SIP uses it to answer 488 before accepting a call.
-#[napi]
+#[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
 pub fn validate_offer(
-    sdp: String,
+    sdp: JsString<'_>,
     codecs: Option<Vec<String>>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
@@ -583,12 +583,19 @@ pub fn validate_offer(
     }
     .validate()
     .map_err(to_napi)?;
+    let problem = |e: CoreError| NativeOfferProblem {
+        code: e.code().into(),
+        message: e.to_string(),
+    };
+    // Refuse an oversized offer by its length, before copying it (UTF-8 is
+    // never shorter than UTF-16): a 6 MB body costs nothing on this thread.
+    if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, "offer") {
+        return Ok(Some(problem(e.into())));
+    }
+    let sdp = sdp.into_utf8()?.into_owned()?;
     Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
         .err()
-        .map(|e| NativeOfferProblem {
-            code: e.code().into(),
-            message: e.to_string(),
-        }))
+        .map(problem))
 }
 
 /// Native resource counters, for leak checks in tests and health endpoints.
