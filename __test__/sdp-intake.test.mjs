@@ -207,9 +207,11 @@ test('#6 a running call hears no gap over 100 ms while other connections are han
       }
     })();
     await waitFor(b, 'audio', () => true, 5000).catch(() => {});
-    // Meanwhile: hostile offers to fresh connections, back to back.
+    const inbound = async () => [...(await b.getStats()).values()].find((e) => e.type === 'inbound-rtp');
+    const before = await inbound();
+    // Meanwhile: 60 hostile offers (6 MB, and 100,000 candidates) to fresh connections, every 30 ms.
     const t0 = performance.now();
-    while (performance.now() - t0 < 2000) {
+    for (let i = 0; i < 30; i++) {
       const v = new RTCPeerConnection(LOOPBACK);
       victims.push(v);
       const [e1, e2] = await Promise.all([
@@ -220,7 +222,10 @@ test('#6 a running call hears no gap over 100 ms while other connections are han
       assert.equal(e2.code, 'ERR_SDP_TOO_LARGE');
       hostile += 2;
       v.close();
+      await new Promise((r) => setTimeout(r, 30));
     }
+    const hostileMs = performance.now() - t0;
+    const after = await inbound();
     await listen;
     let maxGap = 0;
     for (let i = 1; i < arrivals.length; i++) maxGap = Math.max(maxGap, arrivals[i] - arrivals[i - 1]);
@@ -237,10 +242,19 @@ test('#6 a running call hears no gap over 100 ms while other connections are han
       quiet = rms < 0.01 ? quiet + 1 : 0;
       worstQuiet = Math.max(worstQuiet, quiet);
     }
-    console.log(`${hostile} hostile offers in 2 s; audio batches ${arrivals.length}, max gap ${maxGap.toFixed(1)} ms, longest near-silence ${worstQuiet * 20} ms, tone ${toneOf(all)?.toFixed(1)} Hz`);
-    assert.ok(hostile >= 10, `only ${hostile} hostile offers were sent`);
-    assert.ok(maxGap < 100, `audio batches ${maxGap.toFixed(1)} ms apart`);
+    const concealed = after.concealedFrames - before.concealedFrames;
+    const packets = after.packetsReceived - before.packetsReceived;
+    console.log(
+      `${hostile} hostile offers in ${hostileMs.toFixed(0)} ms; meanwhile ${packets} packets in, ${concealed} frames concealed; ` +
+        `audio batches ${arrivals.length}, max gap between batches at JS ${maxGap.toFixed(1)} ms, longest near-silence ${worstQuiet * 20} ms, tone ${toneOf(all)?.toFixed(1)} Hz`,
+    );
+    assert.equal(hostile, 60);
+    // The native pipeline: no packet gap, nothing concealed beyond 100 ms.
+    assert.ok(concealed <= 5, `${concealed} frames (20 ms each) concealed`);
+    assert.ok(packets >= (hostileMs / 20) * 0.9, `${packets} packets in ${hostileMs} ms`);
     assert.ok(worstQuiet * 20 <= 100, `${worstQuiet * 20} ms of near-silence`);
+    // Delivery to JS, on a shared 2-core machine: bounded too.
+    assert.ok(maxGap < 100, `audio batches ${maxGap.toFixed(1)} ms apart`);
     assert.ok(within(toneOf(all), 800, 0.03));
   } finally {
     a.close();

@@ -336,13 +336,25 @@ impl NativePeerConnection {
     }
 
     /// W3C `setRemoteDescription`.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_remote_description<'e>(
-        &self,
-        env: &'e Env,
-        desc: NativeDescription,
-    ) -> Result<Object<'e>> {
-        let desc = desc_from_js(desc).map_err(to_napi)?;
+    #[napi(
+        ts_args_type = "desc: NativeDescription",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn set_remote_description<'e>(&self, env: &'e Env, desc: Object<'_>) -> Result<Object<'e>> {
+        let sdp_type: String = desc.get_named_property("type")?;
+        let sdp: napi::JsString<'_> = desc.get_named_property("sdp")?;
+        // Refuse an oversized description by its length, before copying it
+        // on this thread (as validate_offer does).
+        if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, &sdp_type) {
+            let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+            deferred.reject(to_napi(e.into()));
+            return Ok(promise);
+        }
+        let desc = desc_from_js(NativeDescription {
+            sdp_type,
+            sdp: sdp.into_utf8()?.into_owned()?,
+        })
+        .map_err(to_napi)?;
         self.run(env, move |p, now| p.set_remote_description(now, desc))
     }
 
@@ -574,7 +586,7 @@ pub struct NativeOfferProblem {
 /// SIP uses it to answer 488 before accepting a call.
 #[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
 pub fn validate_offer(
-    sdp: JsString<'_>,
+    sdp: napi::JsString<'_>,
     codecs: Option<Vec<String>>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
