@@ -56,7 +56,7 @@ impl HashAlg {
     }
 
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn digest_len(self) -> usize {
         match self {
             HashAlg::Sha1 => 20,
             HashAlg::Sha224 => 28,
@@ -95,7 +95,7 @@ impl Fingerprint {
                 u8::from_str_radix(b, 16).ok()
             })
             .collect::<Option<Vec<u8>>>()?;
-        (value.len() == alg.len()).then_some(Fingerprint { alg, value })
+        (value.len() == alg.digest_len()).then_some(Fingerprint { alg, value })
     }
 
     /// The attribute value, `"<hash> <XX:XX:...>"` (upper-case hex).
@@ -263,7 +263,7 @@ mod tests {
             HashAlg::Sha384,
             HashAlg::Sha512,
         ] {
-            assert_eq!(digest(alg, b"x").len(), alg.len());
+            assert_eq!(digest(alg, b"x").len(), alg.digest_len());
             assert_eq!(HashAlg::parse(&alg.as_str().to_uppercase()), Some(alg));
         }
     }
@@ -300,7 +300,7 @@ mod tests {
         };
         let bad = |alg: HashAlg| Fingerprint {
             alg,
-            value: vec![0; alg.len()],
+            value: vec![0; alg.digest_len()],
         };
         assert!(verify(der, &[good(HashAlg::Sha1)]).is_ok());
         assert!(verify(der, &[good(HashAlg::Sha512)]).is_ok());
