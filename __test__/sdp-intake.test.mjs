@@ -87,7 +87,7 @@ const EXTMAP_CASES = [
   ['unknown direction', 'a=extmap:4/upwards urn:ietf:params:rtp-hdrext:ssrc-audio-level'],
 ];
 
-test('#7 unusable a=extmap lines are ignored with WARN_EXTMAP_IGNORED; validateOffer agrees; the call works', async () => {
+test('#7 unusable a=extmap lines are ignored with extmap-ignored; validateOffer agrees; the call works', async () => {
   for (const [label, line] of EXTMAP_CASES) {
     const [a, base] = await sipwireOffer();
     const b = new RTCPeerConnection(LOOPBACK);
@@ -95,7 +95,7 @@ test('#7 unusable a=extmap lines are ignored with WARN_EXTMAP_IGNORED; validateO
       const offer = base.replace(/(a=mid:[^\r\n]*\r\n)/, `$1${line}\r\n`);
       assert.ok(offer.includes(line), label);
       assert.equal(validateOffer(offer), null, `${label}: validateOffer accepts`);
-      const warned = waitFor(b, 'warning', (e) => e.code === 'WARN_EXTMAP_IGNORED', 5000);
+      const warned = waitFor(b, 'warning', (e) => e.code === 'extmap-ignored', 5000);
       await connectWith(a, b, offer);
       const w = await warned;
       assert.match(w.message, /ignored a=extmap/, label);
@@ -172,7 +172,7 @@ test('#6 6 MB and 100,000-candidate offers are refused quickly with ERR_SDP_TOO_
     const t = performance.now();
     await connectWith(a, b, many);
     console.log(`1,500 candidates: set, answered and connected in ${(performance.now() - t).toFixed(1)} ms`);
-    const limit = warnings.filter((w) => w.code === 'WARN_CANDIDATE_LIMIT');
+    const limit = warnings.filter((w) => w.code === 'candidate-limit');
     assert.equal(limit.length, 1, warnings.map((w) => `${w.code} ${w.message}`).join('\n'));
     assert.match(limit[0].message, /dropped \d+ remote candidates beyond the first 32/);
     await tonesBothWays(a, b);
@@ -317,13 +317,13 @@ test('#5 offers and answers whose fingerprints are sha-1, sha-224, sha-384 or sh
   }
 });
 
-test('#5 a wrong fingerprint of the strongest hash fails the connection with WARN_DTLS_FINGERPRINT_MISMATCH', async () => {
+test('#5 a wrong fingerprint of the strongest hash fails the connection with dtls-fingerprint-mismatch', async () => {
   const der = await certificateDer();
   const [a, base] = await sipwireOffer();
   const b = new RTCPeerConnection(LOOPBACK);
   try {
     const offer = setFingerprints(base, [fingerprint(der, 'sha-1'), wrong('sha-512')]);
-    const warned = waitFor(b, 'warning', (e) => e.code === 'WARN_DTLS_FINGERPRINT_MISMATCH', 5000);
+    const warned = waitFor(b, 'warning', (e) => e.code === 'dtls-fingerprint-mismatch', 5000);
     const failed = waitState(b, 'failed', 5000);
     await b.setRemoteDescription({ type: 'offer', sdp: offer });
     await b.setLocalDescription(await b.createAnswer());

@@ -270,7 +270,7 @@ mod tests {
             .info
             .warnings
             .iter()
-            .filter(|w| w.starts_with("[WARN_EXTMAP_IGNORED]"))
+            .filter(|w| w.starts_with("[extmap-ignored]"))
             .collect();
         assert_eq!(w.len(), 3, "{w:?}");
         assert!(!p.for_rtc.contains("a=extmap:0") && !p.for_rtc.contains("a=extmap:7"));
@@ -310,7 +310,7 @@ mod tests {
         }
         let limit: Vec<&String> = warnings
             .iter()
-            .filter(|w| w.starts_with("[WARN_CANDIDATE_LIMIT]"))
+            .filter(|w| w.starts_with("[candidate-limit]"))
             .collect();
         assert_eq!(limit.len(), 1, "{warnings:?}");
         assert!(

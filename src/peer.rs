@@ -1018,7 +1018,7 @@ impl Peer {
         if let Some(mut pc) = self.pc.take() {
             let _ = pc.close();
         }
-        let _ = self.media.stop_recording();
+        self.media.stop_recording(None);
         let mut ev = Vec::new();
         self.media.stop_playback(&mut ev);
         self.events.extend(ev.into_iter().map(PeerEvent::Media));
@@ -1221,7 +1221,7 @@ impl Peer {
             Ok(()) => true,
             Err(why) => {
                 self.events.push_back(PeerEvent::Warning(format!(
-                    "[WARN_DTLS_FINGERPRINT_MISMATCH] DTLS fingerprint mismatch: {why}"
+                    "[dtls-fingerprint-mismatch] DTLS fingerprint mismatch: {why}"
                 )));
                 if let Some(mut pc) = self.pc.take() {
                     let _ = pc.close();

@@ -29,11 +29,11 @@ pub const MAX_REMOTE_CANDIDATES: usize = 32;
 pub const MAX_SKIP_WARNINGS: usize = 16;
 
 /// Warning code: remote candidates beyond [`MAX_REMOTE_CANDIDATES`] were dropped.
-pub const WARN_CANDIDATE_LIMIT: &str = "WARN_CANDIDATE_LIMIT";
+pub const WARN_CANDIDATE_LIMIT: &str = "candidate-limit";
 /// Warning code: one remote candidate was skipped (mDNS, TCP, malformed, ...).
-pub const WARN_CANDIDATE_SKIPPED: &str = "WARN_CANDIDATE_SKIPPED";
+pub const WARN_CANDIDATE_SKIPPED: &str = "candidate-skipped";
 /// Warning code: an unusable `a=extmap` line was ignored (as browsers do).
-pub const WARN_EXTMAP_IGNORED: &str = "WARN_EXTMAP_IGNORED";
+pub const WARN_EXTMAP_IGNORED: &str = "extmap-ignored";
 
 /// Reject an SDP larger than [`MAX_SDP_BYTES`] before looking at it.
 ///
@@ -68,7 +68,7 @@ pub fn check_sections(count: usize, what: &str) -> Result<(), SdpError> {
     Ok(())
 }
 
-/// A warning message with its stable code in front, `"[CODE] text"`: the
+/// A warning message with its stable code in front, `"[code] text"`: the
 /// form the binding's `warning` event splits into `code` and `message`.
 pub fn coded(code: &str, text: impl std::fmt::Display) -> String {
     format!("[{code}] {text}")
@@ -91,6 +91,6 @@ mod tests {
         assert_eq!(e.code(), "ERR_SDP_TOO_MANY_SECTIONS");
         assert!(e.to_string().contains("65 m-sections"), "{e}");
         assert!(check_sections(MAX_MEDIA_SECTIONS, "offer").is_ok());
-        assert_eq!(coded("WARN_X", "y"), "[WARN_X] y");
+        assert_eq!(coded("some-code", "y"), "[some-code] y");
     }
 }

@@ -85,7 +85,7 @@ pub struct RemoteSdp {
     pub fingerprints: Vec<Fingerprint>,
     /// Remote candidates dropped beyond [`limits::MAX_REMOTE_CANDIDATES`].
     pub dropped_candidates: usize,
-    /// What was ignored, for `warning` events: `"[WARN_...] text"`, at most
+    /// What was ignored, for `warning` events: `"[code] text"`, at most
     /// [`limits::MAX_SKIP_WARNINGS`] + 3 entries.
     pub warnings: Vec<String>,
 }
