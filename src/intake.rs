@@ -242,6 +242,8 @@ mod tests {
             ("sha-1 fingerprint", CHROME.replace("sha-256 D2:FA:0E:C3:22:59:5E:14:95:69:92:3D:13:B4:84:24:2C:C2:A2:C0:3E:FD:34:8E:5E:EA:6F:AF:52:CE:E6:0F", "sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB"), "ok"),
             ("short sha-256", CHROME.replace(":52:CE:E6:0F", ""), "ERR_UNSUPPORTED_PROFILE"),
             ("1000 candidates", with_audio_line(&many_candidates), "ok"),
+            ("300 fmtp lines", with_audio_line(&"a=fmtp:111 x=1\n".repeat(300)), "ERR_SDP_TOO_LARGE"),
+            ("300 session lines", CHROME.replacen("t=0 0", &format!("t=0 0{}", "\r\na=x-s:1".repeat(300)), 1), "ERR_SDP_TOO_LARGE"),
             ("74 sections", many_sections, "ERR_SDP_TOO_MANY_SECTIONS"),
             ("200 KB", with_audio_line(&format!("a=x-pad:{}", "p".repeat(200 * 1024))), "ERR_SDP_TOO_LARGE"),
             ("setup garbage", CHROME.replace("a=setup:actpass", "a=setup:sideways"), "ok"),

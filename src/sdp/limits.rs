@@ -20,6 +20,12 @@ pub const MAX_SDP_BYTES: usize = 128 * 1024;
 /// or not, so they cost output too).
 pub const MAX_MEDIA_SECTIONS: usize = 64;
 
+/// Most lines (other than candidates) at session level and in the audio
+/// section: a real audio section has ~40, Chromium's whole audio+video offer
+/// ~200. Beyond this the offer is refused as [`SdpError::TooLarge`], which
+/// keeps every per-line pass (ours, rtc's parser and codec scan) small.
+pub const MAX_SECTION_LINES: usize = 256;
+
 /// Most remote candidates kept from one description; the rest are dropped
 /// with one [`WARN_CANDIDATE_LIMIT`] warning. Browsers send under 20.
 pub const MAX_REMOTE_CANDIDATES: usize = 32;
@@ -58,6 +64,17 @@ pub fn check_len(len: usize, what: &str) -> Result<(), SdpError> {
     Ok(())
 }
 
+/// Reject a section (or the session level) with more than
+/// [`MAX_SECTION_LINES`] lines.
+pub fn check_lines(count: usize, section: &str, what: &str) -> Result<(), SdpError> {
+    if count > MAX_SECTION_LINES {
+        return Err(SdpError::TooLarge(format!(
+            "{what} has {count} lines in its {section}; sipwire accepts at most {MAX_SECTION_LINES}"
+        )));
+    }
+    Ok(())
+}
+
 /// Reject an SDP with more than [`MAX_MEDIA_SECTIONS`] m-sections.
 pub fn check_sections(count: usize, what: &str) -> Result<(), SdpError> {
     if count > MAX_MEDIA_SECTIONS {
@@ -91,6 +108,9 @@ mod tests {
         assert_eq!(e.code(), "ERR_SDP_TOO_MANY_SECTIONS");
         assert!(e.to_string().contains("65 m-sections"), "{e}");
         assert!(check_sections(MAX_MEDIA_SECTIONS, "offer").is_ok());
+        let e = check_lines(MAX_SECTION_LINES + 1, "audio section", "offer").unwrap_err();
+        assert_eq!(e.code(), "ERR_SDP_TOO_LARGE");
+        assert!(check_lines(MAX_SECTION_LINES, "audio section", "offer").is_ok());
         assert_eq!(coded("some-code", "y"), "[some-code] y");
     }
 }

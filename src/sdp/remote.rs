@@ -582,6 +582,7 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
         return Err(SdpError::Parse(format!("{what} has no m= line")));
     }
     limits::check_sections(doc.media.len(), what)?;
+    limits::check_lines(doc.session.len(), "session level", what)?;
     let mut warnings = Vec::new();
     normalize_session(&mut doc)?;
     for l in doc.media.iter().flat_map(|m| m.lines.iter()) {
@@ -623,6 +624,13 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
     let Some(mut audio) = audio else {
         return Err(SdpError::NoAudio(format!("{what} has no audio section")));
     };
+    // Candidates are capped on their own (dropped, not refused).
+    let lines = audio
+        .lines
+        .iter()
+        .filter(|l| !l.is_attr("candidate"))
+        .count();
+    limits::check_lines(lines, "audio section", what)?;
     let audio_proto = audio.proto.clone();
 
     // Profile + fingerprint: rtc wants exactly one value (it only parses it;
