@@ -160,7 +160,12 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
-/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+/**
+ * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
+ * Remote-SDP warnings carry a `code` too: `candidate-skipped`, `candidate-limit` (remote candidates beyond
+ * the limit were dropped), `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do),
+ * `dtls-fingerprint-mismatch` (the connection then fails).
+ */
 export class WarningEvent extends Event {
   readonly message: string;
   /** Stable code for warnings an application may act on (e.g. `recording-failed`, `recording-overrun`); empty when none applies. */

@@ -15,6 +15,7 @@ use crate::audio::codec::CodecKind;
 use crate::config::PeerConfig;
 use crate::delay::{WallAnchor, ABS_SEND_TIME_URI};
 use crate::error::{Error, Result};
+use crate::intake;
 use crate::media::{Media, MediaEvent, RecvCodecs, SendCodec};
 use crate::sdp::{self, Direction, LocalRewrite, RemoteSdp, SdpKind, Setup};
 use bytes::BytesMut;
@@ -212,6 +213,10 @@ pub struct Peer {
     wall: Option<WallAnchor>,
     /// STUN server names the I/O layer is still resolving.
     pending_dns: usize,
+    /// The far end's `a=fingerprint`s; its certificate is checked against
+    /// them when DTLS completes (crate::fingerprint), not by rtc.
+    remote_fingerprints: Vec<crate::fingerprint::Fingerprint>,
+    certificate_checked: bool,
 }
 
 impl Peer {
@@ -266,6 +271,8 @@ impl Peer {
             rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
             wall: None,
             pending_dns,
+            remote_fingerprints: Vec::new(),
+            certificate_checked: false,
         }
     }
 
@@ -370,7 +377,7 @@ impl Peer {
                     ))
                     .into());
                 };
-                let te = chosen_telephone_event(offer, primary);
+                let te = intake::chosen_telephone_event(offer, primary);
                 if let Some(te) = te {
                     register(
                         &mut me,
@@ -446,6 +453,8 @@ impl Peer {
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(100))
             .with_include_loopback_candidate(true)
+            // rtc verifies sha-256 only; check_certificate verifies any RFC 8122 hash.
+            .with_disable_certificate_fingerprint_verification(true)
             .build();
         // No interceptors: RTCP reports are ours (crate::rtcp); rtc's report
         // interceptors walked every RTP packet for counters Media already has.
@@ -652,39 +661,25 @@ impl Peer {
                 self.signaling.as_str()
             ))),
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
-                let info = validate_offer(&desc.sdp, &self.cfg.codecs)?;
+                // The same checks as validate_offer (crate::intake).
+                let intake::PreparedOffer { info, for_rtc } =
+                    intake::prepare_offer(&desc.sdp, &self.cfg.codecs)?;
                 self.warn_skipped(&info);
                 self.build_pc(now, Some(&info))?;
-                // One telephone-event only (see sdp::remove_payload_types).
-                let primary = info.codecs.iter().find_map(|c| {
-                    CodecKind::from_name(&c.name, c.clock_rate)
-                        .filter(|k| self.cfg.codecs.contains(k))
-                });
-                let keep = primary
-                    .and_then(|p| chosen_telephone_event(&info, p))
-                    .map(|c| c.pt);
-                let drop: Vec<u8> = info
-                    .codecs
-                    .iter()
-                    .filter(|c| {
-                        c.name.eq_ignore_ascii_case("telephone-event") && Some(c.pt) != keep
-                    })
-                    .map(|c| c.pt)
-                    .collect();
-                let for_rtc = sdp::remove_payload_types(&force_sendrecv(&info.sdp), &drop);
                 let d = RTCSessionDescription::offer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
+                self.remote_fingerprints = info.fingerprints.clone();
                 self.pending_remote_info = Some(info);
                 self.pending_remote = Some(desc);
                 self.set_signaling(SignalingState::HaveRemoteOffer);
                 Ok(())
             }
             (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer) => {
-                let info = sdp::normalize_remote(&desc.sdp, SdpKind::Answer)?;
+                let (info, for_rtc) = intake::prepare_answer(&desc.sdp)?;
                 self.warn_skipped(&info);
-                let for_rtc = force_sendrecv(&info.sdp);
                 let d = RTCSessionDescription::answer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
+                self.remote_fingerprints = info.fingerprints.clone();
                 let our_offer = sdp::normalize_remote(
                     self.local_offer_for_rtc.as_deref().unwrap_or_default(),
                     SdpKind::Offer,
@@ -711,11 +706,9 @@ impl Peer {
     }
 
     fn warn_skipped(&mut self, info: &RemoteSdp) {
-        for (line, reason) in &info.skipped_candidates {
-            self.events.push_back(PeerEvent::Warning(format!(
-                "skipped remote candidate ({reason}): {}",
-                line.trim_start_matches("a=")
-            )));
+        // Already bounded and coded by the normaliser.
+        for w in &info.warnings {
+            self.events.push_back(PeerEvent::Warning(w.clone()));
         }
     }
 
@@ -1251,7 +1244,54 @@ impl Peer {
         self.media_events = ev;
     }
 
+    /// Once DTLS has completed, check the far end's certificate against its
+    /// fingerprints, before any of its media is read. A mismatch fails the
+    /// connection (RFC 8842 §5); returns false then.
+    fn check_certificate(&mut self) -> bool {
+        if self.certificate_checked {
+            return true;
+        }
+        let Some(pc) = self.pc.as_mut() else {
+            return true;
+        };
+        let Some(sender) = self.sender else {
+            return true;
+        };
+        let mut cert = None;
+        if let Some(s) = pc.rtp_sender(sender) {
+            if let Some(t) = s.transport() {
+                cert = t.get_remote_certificates().first().cloned();
+            }
+        }
+        let Some(cert) = cert else {
+            return true; // handshake not complete yet
+        };
+        self.certificate_checked = true;
+        match crate::fingerprint::verify(&cert, &self.remote_fingerprints) {
+            Ok(()) => true,
+            Err(why) => {
+                self.events.push_back(PeerEvent::Warning(format!(
+                    "[dtls-fingerprint-mismatch] DTLS fingerprint mismatch: {why}"
+                )));
+                if let Some(mut pc) = self.pc.take() {
+                    let _ = pc.close();
+                }
+                self.connected = false;
+                self.deadline = None;
+                if self.connection_state != "failed" {
+                    self.connection_state = "failed".into();
+                    self.events
+                        .push_back(PeerEvent::ConnectionState("failed".into()));
+                }
+                false
+            }
+        }
+    }
+
     fn drain_rtc(&mut self, now: Instant) {
+        if !self.check_certificate() {
+            return;
+        }
         let arrival = now.saturating_duration_since(self.epoch);
         let recv_unix = self.wall.map(|w| w.unix_time(now));
         let Some(pc) = self.pc.as_mut() else { return };
@@ -1325,7 +1365,7 @@ impl Peer {
         let transport = self
             .pc
             .as_mut()
-            .map(|pc| crate::stats::transport_entries(pc, now))
+            .map(|pc| crate::stats::transport_entries(pc, self.sender, now))
             .unwrap_or_default();
         crate::stats::report(self, transport, timestamp_ms)
     }
@@ -1403,16 +1443,6 @@ fn force_sendrecv(sdp_text: &str) -> String {
     sdp::set_direction(sdp_text, Direction::SendRecv)
 }
 
-/// The telephone-event to answer with: the one at the primary codec's clock
-/// rate (RFC 4733 §2.1), else the first offered.
-fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&sdp::RemoteCodec> {
-    offer
-        .codecs
-        .iter()
-        .filter(|c| c.name.eq_ignore_ascii_case("telephone-event"))
-        .min_by_key(|c| (c.clock_rate != primary.clock_rate()) as u8)
-}
-
 /// Check a remote offer the way `setRemoteDescription` would, without a
 /// connection: SIP uses it to answer 488 before accepting a call.
 ///
@@ -1422,28 +1452,8 @@ fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&sdp:
 /// assert_eq!(err.code(), "ERR_SDP_PARSE");
 /// ```
 pub fn validate_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<RemoteSdp> {
-    let info = sdp::normalize_remote(sdp_text, SdpKind::Offer)?;
-    if !info
-        .codecs
-        .iter()
-        .any(|c| CodecKind::from_name(&c.name, c.clock_rate).is_some_and(|k| codecs.contains(&k)))
-    {
-        return Err(sdp::SdpError::NoCommonCodec(format!(
-            "no common audio codec: the offer has {}; this connection allows {}",
-            info.codecs
-                .iter()
-                .map(|c| format!("{}/{}", c.name, c.clock_rate))
-                .collect::<Vec<_>>()
-                .join(", "),
-            codecs
-                .iter()
-                .map(|k| k.mime_name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into());
-    }
-    Ok(info)
+    // The very path setRemoteDescription takes (crate::intake).
+    intake::prepare_offer(sdp_text, codecs).map(|p| p.info)
 }
 
 /// RFC 3264 §6.1: the answer's direction given what we want and what was offered.

@@ -131,7 +131,19 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
-        PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
+        PeerEvent::Warning(m) => {
+            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
+            let coded = m
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
+                .map(|(c, t)| (c.to_string(), t.to_string()));
+            out.kind = "warning".into();
+            match coded {
+                Some((code, text)) => (out.state, out.code) = (Some(text), Some(code)),
+                None => out.state = Some(m),
+            }
+        }
         PeerEvent::CodedWarning { code, message } => {
             (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
         }
@@ -404,13 +416,25 @@ impl NativePeerConnection {
     }
 
     /// W3C `setRemoteDescription`.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_remote_description<'e>(
-        &self,
-        env: &'e Env,
-        desc: NativeDescription,
-    ) -> Result<Object<'e>> {
-        let desc = desc_from_js(desc).map_err(to_napi)?;
+    #[napi(
+        ts_args_type = "desc: NativeDescription",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn set_remote_description<'e>(&self, env: &'e Env, desc: Object<'_>) -> Result<Object<'e>> {
+        let sdp_type: String = desc.get_named_property("type")?;
+        let sdp: napi::JsString<'_> = desc.get_named_property("sdp")?;
+        // Refuse an oversized description by its length, before copying it
+        // on this thread (as validate_offer does).
+        if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, &sdp_type) {
+            let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+            deferred.reject(to_napi(e.into()));
+            return Ok(promise);
+        }
+        let desc = desc_from_js(NativeDescription {
+            sdp_type,
+            sdp: sdp.into_utf8()?.into_owned()?,
+        })
+        .map_err(to_napi)?;
         self.run(env, move |p, now| p.set_remote_description(now, desc))
     }
 
@@ -655,9 +679,9 @@ pub struct NativeOfferProblem {
 
 /// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
 /// SIP uses it to answer 488 before accepting a call.
-#[napi]
+#[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
 pub fn validate_offer(
-    sdp: String,
+    sdp: napi::JsString<'_>,
     codecs: Option<Vec<String>>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
@@ -666,12 +690,19 @@ pub fn validate_offer(
     }
     .validate()
     .map_err(to_napi)?;
+    let problem = |e: CoreError| NativeOfferProblem {
+        code: e.code().into(),
+        message: e.to_string(),
+    };
+    // Refuse an oversized offer by its length, before copying it (UTF-8 is
+    // never shorter than UTF-16): a 6 MB body costs nothing on this thread.
+    if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, "offer") {
+        return Ok(Some(problem(e.into())));
+    }
+    let sdp = sdp.into_utf8()?.into_owned()?;
     Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
         .err()
-        .map(|e| NativeOfferProblem {
-            code: e.code().into(),
-            message: e.to_string(),
-        }))
+        .map(problem))
 }
 
 /// Native resource counters, for leak checks in tests and health endpoints.
