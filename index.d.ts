@@ -125,6 +125,11 @@ export interface NativeEvent {
   type: string
   /** New state for state-change events; the message for `warning`. */
   state?: string
+  /**
+   * `warning`: a stable code naming the cause, when there is one
+   * (`ERR_DTLS_FINGERPRINT`, `ERR_REMOTE_CLOSED`).
+   */
+  code?: string
   /** Candidate line for `icecandidate` (absent = end of candidates). */
   candidate?: string
   /** Digit for `dtmf`; tone for `tonechange` (`""` = all sent). */

@@ -159,12 +159,19 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
-/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+/**
+ * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
+ * `code` names the cause when the connection is about to become `failed`:
+ * `ERR_DTLS_FINGERPRINT` (the far end's certificate does not match its `a=fingerprint`) or
+ * `ERR_REMOTE_CLOSED` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
+ */
 export class WarningEvent extends Event {
   readonly message: string;
-  constructor(message: string) {
+  readonly code: string | undefined;
+  constructor(message: string, code?: string) {
     super('warning');
     this.message = message;
+    this.code = code;
   }
 }
 
@@ -263,7 +270,7 @@ export class RTCPeerConnection extends EventTarget {
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
         return;
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? undefined), this.onwarning);
         return;
       case 'tonechange':
         this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);

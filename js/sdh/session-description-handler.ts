@@ -30,8 +30,18 @@ import { RTCPeerConnection, type RTCSessionDescriptionInit } from '../peer-conne
 import { SipwireError } from '../errors';
 import type { SessionDescriptionHandlerConfiguration, SessionDescriptionHandlerOptions } from './session-description-handler-options';
 
-/** Why media failed: ICE/DTLS failure, or no RTP for `rtpTimeout`. */
-export type MediaFailureReason = 'connection-failed' | 'rtp-timeout';
+/**
+ * Why media failed: ICE/DTLS failure, no RTP for `rtpTimeout`, the far end hung up
+ * on the media path (DTLS `close_notify`, or RTCP BYE and then silence), or its DTLS
+ * certificate does not match the SDP's `a=fingerprint`.
+ */
+export type MediaFailureReason = 'connection-failed' | 'rtp-timeout' | 'remote-closed' | 'dtls-fingerprint';
+
+/** The `warning` codes that announce a `failed` connection, and the reason they give it. */
+const FAILURE_CODES: Record<string, MediaFailureReason> = {
+  ERR_REMOTE_CLOSED: 'remote-closed',
+  ERR_DTLS_FINGERPRINT: 'dtls-fingerprint',
+};
 
 /** Event fired on the SDH when media fails; a bot should hang up (BYE). */
 export class MediaFailedEvent extends Event {
@@ -87,15 +97,19 @@ export class SessionDescriptionHandler extends EventTarget implements SipSession
     if (!this.#pc) {
       const pc = new RTCPeerConnection(this.#config.peerConnectionConfiguration ?? {});
       pc.addEventListener('dtmf', (e) => this.dispatchEvent(cloneDtmf(e)));
+      // A coded warning comes just before the `failed` it explains.
+      let failure: MediaFailureReason = 'connection-failed';
       pc.addEventListener('connectionstatechange', () => {
-        if (pc.connectionState === 'failed') this.#mediaFailed('connection-failed');
+        if (pc.connectionState === 'failed') this.#mediaFailed(failure);
       });
       pc.addEventListener('rtptimeout', () => this.#mediaFailed('rtp-timeout'));
       pc.addEventListener('warning', (e) => {
-        const message = (e as Event & { message: string }).message;
+        const { message, code } = e as Event & { message: string; code?: string };
+        if (code && FAILURE_CODES[code]) failure = FAILURE_CODES[code];
         this.#logger?.warn(`SessionDescriptionHandler: ${message}`);
-        const ev = new Event('warning') as Event & { message: string };
+        const ev = new Event('warning') as Event & { message: string; code?: string };
         ev.message = message;
+        ev.code = code;
         this.dispatchEvent(ev);
       });
       this.#pc = pc;

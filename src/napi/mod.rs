@@ -88,6 +88,9 @@ pub struct NativeEvent {
     pub kind: String,
     /// New state for state-change events; the message for `warning`.
     pub state: Option<String>,
+    /// `warning`: a stable code naming the cause, when there is one
+    /// (`ERR_DTLS_FINGERPRINT`, `ERR_REMOTE_CLOSED`).
+    pub code: Option<String>,
     /// Candidate line for `icecandidate` (absent = end of candidates).
     pub candidate: Option<String>,
     /// Digit for `dtmf`; tone for `tonechange` (`""` = all sent).
@@ -107,6 +110,7 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         pc: 0.0,
         kind: String::new(),
         state: None,
+        code: None,
         candidate: None,
         digit: None,
         id: None,
@@ -129,6 +133,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
         PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
+        PeerEvent::CodedWarning { code, message } => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::GatheringWaitDone(id) => {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
