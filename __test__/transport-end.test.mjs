@@ -88,9 +88,11 @@ test('early connectivity checks: answered before the answer is applied, connecte
       await b.waitForGatheringComplete(2000);
       // b checks a's candidates now; a has no answer yet for 50 ms.
       await new Promise((r) => setTimeout(r, 50));
-      const pairs = [...(await b.getStats()).values()].filter((s) => s.type === 'candidate-pair');
-      const answered = pairs.reduce((n, p) => n + (p.responsesReceived ?? 0), 0);
-      const sent = pairs.reduce((n, p) => n + (p.requestsSent ?? 0), 0);
+      // b's ICE transport before a has the answer: only STUN has flowed yet,
+      // so its packet counters are b's checks and a's answers to them.
+      const transport = [...(await b.getStats()).values()].find((s) => s.type === 'transport');
+      const sent = transport?.packetsSent ?? 0;
+      const answered = transport?.packetsReceived ?? 0;
       assert.ok(sent > 0, 'b sent connectivity checks before a had the answer');
       assert.ok(answered > 0, `a answered b's early checks (RFC 8445 §7.3): ${answered} of ${sent} answered`);
       const up = waitState(a, 'connected', 2000);

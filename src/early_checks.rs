@@ -17,6 +17,12 @@
 //! same transaction id, which the far end ignores as a duplicate (RFC 5389
 //! §7.3.3).
 //!
+//! A far end whose check we answered may also start DTLS before we have the
+//! answer (Chromium does, as the DTLS client, ~3 ms after our response); rtc
+//! has no DTLS endpoint yet and would drop the ClientHello, which Chromium
+//! then resends only ~100 ms later. DTLS records are kept too
+//! ([`EarlyChecks::keep_dtls`]) and replayed after the checks.
+//!
 //! Pure state machine: datagrams in, datagrams out.
 //!
 //! ```
@@ -127,6 +133,21 @@ impl EarlyChecks {
         self.keep(local, remote, data);
         self.answered += 1;
         Some(out.raw)
+    }
+
+    /// A DTLS record (RFC 7983: first byte 20..=63) from a peer whose check
+    /// we answered, held for replay; anything else before the answer is
+    /// dropped, as rtc would.
+    pub fn keep_dtls(&mut self, local: SocketAddr, remote: SocketAddr, data: &[u8]) -> bool {
+        let ours = self
+            .kept
+            .iter()
+            .any(|(l, r, _)| (*l, *r) == (local, remote));
+        if ours && matches!(data.first(), Some(20..=63)) {
+            self.keep(local, remote, data);
+            return true;
+        }
+        false
     }
 
     fn keep(&mut self, local: SocketAddr, remote: SocketAddr, data: &[u8]) {

@@ -92,6 +92,7 @@ struct Probe {
 #[derive(Default)]
 pub struct Hangup {
     early: Option<EarlyChecks>,
+    early_dtls: Vec<Kept>,
     dtls_verified: bool,
     down: Option<&'static str>,
     controlling: Option<bool>,
@@ -120,8 +121,8 @@ impl Hangup {
     }
 
     /// Before the answer: `Some(response)` for a check we answered,
-    /// `Some(None)` for other STUN (held back from rtc, which would drop it),
-    /// `None` when the datagram is rtc's to handle.
+    /// `Some(None)` for other STUN or early DTLS (held back from rtc, which
+    /// would drop it), `None` when the datagram is rtc's to handle.
     pub fn early_check(
         &mut self,
         local: SocketAddr,
@@ -130,14 +131,31 @@ impl Hangup {
     ) -> Option<Option<Vec<u8>>> {
         let e = self.early.as_mut()?;
         if !rtc::stun::message::is_stun_message(data) {
-            return None;
+            return e.keep_dtls(local, remote, data).then_some(None);
         }
         Some(e.handle(local, remote, data))
     }
 
-    /// The answer was applied: the checks to replay into rtc.
+    /// The answer was applied: the checks to replay into rtc now. Early DTLS
+    /// records wait for [`Hangup::take_early_dtls`]: rtc drops all but STUN
+    /// until its ICE has selected a pair.
     pub fn take_early_checks(&mut self) -> Vec<Kept> {
-        self.early.take().map(|mut e| e.take()).unwrap_or_default()
+        let all = self.early.take().map(|mut e| e.take()).unwrap_or_default();
+        let (stun, dtls) = all
+            .into_iter()
+            .partition(|(_, _, d)| rtc::stun::message::is_stun_message(d));
+        self.early_dtls = dtls;
+        stun
+    }
+
+    /// Early DTLS records to replay once ICE is connected.
+    pub fn take_early_dtls(&mut self) -> Vec<Kept> {
+        std::mem::take(&mut self.early_dtls)
+    }
+
+    /// Whether early DTLS records wait for ICE.
+    pub fn has_early_dtls(&self) -> bool {
+        !self.early_dtls.is_empty()
     }
 
     /// Whether the far end's certificate was checked.

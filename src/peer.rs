@@ -1464,6 +1464,17 @@ impl Peer {
         if bye {
             self.on_remote_bye(now);
         }
+        if self.hangup.has_early_dtls()
+            && matches!(self.ice_state.as_str(), "connected" | "completed")
+        {
+            // A ClientHello that came with the early checks: rtc takes it now
+            // that ICE has a pair, instead of waiting ~100 ms for a resend.
+            for (local, remote, data) in self.hangup.take_early_dtls() {
+                self.feed_rtc(now, local, remote, &data);
+            }
+            self.deadline = None;
+            self.drain_rtc(now);
+        }
     }
 
     /// Next datagram to send.
