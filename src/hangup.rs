@@ -329,15 +329,14 @@ mod tests {
         assert_eq!((sent.len(), gone), (1, false));
         assert_eq!((sent[0].0, sent[0].1), (l, r));
         let mut total = 1;
-        let mut t = t0;
-        loop {
-            t = h.poll_timeout().unwrap();
+        let t = loop {
+            let t = h.poll_timeout().unwrap();
             let (s, gone) = h.poll(t);
             total += s.len();
             if gone {
-                break;
+                break t;
             }
-        }
+        };
         assert_eq!(total, PROBE_SENDS as usize);
         assert_eq!(t, t0 + PROBE_WAIT);
         assert!(h.poll_timeout().is_none());
