@@ -43,17 +43,24 @@ export declare class NativePeerConnection {
   writePcm(samples: Int16Array, sampleRate: number): void
   /** Play mono PCM; `playended` with `id` follows. */
   playPcm(id: number, samples: Int16Array, sampleRate: number, looped?: boolean | undefined | null): void
-  /** Play a WAV file (read and validated now, so errors throw here). */
-  playWav(id: number, path: string, looped?: boolean | undefined | null): number
+  /**
+   * Play a WAV file. It is read, decoded and resampled on libuv's thread
+   * pool (never on the JS thread or a shard); the promise resolves with
+   * its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+   */
+  playWav(id: number, path: string, looped?: boolean | undefined | null): Promise<number>
   /** Stop all playback; each pending play ends with `stopped: true`. */
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */
   subscribeAudio(sampleRate: number, batchMs: number): void
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void
-  /** Record received audio to a WAV file. */
+  /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
+  unsubscribeAudio(sampleRate?: number | undefined | null): void
+  /**
+   * Record received audio to a WAV file. The file is opened and written
+   * by a thread of its own; the promise settles once it is open.
+   */
   startRecording(path: string, sampleRate: number): Promise<void>
-  /** Finish the WAV file. */
+  /** Finish the WAV file; resolves once everything queued is on disk. */
   stopRecording(): Promise<void>
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
@@ -125,11 +132,6 @@ export interface NativeEvent {
   type: string
   /** New state for state-change events; the message for `warning`. */
   state?: string
-  /**
-   * `warning`: a stable code naming the cause, when there is one
-   * (`ERR_DTLS_FINGERPRINT`, `ERR_REMOTE_CLOSED`).
-   */
-  code?: string
   /** Candidate line for `icecandidate` (absent = end of candidates). */
   candidate?: string
   /** Digit for `dtmf`; tone for `tonechange` (`""` = all sent). */
@@ -142,6 +144,11 @@ export interface NativeEvent {
   samples?: Int16Array
   /** `audio`: rate of `samples`. */
   sampleRate?: number
+  /**
+   * `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+   * `dtls-fingerprint-mismatch`.
+   */
+  code?: string
 }
 
 /** One `iceServers` entry. */

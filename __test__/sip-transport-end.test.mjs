@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { memoryPair, onceState, withTimeout, SessionState } from './support/sip.mjs';
 import { tamperFingerprint } from './helpers.mjs';
-import { answerCall } from '../dist/index.js';
+import { answerCall } from '../dist/sip.js';
 
 const mediaFailed = (call, ms, what) =>
   withTimeout(new Promise((resolve) => call.addEventListener('mediafailed', (e) => resolve(e.reason), { once: true })), ms, what);

@@ -37,9 +37,9 @@ use std::time::{Duration, Instant};
 
 /// `warning` code: the far end hung up (DTLS `close_notify`, or RTCP BYE
 /// followed by silence).
-pub const REMOTE_CLOSED: &str = "ERR_REMOTE_CLOSED";
+pub const REMOTE_CLOSED: &str = "remote-closed";
 /// `warning` code: the far end's DTLS certificate does not match its SDP.
-pub const DTLS_FINGERPRINT: &str = "ERR_DTLS_FINGERPRINT";
+pub const DTLS_FINGERPRINT: &str = "dtls-fingerprint-mismatch";
 
 /// Consent probe after a BYE: this many requests, this far apart, and the
 /// verdict this long after the first (well inside the 1 s the issue asks for,

@@ -138,12 +138,13 @@ pub enum PeerEvent {
     /// Something the application should know but that is not an error, e.g.
     /// a remote candidate that was skipped (`.local` mDNS name, TCP).
     Warning(String),
-    /// A `warning` with a stable code naming its cause, e.g. the reason a
-    /// connection is about to become `failed` (see [`crate::hangup`]).
+    /// A warning with a stable code the application can act on, e.g.
+    /// `ice-server-unresolved`, or the reason a connection is about to
+    /// become `failed` (see [`crate::hangup`]).
     CodedWarning {
-        /// Stable code, e.g. `ERR_DTLS_FINGERPRINT`, `ERR_REMOTE_CLOSED`.
+        /// e.g. `ice-server-unresolved`, `remote-closed`.
         code: &'static str,
-        /// Human-readable detail.
+        /// For people.
         message: String,
     },
 }
@@ -213,6 +214,8 @@ pub struct Peer {
     wall: Option<WallAnchor>,
     /// Hang-up and transport-failure detection (see [`crate::hangup`]).
     hangup: crate::hangup::Hangup,
+    /// STUN server names the I/O layer is still resolving.
+    pending_dns: usize,
 }
 
 impl Peer {
@@ -225,6 +228,7 @@ impl Peer {
         if cfg.measure_one_way_delay {
             media.enable_one_way_delay();
         }
+        let pending_dns = cfg.stun_hosts.len();
         let candidates = locals
             .iter()
             .enumerate()
@@ -266,6 +270,7 @@ impl Peer {
             rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
             wall: None,
             hangup: crate::hangup::Hangup::default(),
+            pending_dns,
         }
     }
 
@@ -836,15 +841,49 @@ impl Peer {
         for c in self.candidates.clone() {
             self.events.push_back(PeerEvent::IceCandidate(Some(c)));
         }
-        if self.cfg.stun_servers.is_empty() {
+        if self.cfg.stun_servers.is_empty() && self.pending_dns == 0 {
             self.complete_gathering();
         } else {
-            self.srflx = Some(crate::srflx::SrflxGatherer::new(
+            let mut g = crate::srflx::SrflxGatherer::new(
                 &self.locals,
                 &self.cfg.stun_servers,
                 now,
                 self.cfg.ice_gathering_timeout,
-            ));
+            );
+            g.expect(self.pending_dns);
+            self.srflx = Some(g);
+            self.pump_srflx(now);
+        }
+    }
+
+    /// The I/O layer resolved (or failed to resolve) a STUN server named in
+    /// the configuration. An unresolvable name is a warning and a missing
+    /// candidate type, never an error.
+    /// `addrs` are every address the name resolved to; the first of a family
+    /// we have a socket for is used.
+    pub fn ice_server_resolved(&mut self, now: Instant, url: &str, addrs: &[SocketAddr]) {
+        if self.pending_dns == 0 || self.closed {
+            return;
+        }
+        self.pending_dns -= 1;
+        let addr = addrs
+            .iter()
+            .find(|a| self.locals.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
+            .copied();
+        match addr {
+            Some(a) => self.cfg.stun_servers.push(a),
+            None => {
+                let message =
+                    format!("cannot resolve ICE server {url}: no srflx candidates from it");
+                log::warn!("{message}");
+                self.events.push_back(PeerEvent::CodedWarning {
+                    code: "ice-server-unresolved",
+                    message,
+                });
+            }
+        }
+        if let Some(g) = self.srflx.as_mut() {
+            g.resolved(&self.locals, addr, now);
             self.pump_srflx(now);
         }
     }
@@ -1139,7 +1178,7 @@ impl Peer {
         if let Some(mut pc) = self.pc.take() {
             let _ = pc.close();
         }
-        let _ = self.media.stop_recording();
+        self.media.stop_recording(None);
         let mut ev = Vec::new();
         self.media.stop_playback(&mut ev);
         self.events.extend(ev.into_iter().map(PeerEvent::Media));
@@ -1162,6 +1201,11 @@ impl Peer {
             self.signaling = s;
             self.events.push_back(PeerEvent::SignalingState(s.as_str()));
         }
+    }
+
+    /// The configuration this connection was created with.
+    pub fn config(&self) -> &PeerConfig {
+        &self.cfg
     }
 
     /// W3C `connectionState`.

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { UserAgent } from 'sip.js';
- * import { sessionDescriptionHandlerFactory } from 'sipwire';
+ * import { sessionDescriptionHandlerFactory } from 'sipwire/sip';
  * const ua = new UserAgent({
  *   sessionDescriptionHandlerFactory: sessionDescriptionHandlerFactory({
  *     peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'] },
@@ -39,8 +39,8 @@ export type MediaFailureReason = 'connection-failed' | 'rtp-timeout' | 'remote-c
 
 /** The `warning` codes that announce a `failed` connection, and the reason they give it. */
 const FAILURE_CODES: Record<string, MediaFailureReason> = {
-  ERR_REMOTE_CLOSED: 'remote-closed',
-  ERR_DTLS_FINGERPRINT: 'dtls-fingerprint',
+  'remote-closed': 'remote-closed',
+  'dtls-fingerprint-mismatch': 'dtls-fingerprint',
 };
 
 /** Event fired on the SDH when media fails; a bot should hang up (BYE). */

@@ -88,9 +88,6 @@ pub struct NativeEvent {
     pub kind: String,
     /// New state for state-change events; the message for `warning`.
     pub state: Option<String>,
-    /// `warning`: a stable code naming the cause, when there is one
-    /// (`ERR_DTLS_FINGERPRINT`, `ERR_REMOTE_CLOSED`).
-    pub code: Option<String>,
     /// Candidate line for `icecandidate` (absent = end of candidates).
     pub candidate: Option<String>,
     /// Digit for `dtmf`; tone for `tonechange` (`""` = all sent).
@@ -103,6 +100,9 @@ pub struct NativeEvent {
     pub samples: Option<Int16Array>,
     /// `audio`: rate of `samples`.
     pub sample_rate: Option<u32>,
+    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+    /// `dtls-fingerprint-mismatch`.
+    pub code: Option<String>,
 }
 
 fn event_to_js(ev: PeerEvent) -> NativeEvent {
@@ -110,13 +110,13 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         pc: 0.0,
         kind: String::new(),
         state: None,
-        code: None,
         candidate: None,
         digit: None,
         id: None,
         stopped: None,
         samples: None,
         sample_rate: None,
+        code: None,
     };
     match ev {
         PeerEvent::SignalingState(s) => {
@@ -143,6 +143,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
         }
         PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
+        PeerEvent::Media(MediaEvent::Warning { code, message }) => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::Media(MediaEvent::ToneChange(t)) => {
             out.kind = "tonechange".into();
             out.digit = Some(t.map(String::from).unwrap_or_default());
@@ -211,12 +214,67 @@ fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<E
     })
 }
 
+/// `playWav`'s blocking part: read, decode, resample.
+pub struct LoadWav {
+    handle: PeerHandle,
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stops_at_start: u64,
+    id: u64,
+    path: String,
+    looped: bool,
+}
+
+impl Task for LoadWav {
+    type Output = (Vec<i16>, u32);
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = &self.path;
+        let bytes =
+            std::fs::read(path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let wav = crate::wav::read_wav(&bytes)
+            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        crate::media::to_supported_rate(wav.samples, wav.sample_rate).map_err(to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, (samples, rate): Self::Output) -> Result<f64> {
+        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        let (id, looped) = (self.id, self.looped);
+        let stopped = self.stops.load(std::sync::atomic::Ordering::Acquire) != self.stops_at_start;
+        self.handle.with(Box::new(move |peer, _| {
+            if let Some(p) = peer {
+                if stopped {
+                    // stopPlayback() came while the file was loading.
+                    p.push_media_events(vec![MediaEvent::PlayEnded { id, stopped: true }]);
+                } else if let Err(e) = p.media_mut().play(id, &samples, rate, looped) {
+                    // Unreachable for a supported rate; never silent all the same.
+                    log::warn!("play: {e}");
+                }
+            }
+            None
+        }));
+        Ok(duration_ms)
+    }
+}
+
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
+
+/// A callback, callable from any thread, that settles `deferred`: a failure
+/// rejects with `ERR_WAV` and the reason (which names the file).
+fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
+    Box::new(move |r| match r {
+        Ok(()) => deferred.resolve(Box::new(|_| Ok(()))),
+        Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
+    })
+}
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
 pub struct NativePeerConnection {
     handle: PeerHandle,
+    /// Bumped by `stopPlayback`: a WAV still loading when playback was
+    /// stopped must not start afterwards.
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl NativePeerConnection {
@@ -266,6 +324,7 @@ impl NativePeerConnection {
     /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
     pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+        crate::logger::init_from_env();
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
@@ -307,7 +366,10 @@ impl NativePeerConnection {
             })
         })
         .map_err(to_napi)?;
-        Ok(NativePeerConnection { handle })
+        Ok(NativePeerConnection {
+            handle,
+            stops: Default::default(),
+        })
     }
 
     /// This connection's id: the `pc` field of its events.
@@ -431,27 +493,25 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Play a WAV file (read and validated now, so errors throw here).
-    #[napi]
-    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> Result<f64> {
-        let bytes =
-            std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let wav = crate::wav::read_wav(&bytes)
-            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let rate = wav.sample_rate;
-        let (samples, rate) =
-            crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
-        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
-        let looped = looped.unwrap_or(false);
-        self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &samples, rate, looped);
-        });
-        Ok(duration_ms)
+    /// Play a WAV file. It is read, decoded and resampled on libuv's thread
+    /// pool (never on the JS thread or a shard); the promise resolves with
+    /// its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> AsyncTask<LoadWav> {
+        AsyncTask::new(LoadWav {
+            handle: self.handle.clone(),
+            stops: self.stops.clone(),
+            stops_at_start: self.stops.load(std::sync::atomic::Ordering::Acquire),
+            id: id as u64,
+            path,
+            looped: looped.unwrap_or(false),
+        })
     }
 
     /// Stop all playback; each pending play ends with `stopped: true`.
     #[napi]
     pub fn stop_playback(&self) {
+        self.stops.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.post(|p, _| {
             let mut ev = Vec::new();
             p.media_mut().stop_playback(&mut ev);
@@ -469,13 +529,14 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Stop `audio` events.
+    /// Stop `audio` events at `sample_rate`, or at every rate when omitted.
     #[napi]
-    pub fn unsubscribe_audio(&self) {
-        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    pub fn unsubscribe_audio(&self, sample_rate: Option<u32>) {
+        self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record received audio to a WAV file.
+    /// Record received audio to a WAV file. The file is opened and written
+    /// by a thread of its own; the promise settles once it is open.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
@@ -483,15 +544,31 @@ impl NativePeerConnection {
         path: String,
         sample_rate: u32,
     ) -> Result<Object<'e>> {
-        self.run(env, move |p, _| {
-            p.media_mut().start_recording(&path, sample_rate)
-        })
+        check_rate(sample_rate)?;
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let sink = crate::recording::start(path, sample_rate, settle_with(deferred));
+        self.post(move |p, _| {
+            if let Err(e) = p.media_mut().start_recording(sample_rate, Box::new(sink)) {
+                // Unreachable after check_rate; never silent all the same.
+                log::warn!("start_recording: {e}");
+            }
+        });
+        Ok(promise)
     }
 
-    /// Finish the WAV file.
+    /// Finish the WAV file; resolves once everything queued is on disk.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.run(env, move |p, _| p.media_mut().stop_recording())
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, _| {
+            match peer {
+                Some(p) => p.media_mut().stop_recording(Some(done)),
+                None => done(Ok(())),
+            }
+            None
+        }));
+        Ok(promise)
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
