@@ -144,7 +144,10 @@ export interface NativeEvent {
   samples?: Int16Array
   /** `audio`: rate of `samples`. */
   sampleRate?: number
-  /** `warning`: a stable code, e.g. `recording-failed`. */
+  /**
+   * `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+   * `dtls-fingerprint-mismatch`.
+   */
   code?: string
 }
 

@@ -162,9 +162,11 @@ export class RTCDTMFToneChangeEvent extends Event {
 
 /**
  * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
- * Remote-SDP warnings carry a `code` too: `candidate-skipped`, `candidate-limit` (remote candidates beyond
- * the limit were dropped), `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do),
- * `dtls-fingerprint-mismatch` (the connection then fails).
+ * Codes: `candidate-skipped`, `candidate-limit` (remote candidates beyond the limit were dropped),
+ * `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do), `ice-server-unresolved`,
+ * `recording-failed`, `recording-overrun`; and, just before the connection becomes `failed`,
+ * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
+ * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
  */
 export class WarningEvent extends Event {
   readonly message: string;

@@ -556,7 +556,9 @@ impl Shard {
                 },
                 Ok(Command::Remove(id)) => {
                     if let Some(mut e) = self.peers.remove(&id) {
-                        e.peer.close();
+                        // close_at queues our RTCP BYE and DTLS close_notify;
+                        // this flush sends them before the sockets go.
+                        e.peer.close_at(now);
                         e.dirty = true;
                         flush(&mut e);
                         for (_, mut s, token) in e.sockets.drain(..) {

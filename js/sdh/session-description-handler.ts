@@ -31,8 +31,18 @@ import { TypedEventTarget } from '../typed-event-target';
 import { SipwireError } from '../errors';
 import type { SessionDescriptionHandlerConfiguration, SessionDescriptionHandlerOptions } from './session-description-handler-options';
 
-/** Why media failed: ICE/DTLS failure, or no RTP for `rtpTimeout`. */
-export type MediaFailureReason = 'connection-failed' | 'rtp-timeout';
+/**
+ * Why media failed: ICE/DTLS failure, no RTP for `rtpTimeout`, the far end hung up
+ * on the media path (DTLS `close_notify`, or RTCP BYE and then silence), or its DTLS
+ * certificate does not match the SDP's `a=fingerprint`.
+ */
+export type MediaFailureReason = 'connection-failed' | 'rtp-timeout' | 'remote-closed' | 'dtls-fingerprint';
+
+/** The `warning` codes that announce a `failed` connection, and the reason they give it. */
+const FAILURE_CODES: Record<string, MediaFailureReason> = {
+  'remote-closed': 'remote-closed',
+  'dtls-fingerprint-mismatch': 'dtls-fingerprint',
+};
 
 /** Event fired on the SDH when media fails; a bot should hang up (BYE). */
 export class MediaFailedEvent extends Event {
@@ -100,11 +110,15 @@ export class SessionDescriptionHandler
     if (!this.#pc) {
       const pc = new RTCPeerConnection(this.#config.peerConnectionConfiguration ?? {});
       pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit)));
+      // A coded warning comes just before the `failed` it explains.
+      let failure: MediaFailureReason = 'connection-failed';
       pc.addEventListener('connectionstatechange', () => {
-        if (pc.connectionState === 'failed') this.#mediaFailed('connection-failed');
+        if (pc.connectionState === 'failed') this.#mediaFailed(failure);
       });
       pc.addEventListener('rtptimeout', () => this.#mediaFailed('rtp-timeout'));
       pc.addEventListener('warning', (e) => {
+        const known = FAILURE_CODES[e.code];
+        if (known) failure = known;
         this.#logger?.warn(`SessionDescriptionHandler: ${e.code ? `[${e.code}] ` : ''}${e.message}`);
         this.dispatchEvent(new WarningEvent(e.message, e.code));
       });

@@ -100,7 +100,8 @@ pub struct NativeEvent {
     pub samples: Option<Int16Array>,
     /// `audio`: rate of `samples`.
     pub sample_rate: Option<u32>,
-    /// `warning`: a stable code, e.g. `recording-failed`.
+    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+    /// `dtls-fingerprint-mismatch`.
     pub code: Option<String>,
 }
 
