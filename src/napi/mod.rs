@@ -204,12 +204,43 @@ fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<E
     })
 }
 
+thread_local! {
+    /// Open connections that are `ref()`ed (the default). The shared event
+    /// channel keeps Node's event loop alive only while this is non-zero, so
+    /// `unref()` works per connection although the channel is one (JS thread
+    /// only, like `EVENTS`).
+    static REFED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Ref or unref the shared event channel to match [`REFED`]. uv handles'
+/// ref state is a flag, not a count, so calling this repeatedly is harmless.
+fn sync_event_loop_ref(env: &Env) {
+    let Some(t) = EVENTS.with(|c| c.borrow().upgrade()) else {
+        return; // no live channel: nothing holds the loop
+    };
+    let refed = REFED.with(|r| r.get()) > 0;
+    // SAFETY: called on the JS thread with its env; the Arc keeps the
+    // function unreleased for the duration of the call.
+    let status = unsafe {
+        if refed {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), t.raw())
+        } else {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), t.raw())
+        }
+    };
+    if status != napi::sys::Status::napi_ok {
+        log::warn!("napi_(un)ref_threadsafe_function failed: status {status}");
+    }
+}
+
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
 pub struct NativePeerConnection {
     handle: PeerHandle,
+    /// Counted in [`REFED`]; false once unref'd or closed.
+    refed: std::cell::Cell<bool>,
 }
 
 impl NativePeerConnection {
@@ -258,7 +289,11 @@ impl NativePeerConnection {
     /// Create a connection. `on_event` receives [`NativeEvent`]s of every
     /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
-    pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+    pub fn new(
+        env: &Env,
+        config: Option<NativeConfig>,
+        on_event: Function<NativeEvent, ()>,
+    ) -> Result<Self> {
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
@@ -300,7 +335,33 @@ impl NativePeerConnection {
             })
         })
         .map_err(to_napi)?;
-        Ok(NativePeerConnection { handle })
+        REFED.with(|r| r.set(r.get() + 1));
+        sync_event_loop_ref(env);
+        Ok(NativePeerConnection {
+            handle,
+            refed: std::cell::Cell::new(true),
+        })
+    }
+
+    /// Like `net.Socket#ref`: an open connection keeps Node running (the
+    /// default). No-op when closed.
+    #[napi(js_name = "ref")]
+    pub fn refer(&self, env: &Env) {
+        if !self.refed.get() && self.handle.snapshot().signaling_state != "closed" {
+            self.refed.set(true);
+            REFED.with(|r| r.set(r.get() + 1));
+            sync_event_loop_ref(env);
+        }
+    }
+
+    /// Like `net.Socket#unref`: this connection alone no longer keeps Node
+    /// running; events still arrive while something else does.
+    #[napi]
+    pub fn unref(&self, env: &Env) {
+        if self.refed.replace(false) {
+            REFED.with(|r| r.set(r.get().saturating_sub(1)));
+            sync_event_loop_ref(env);
+        }
     }
 
     /// This connection's id: the `pc` field of its events.
@@ -504,7 +565,8 @@ impl NativePeerConnection {
 
     /// W3C `close`. Idempotent; frees sockets and lets Node exit.
     #[napi]
-    pub fn close(&self) {
+    pub fn close(&self, env: &Env) {
+        self.unref(env);
         self.handle.close();
     }
 
