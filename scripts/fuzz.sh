@@ -15,12 +15,15 @@ cd "$(dirname "$0")/.."
 export SIPWIRE_FUZZ_SECS="${SIPWIRE_FUZZ_SECS:-130}"
 export SIPWIRE_FUZZ_INPUTS="${SIPWIRE_FUZZ_INPUTS:-400000}"
 threads="${SIPWIRE_FUZZ_THREADS:-2}"
+# Build for the host triple explicitly: `npm run build` (napi --platform)
+# does, so the release-built dependencies are reused rather than rebuilt.
+triple="$(rustc -vV | sed -n 's/^host: //p')"
 
-cargo test --release --no-default-features --test fuzz --no-run 2>&1 | tail -n 2
+cargo test --release --target "$triple" --no-default-features --test fuzz --no-run 2>&1 | tail -n 2
 mkdir -p target
 start=$(date +%s.%N)
 set +e
-cargo test --release --no-default-features --test fuzz -- --nocapture --test-threads="$threads" "$@" 2>&1 |
+cargo test --release --target "$triple" --no-default-features --test fuzz -- --nocapture --test-threads="$threads" "$@" 2>&1 |
   tee target/fuzz-report.txt
 status=${PIPESTATUS[0]}
 set -e

@@ -271,7 +271,7 @@ pub fn run(mut t: Target, b: &Budget) -> Report {
         if (n as usize) < t.seeds.len() {
             input.extend_from_slice(&t.seeds[n as usize]);
         } else {
-            input.extend_from_slice(rng.pick(&corpus));
+            input.extend_from_slice(&corpus[rng.below(corpus.len())]);
             let rounds = 1 + rng.below(4);
             for _ in 0..rounds {
                 mutate(&mut input, &corpus, &t, &mut rng);

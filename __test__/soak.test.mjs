@@ -1,0 +1,33 @@
+// Soak: thousands of sequential calls (10 at a time, each a connected pair
+// exchanging audio) with hostile offers in between (1 MB attribute, 10,000
+// candidates, 500 m-lines, garbage), bounded to ~50 s. RSS growth per 1000
+// calls must stay under a threshold, and sockets, peers and fds return to
+// baseline. Runs in a child process so other tests' memory does not blur it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const MAX_MB_PER_1000 = 1.0;
+
+test(`soak: RSS grows < ${MAX_MB_PER_1000} MB per 1000 calls over a bounded churn with hostile offers`, () => {
+  const child = fileURLToPath(new URL('./fixtures/soak.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, ['--expose-gc', child, '4000', '100', '50'], {
+    encoding: 'utf8',
+    timeout: 110000,
+  });
+  assert.equal(r.status, 0, `soak child failed: ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const m = lines.at(-1);
+  console.log(`soak: ${JSON.stringify(m)}`);
+  assert.ok(m.done);
+  assert.ok(m.calls >= 2000, `only ${m.calls} calls in the time bound`);
+  assert.ok(m.hostile >= 40, `only ${m.hostile} hostile offers`);
+  assert.equal(m.openSocketsAfter, 0, 'every UDP socket closed');
+  assert.equal(m.livePeersAfter, 0, 'every native peer freed');
+  assert.equal(m.fdsAfter, m.fdsBefore, 'file descriptors back to baseline');
+  assert.ok(
+    m.rssPer1000CallsMB < MAX_MB_PER_1000,
+    `RSS grew ${m.rssPer1000CallsMB} MB per 1000 calls (${m.rssBaseMB} -> ${m.rssEndMB} MB)`,
+  );
+});
