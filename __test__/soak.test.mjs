@@ -1,4 +1,5 @@
-// Soak: thousands of sequential calls (10 at a time, each a connected pair
+// Soak: RSS after three rounds of hostile offers (allocator retention), then
+// thousands of sequential calls (10 at a time, each a connected pair
 // exchanging audio) with hostile offers in between (1 MB attribute, 10,000
 // candidates, 500 m-lines, garbage), bounded to ~50 s. RSS growth per 1000
 // calls must stay under a threshold, and sockets, peers and fds return to
@@ -9,10 +10,13 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const MAX_MB_PER_1000 = 1.0;
+// Measured: 40.5 MB with mimalloc's default purge delay and eager arena
+// commit, 6 MB with the options src/napi sets.
+const MAX_HOSTILE_RETAINED_MB = 15;
 
-test(`soak: RSS grows < ${MAX_MB_PER_1000} MB per 1000 calls over a bounded churn with hostile offers`, () => {
+test(`soak: hostile offers retain < ${MAX_HOSTILE_RETAINED_MB} MB RSS; RSS grows < ${MAX_MB_PER_1000} MB per 1000 calls over a bounded churn`, () => {
   const child = fileURLToPath(new URL('./fixtures/soak.mjs', import.meta.url));
-  const r = spawnSync(process.execPath, ['--expose-gc', child, '4000', '100', '50'], {
+  const r = spawnSync(process.execPath, ['--expose-gc', child, '5000', '500', '50'], {
     encoding: 'utf8',
     timeout: 110000,
   });
@@ -21,11 +25,17 @@ test(`soak: RSS grows < ${MAX_MB_PER_1000} MB per 1000 calls over a bounded chur
   const m = lines.at(-1);
   console.log(`soak: ${JSON.stringify(m)}`);
   assert.ok(m.done);
-  assert.ok(m.calls >= 2000, `only ${m.calls} calls in the time bound`);
-  assert.ok(m.hostile >= 40, `only ${m.hostile} hostile offers`);
+  assert.ok(m.calls >= 1000, `only ${m.calls} calls in the time bound`);
+  assert.ok(m.hostile >= 15, `only ${m.hostile} hostile offers`);
   assert.equal(m.openSocketsAfter, 0, 'every UDP socket closed');
   assert.equal(m.livePeersAfter, 0, 'every native peer freed');
-  assert.equal(m.fdsAfter, m.fdsBefore, 'file descriptors back to baseline');
+  // Node may open one lazily (seen: /dev/null); sockets must all be gone.
+  assert.deepEqual(m.fdsNew.filter((f) => f.includes('socket:')), [], 'no socket fd left open');
+  assert.ok(m.fdsAfter <= m.fdsBefore + 1, `file descriptors back to baseline; new: ${m.fdsNew}`);
+  assert.ok(
+    m.hostileRetainedMB < MAX_HOSTILE_RETAINED_MB,
+    `RSS stayed ${m.hostileRetainedMB} MB above its level before three rounds of hostile offers`,
+  );
   assert.ok(
     m.rssPer1000CallsMB < MAX_MB_PER_1000,
     `RSS grew ${m.rssPer1000CallsMB} MB per 1000 calls (${m.rssBaseMB} -> ${m.rssEndMB} MB)`,
