@@ -59,11 +59,14 @@ export declare class NativePeerConnection {
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */
   subscribeAudio(sampleRate: number, batchMs: number): void
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void
-  /** Record received audio to a WAV file. */
+  /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
+  unsubscribeAudio(sampleRate?: number | undefined | null): void
+  /**
+   * Record received audio to a WAV file. The file is opened and written
+   * by a thread of its own; the promise settles once it is open.
+   */
   startRecording(path: string, sampleRate: number): Promise<void>
-  /** Finish the WAV file. */
+  /** Finish the WAV file; resolves once everything queued is on disk. */
   stopRecording(): Promise<void>
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
@@ -147,6 +150,8 @@ export interface NativeEvent {
   samples?: Int16Array
   /** `audio`: rate of `samples`. */
   sampleRate?: number
+  /** `warning`: a stable code, e.g. `recording-failed`. */
+  code?: string
 }
 
 /** One `iceServers` entry. */

@@ -120,7 +120,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
   test('early media: a 183 with SDP plays audio before the 200', async () => {
     const [caller, invitation] = await Promise.all([alice.dial('bob', { earlyMedia: true }), bob.nextInvite()]);
     await invitation.progress({ statusCode: 183 });
-    const { Call } = await import('../dist/index.js');
+    const { Call } = await import('../dist/sip.js');
     const callee = new Call(invitation);
     callee.play(tone(1200));
     const f = await heardTone(caller);
@@ -199,7 +199,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
     // mallory offers raw SDP through a text-only SDH: the body is the test input.
     let offer = '';
     const { UserAgent, Inviter } = await import('sip.js');
-    const { WsTransport, answerCall } = await import('../dist/index.js');
+    const { WsTransport, answerCall } = await import('../dist/sip.js');
     const mallory = new UserAgent({
       uri: UserAgent.makeURI('sip:mallory@sipwire.invalid'),
       transportConstructor: WsTransport,

@@ -162,9 +162,12 @@ export class RTCDTMFToneChangeEvent extends Event {
 /** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
 export class WarningEvent extends Event {
   readonly message: string;
-  constructor(message: string) {
+  /** Stable code for warnings an application may act on (e.g. `recording-failed`, `recording-overrun`); empty when none applies. */
+  readonly code: string;
+  constructor(message: string, code = '') {
     super('warning');
     this.message = message;
+    this.code = code;
   }
 }
 
@@ -200,7 +203,8 @@ export class RTCPeerConnection extends EventTarget {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
   #waiters = new Map<number, (v: any) => void>();
-  #audioSubscribers = 0;
+  /** Live `audio()` iterators per sample rate: the native sink at a rate stays while any uses it. */
+  #audioIterators = new Map<number, number>();
 
   onsignalingstatechange: Handler = null;
   onicegatheringstatechange: Handler = null;
@@ -263,7 +267,7 @@ export class RTCPeerConnection extends EventTarget {
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
         return;
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
         return;
       case 'tonechange':
         this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);
@@ -437,37 +441,44 @@ export class RTCPeerConnection extends EventTarget {
   }
 
   /**
-   * Start `audio` events carrying decoded PCM in batches of `batchMs`.
+   * Start `audio` events carrying decoded PCM at `sampleRate` in batches of
+   * `batchMs`. Each rate is its own stream: subscribing at 8000 and 16000
+   * delivers every frame at both rates (tell them apart by
+   * `frame.sampleRate`); subscribing again at a rate changes its batch size.
    * Without a subscriber, no JS runs per packet.
    */
   subscribeAudio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): void {
     this.#checkOpen();
-    this.#audioSubscribers++;
     callNative(() => this.#native.subscribeAudio(options.sampleRate ?? 16000, options.batchMs ?? 100));
   }
 
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void {
-    this.#audioSubscribers = 0;
-    if (!this.#closed) this.#native.unsubscribeAudio();
+  /** Stop `audio` events at `sampleRate`, or at every rate when omitted (this also starves running `audio()` iterators). */
+  unsubscribeAudio(sampleRate?: 8000 | 16000 | 48000): void {
+    if (sampleRate === undefined) this.#audioIterators.clear();
+    else this.#audioIterators.delete(sampleRate);
+    if (!this.#closed) this.#native.unsubscribeAudio(sampleRate);
   }
 
   /**
    * Decoded audio as an async iterator; ends when the connection closes or
-   * the loop breaks.
+   * the loop breaks. Several iterators may run at once, each gets every
+   * frame; iterators at one rate share the batch size last asked for.
    */
   async *audio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): AsyncGenerator<AudioFrame> {
+    const rate = options.sampleRate ?? 16000;
     const queue: AudioFrame[] = [];
     let wake: (() => void) | null = null;
-    const onAudio = (e: Event) => {
-      queue.push((e as AudioEvent).frame);
+    const onAudio = (e: AudioEvent) => {
+      if (e.frame.sampleRate !== rate) return;
+      queue.push(e.frame);
       if (queue.length > 100) queue.shift(); // a slow consumer loses old audio, not memory
       wake?.();
     };
     const onState = () => wake?.();
-    this.addEventListener('audio', onAudio);
+    this.addEventListener('audio', onAudio as (e: Event) => void);
     this.addEventListener('signalingstatechange', onState);
-    this.subscribeAudio(options);
+    this.subscribeAudio({ ...options, sampleRate: rate });
+    this.#audioIterators.set(rate, (this.#audioIterators.get(rate) ?? 0) + 1);
     try {
       while (!this.#closed) {
         if (queue.length === 0) await new Promise<void>((r) => (wake = r));
@@ -475,9 +486,11 @@ export class RTCPeerConnection extends EventTarget {
         while (queue.length) yield queue.shift()!;
       }
     } finally {
-      this.removeEventListener('audio', onAudio);
+      this.removeEventListener('audio', onAudio as (e: Event) => void);
       this.removeEventListener('signalingstatechange', onState);
-      this.unsubscribeAudio();
+      const left = (this.#audioIterators.get(rate) ?? 1) - 1;
+      if (left > 0) this.#audioIterators.set(rate, left);
+      else if (this.#audioIterators.delete(rate) && !this.#closed) this.#native.unsubscribeAudio(rate);
     }
   }
 

@@ -1025,7 +1025,7 @@ impl Peer {
         if let Some(mut pc) = self.pc.take() {
             let _ = pc.close();
         }
-        let _ = self.media.stop_recording();
+        self.media.stop_recording(None);
         let mut ev = Vec::new();
         self.media.stop_playback(&mut ev);
         self.events.extend(ev.into_iter().map(PeerEvent::Media));

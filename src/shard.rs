@@ -353,7 +353,7 @@ impl Shard {
             }
             if now >= self.next_tick {
                 for (id, e) in self.peers.iter_mut() {
-                    guarded(e, "media tick", |p| p.media_tick(now));
+                    guarded(*id, e, "media tick", |p| p.media_tick(now));
                     e.touched = false;
                     flush(e);
                     reschedule(&mut self.timers, *id, e);
@@ -376,7 +376,7 @@ impl Shard {
                     continue; // stale: the peer's deadline moved
                 }
                 e.scheduled = None;
-                guarded(e, "timers", |p| p.handle_timeout(now));
+                guarded(id, e, "timers", |p| p.handle_timeout(now));
                 if !e.touched {
                     e.touched = true;
                     self.touched.push(id);
@@ -421,7 +421,7 @@ impl Shard {
             match sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let data = &self.buf[..n];
-                    guarded_peer(&mut e.peer, "datagram", |p| {
+                    guarded_peer(id, &mut e.peer, "datagram", |p| {
                         p.handle_datagram(now, local, from, data)
                     });
                 }
@@ -481,7 +481,7 @@ impl Shard {
                         // The binding catches panics inside `op` itself, so its
                         // promise always settles; this guard protects the shard.
                         let mut settle = None;
-                        guarded_peer(&mut e.peer, "command", |p| settle = op(Some(p), now));
+                        guarded_peer(id, &mut e.peer, "command", |p| settle = op(Some(p), now));
                         e.dirty = true;
                         e.touched = false;
                         flush(e);
@@ -520,7 +520,12 @@ impl Shard {
 /// Run `f` on a peer; a panic fails and closes that peer (its JS side sees
 /// `connectionstatechange` to `failed`, then `closed`) instead of killing the
 /// shard and hanging every other call on it.
-fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
+/// Log lines written meanwhile carry the connection id.
+fn guarded_peer(id: u64, peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
+    crate::logger::with_conn(id, || guarded_inner(peer, what, f))
+}
+
+fn guarded_inner(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(peer)));
     if r.is_err() {
         log::error!("sipwire: internal panic during {what}; closing this connection");
@@ -528,8 +533,8 @@ fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
     }
 }
 
-fn guarded(e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
-    guarded_peer(&mut e.peer, what, f);
+fn guarded(id: u64, e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
+    guarded_peer(id, &mut e.peer, what, f);
 }
 
 /// Put the peer's next deadline in the heap if it changed.

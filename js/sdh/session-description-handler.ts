@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { UserAgent } from 'sip.js';
- * import { sessionDescriptionHandlerFactory } from 'sipwire';
+ * import { sessionDescriptionHandlerFactory } from 'sipwire/sip';
  * const ua = new UserAgent({
  *   sessionDescriptionHandlerFactory: sessionDescriptionHandlerFactory({
  *     peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'] },

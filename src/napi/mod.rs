@@ -133,6 +133,8 @@ pub struct NativeEvent {
     pub samples: Option<Int16Array>,
     /// `audio`: rate of `samples`.
     pub sample_rate: Option<u32>,
+    /// `warning`: a stable code, e.g. `recording-failed`.
+    pub code: Option<String>,
 }
 
 fn event_to_js(ev: PeerEvent) -> NativeEvent {
@@ -146,6 +148,7 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         stopped: None,
         samples: None,
         sample_rate: None,
+        code: None,
     };
     match ev {
         PeerEvent::SignalingState(s) => {
@@ -169,6 +172,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
         }
         PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
+        PeerEvent::Media(MediaEvent::Warning { code, message }) => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::Media(MediaEvent::ToneChange(t)) => {
             out.kind = "tonechange".into();
             out.digit = Some(t.map(String::from).unwrap_or_default());
@@ -268,6 +274,15 @@ fn sync_event_loop_ref(env: &Env) {
 
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
 
+/// A callback, callable from any thread, that settles `deferred`: a failure
+/// rejects with `ERR_WAV` and the reason (which names the file).
+fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
+    Box::new(move |r| match r {
+        Ok(()) => deferred.resolve(Box::new(|_| Ok(()))),
+        Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
+    })
+}
+
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
 pub struct NativePeerConnection {
@@ -327,6 +342,7 @@ impl NativePeerConnection {
         config: Option<NativeConfig>,
         on_event: Function<NativeEvent, ()>,
     ) -> Result<Self> {
+        crate::logger::init_from_env();
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
@@ -556,13 +572,14 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Stop `audio` events.
+    /// Stop `audio` events at `sample_rate`, or at every rate when omitted.
     #[napi]
-    pub fn unsubscribe_audio(&self) {
-        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    pub fn unsubscribe_audio(&self, sample_rate: Option<u32>) {
+        self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record received audio to a WAV file.
+    /// Record received audio to a WAV file. The file is opened and written
+    /// by a thread of its own; the promise settles once it is open.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
@@ -570,15 +587,31 @@ impl NativePeerConnection {
         path: String,
         sample_rate: u32,
     ) -> Result<Object<'e>> {
-        self.run(env, move |p, _| {
-            p.media_mut().start_recording(&path, sample_rate)
-        })
+        check_rate(sample_rate)?;
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let sink = crate::recording::start(path, sample_rate, settle_with(deferred));
+        self.post(move |p, _| {
+            if let Err(e) = p.media_mut().start_recording(sample_rate, Box::new(sink)) {
+                // Unreachable after check_rate; never silent all the same.
+                log::warn!("start_recording: {e}");
+            }
+        });
+        Ok(promise)
     }
 
-    /// Finish the WAV file.
+    /// Finish the WAV file; resolves once everything queued is on disk.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.run(env, move |p, _| p.media_mut().stop_recording())
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, _| {
+            match peer {
+                Some(p) => p.media_mut().stop_recording(Some(done)),
+                None => done(Ok(())),
+            }
+            None
+        }));
+        Ok(promise)
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
