@@ -16,6 +16,16 @@ export declare class NativePeerConnection {
    * connection (route them by `pc`); pass the same function each time.
    */
   constructor(config: NativeConfig | undefined | null, onEvent: (arg: NativeEvent) => void)
+  /**
+   * Like `net.Socket#ref`: an open connection keeps Node running (the
+   * default). No-op when closed.
+   */
+  ref(): void
+  /**
+   * Like `net.Socket#unref`: this connection alone no longer keeps Node
+   * running; events still arrive while something else does.
+   */
+  unref(): void
   /** This connection's id: the `pc` field of its events. */
   get id(): number
   /** W3C `createOffer`. */

@@ -317,7 +317,11 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
         return;
       default: {
         this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
-        if (ev.type === 'signalingstatechange' && ev.state === 'closed') this.#settleAll();
+        if (ev.type === 'signalingstatechange' && ev.state === 'closed') {
+          // Closed from the native side (e.g. a failure): it no longer holds the event loop.
+          this.#native.unref();
+          this.#settleAll();
+        }
       }
     }
   }
@@ -557,6 +561,27 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   async sendDtmf(tones: string, options: DtmfOptions = {}): Promise<void> {
     this.#checkOpen();
     await awaitNative(this.#native.sendDtmf(tones, options.duration ?? 100, options.interToneGap ?? 70));
+  }
+
+  /**
+   * Let Node exit while this connection is open, like `net.Socket#unref()`:
+   * an open connection otherwise keeps the process alive. Events still
+   * arrive while something else (a server, a timer, a ref'd connection)
+   * keeps Node running. Returns `this`.
+   *
+   * @example
+   * const pc = new RTCPeerConnection();
+   * pc.unref(); // a monitoring probe must not hold the process open
+   */
+  unref(): this {
+    if (!this.#closed) this.#native.unref();
+    return this;
+  }
+
+  /** Undo {@link RTCPeerConnection.unref}: this open connection keeps Node running again (the default). Returns `this`. */
+  ref(): this {
+    if (!this.#closed) this.#native.ref();
+    return this;
   }
 
   /** W3C close. Idempotent: frees sockets and lets Node exit. */
