@@ -16,6 +16,16 @@ export declare class NativePeerConnection {
    * connection (route them by `pc`); pass the same function each time.
    */
   constructor(config: NativeConfig | undefined | null, onEvent: (arg: NativeEvent) => void)
+  /**
+   * Like `net.Socket#ref`: an open connection keeps Node running (the
+   * default). No-op when closed.
+   */
+  ref(): void
+  /**
+   * Like `net.Socket#unref`: this connection alone no longer keeps Node
+   * running; events still arrive while something else does.
+   */
+  unref(): void
   /** This connection's id: the `pc` field of its events. */
   get id(): number
   /** W3C `createOffer`. */
@@ -43,17 +53,25 @@ export declare class NativePeerConnection {
   writePcm(samples: Int16Array, sampleRate: number): void
   /** Play mono PCM; `playended` with `id` follows. */
   playPcm(id: number, samples: Int16Array, sampleRate: number, looped?: boolean | undefined | null): void
-  /** Play a WAV file (read and validated now, so errors throw here). */
-  playWav(id: number, path: string, looped?: boolean | undefined | null): number
+  /**
+   * Play a WAV file. It is read, decoded and resampled on libuv's thread
+   * pool (never on the JS thread or a shard); the promise resolves with
+   * its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+   */
+  playWav(id: number, path: string, looped?: boolean | undefined | null): Promise<number>
   /** Stop all playback; each pending play ends with `stopped: true`. */
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */
   subscribeAudio(sampleRate: number, batchMs: number): void
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void
-  /** Record received audio to a WAV file; `format` is "s16" (default), "pcmu" or "pcma". */
+  /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
+  unsubscribeAudio(sampleRate?: number | undefined | null): void
+  /**
+   * Record received audio to a WAV file. The file is opened and written
+   * by a thread of its own; the promise settles once it is open. `format`
+   * is "s16" (default), "pcmu" or "pcma".
+   */
   startRecording(path: string, sampleRate: number, format?: string | undefined | null): Promise<void>
-  /** Finish the WAV file. */
+  /** Finish the WAV file; resolves once everything queued is on disk. */
   stopRecording(): Promise<void>
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
@@ -137,6 +155,11 @@ export interface NativeEvent {
   samples?: Int16Array
   /** `audio`: rate of `samples`. */
   sampleRate?: number
+  /**
+   * `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+   * `dtls-fingerprint-mismatch`.
+   */
+  code?: string
 }
 
 /** One `iceServers` entry. */

@@ -2,7 +2,7 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { UserAgent, Inviter, Messager, SessionState, TransportState } from "sip.js";
-import { InMemorySipLink, createInMemoryTransportPair } from "../dist/transport/index.js";
+import { InMemorySipLink, createInMemoryTransportPair } from "../dist/sip.js";
 
 const withTimeout = (p, ms, what) => {
   let t;

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { WebSocketServer } from "ws";
 import { UserAgent, Registerer, RegistererState, Messager, Inviter, SessionState, SIPExtension, TransportState } from "sip.js";
-import { WsTransport } from "../dist/transport/index.js";
+import { WsTransport } from "../dist/sip.js";
 import { startKamailio, kamailioAvailable, freePort } from "./support/kamailio.mjs";
 
 const DOMAIN = "sipwire.invalid";

@@ -2,7 +2,8 @@
 // SDH contract details that need precise timing or no proxy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionDescriptionHandler, sessionDescriptionHandlerFactory, nativeResources } from '../dist/index.js';
+import { nativeResources } from '../dist/index.js';
+import { SessionDescriptionHandler, sessionDescriptionHandlerFactory } from '../dist/sip.js';
 import { memoryPair, establish, heardTone, near, withTimeout } from './support/sip.mjs';
 
 test('glare: crossing re-INVITEs get 491 on both sides, both roll back, the retries win', async () => {
@@ -109,7 +110,7 @@ test('offerless INVITE answered by a reliable 183 with an offer: answer in PRACK
   const { alice, bob, stop } = await memoryPair();
   try {
     const [caller, invitation] = await Promise.all([alice.dial('bob', { inviteWithoutSdp: true }), bob.nextInvite()]);
-    const { Call } = await import('../dist/index.js');
+    const { Call } = await import('../dist/sip.js');
     const callee = new Call(invitation);
     await invitation.progress({ statusCode: 183, rel100: true }); // offer in the 183, answer in the PRACK
     await invitation.accept();

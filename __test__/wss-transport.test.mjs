@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { UserAgent } from 'sip.js';
-import { WsTransport } from '../dist/index.js';
+import { WsTransport } from '../dist/sip.js';
 
 function certificate() {
   const dir = mkdtempSync(join(tmpdir(), 'sipwire-tls-'));

@@ -3,7 +3,7 @@
 // native RTCPeerConnections over 127.0.0.1 (ICE, DTLS-SRTP, Opus, RFC 4733).
 // Run: npm run demo
 import { UserAgent } from 'sip.js';
-import { InMemorySipLink, sessionDescriptionHandlerFactory } from '../dist/index.js';
+import { InMemorySipLink, sessionDescriptionHandlerFactory } from '../dist/sip.js';
 import { startIvrBot, PROMPT_HZ } from './ivr-bot/index.mjs';
 import { placeCalls, CALLER_HZ } from './caller/index.mjs';
 

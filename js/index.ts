@@ -1,6 +1,10 @@
 /**
  * sipwire: an RTCPeerConnection for Node.js whose media runs in Rust, made for
  * SIP.js bots, IVRs and test harnesses.
+ *
+ * This entry needs no `sip.js`: it is the peer connection, its errors and the
+ * audio helpers. The SIP.js pieces (SessionDescriptionHandler factory, `Call`,
+ * `answerCall`, transports) are in `sipwire/sip`.
  * @packageDocumentation
  */
 export {
@@ -32,13 +36,3 @@ export type {
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';
-export {
-  SessionDescriptionHandler,
-  MediaFailedEvent,
-  sessionDescriptionHandlerFactory,
-  type MediaFailureReason,
-  type SessionDescriptionHandlerConfiguration,
-  type SessionDescriptionHandlerOptions,
-} from './sdh';
-export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './bot';
-export * from "./transport";

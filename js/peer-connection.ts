@@ -14,6 +14,7 @@
  */
 import native = require('./native');
 import { awaitNative, callNative, SipwireError } from './errors';
+import { TypedEventTarget } from './typed-event-target';
 
 /** `RTCIceServer`. TURN is accepted but relay candidates are not gathered yet. */
 export interface RTCIceServer {
@@ -167,12 +168,22 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
-/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+/**
+ * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
+ * Codes: `candidate-skipped`, `candidate-limit` (remote candidates beyond the limit were dropped),
+ * `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do), `ice-server-unresolved`,
+ * `recording-failed`, `recording-overrun`; and, just before the connection becomes `failed`,
+ * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
+ * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
+ */
 export class WarningEvent extends Event {
   readonly message: string;
-  constructor(message: string) {
+  /** Stable code for warnings an application may act on (e.g. `recording-failed`, `recording-overrun`); empty when none applies. */
+  readonly code: string;
+  constructor(message: string, code = '') {
     super('warning');
     this.message = message;
+    this.code = code;
   }
 }
 
@@ -186,6 +197,20 @@ export class AudioEvent extends Event {
 }
 
 type Handler<E extends Event = Event> = ((ev: E) => void) | null;
+
+/** Every event an {@link RTCPeerConnection} dispatches, by type. */
+export interface RTCPeerConnectionEventMap {
+  signalingstatechange: Event;
+  icegatheringstatechange: Event;
+  iceconnectionstatechange: Event;
+  connectionstatechange: Event;
+  icecandidate: RTCPeerConnectionIceEvent;
+  dtmf: DtmfEvent;
+  tonechange: RTCDTMFToneChangeEvent;
+  rtptimeout: Event;
+  warning: WarningEvent;
+  audio: AudioEvent;
+}
 
 let nextRequestId = 1;
 
@@ -204,11 +229,12 @@ function dispatchNative(ev: NativeEvent): void {
   live.get(ev.pc)?.(ev);
 }
 
-export class RTCPeerConnection extends EventTarget {
+export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMap> {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
   #waiters = new Map<number, (v: any) => void>();
-  #audioSubscribers = 0;
+  /** Live `audio()` iterators per sample rate: the native sink at a rate stays while any uses it. */
+  #audioIterators = new Map<number, number>();
 
   onsignalingstatechange: Handler = null;
   onicegatheringstatechange: Handler = null;
@@ -252,6 +278,24 @@ export class RTCPeerConnection extends EventTarget {
     live.set(this.#native.id, (ev) => this.#onNative(ev));
   }
 
+  /** The `on…` property for a plain event type. */
+  #stateHandler(type: string): Handler {
+    switch (type) {
+      case 'signalingstatechange':
+        return this.onsignalingstatechange;
+      case 'icegatheringstatechange':
+        return this.onicegatheringstatechange;
+      case 'iceconnectionstatechange':
+        return this.oniceconnectionstatechange;
+      case 'connectionstatechange':
+        return this.onconnectionstatechange;
+      case 'rtptimeout':
+        return this.onrtptimeout;
+      default:
+        return null;
+    }
+  }
+
   #onNative(ev: import('../index').NativeEvent): void {
     switch (ev.type) {
       case 'gatheringwaitdone':
@@ -271,7 +315,7 @@ export class RTCPeerConnection extends EventTarget {
         this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
         return;
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
         return;
       case 'tonechange':
         this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);
@@ -280,9 +324,12 @@ export class RTCPeerConnection extends EventTarget {
         this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
         return;
       default: {
-        const handler = (this as any)['on' + ev.type] as Handler;
-        this.#dispatch(new Event(ev.type), handler);
-        if (ev.type === 'signalingstatechange' && ev.state === 'closed') this.#settleAll();
+        this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
+        if (ev.type === 'signalingstatechange' && ev.state === 'closed') {
+          // Closed from the native side (e.g. a failure): it no longer holds the event loop.
+          this.#native.unref();
+          this.#settleAll();
+        }
       }
     }
   }
@@ -423,14 +470,21 @@ export class RTCPeerConnection extends EventTarget {
   play(source: PlaySource, options: PlayOptions = {}): Promise<PlayResult> {
     this.#checkOpen();
     const id = nextRequestId++;
-    const p = new Promise<PlayResult>((resolve) => this.#waiters.set(id, resolve));
+    let fail: (e: unknown) => void = () => {};
+    const p = new Promise<PlayResult>((resolve, reject) => {
+      this.#waiters.set(id, resolve);
+      fail = (e) => {
+        this.#waiters.delete(id);
+        reject(e);
+      };
+    });
     try {
       const loop = options.loop ?? false;
-      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source, loop));
+      // A file is read and decoded off the JS thread; a bad one rejects this promise.
+      if (typeof source === 'string') awaitNative(this.#native.playWav(id, source, loop)).catch(fail);
       else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate, loop));
     } catch (e) {
-      this.#waiters.delete(id);
-      return Promise.reject(e);
+      fail(e);
     }
     return p;
   }
@@ -441,37 +495,44 @@ export class RTCPeerConnection extends EventTarget {
   }
 
   /**
-   * Start `audio` events carrying decoded PCM in batches of `batchMs`.
+   * Start `audio` events carrying decoded PCM at `sampleRate` in batches of
+   * `batchMs`. Each rate is its own stream: subscribing at 8000 and 16000
+   * delivers every frame at both rates (tell them apart by
+   * `frame.sampleRate`); subscribing again at a rate changes its batch size.
    * Without a subscriber, no JS runs per packet.
    */
   subscribeAudio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): void {
     this.#checkOpen();
-    this.#audioSubscribers++;
     callNative(() => this.#native.subscribeAudio(options.sampleRate ?? 16000, options.batchMs ?? 100));
   }
 
-  /** Stop `audio` events. */
-  unsubscribeAudio(): void {
-    this.#audioSubscribers = 0;
-    if (!this.#closed) this.#native.unsubscribeAudio();
+  /** Stop `audio` events at `sampleRate`, or at every rate when omitted (this also starves running `audio()` iterators). */
+  unsubscribeAudio(sampleRate?: 8000 | 16000 | 48000): void {
+    if (sampleRate === undefined) this.#audioIterators.clear();
+    else this.#audioIterators.delete(sampleRate);
+    if (!this.#closed) this.#native.unsubscribeAudio(sampleRate);
   }
 
   /**
    * Decoded audio as an async iterator; ends when the connection closes or
-   * the loop breaks.
+   * the loop breaks. Several iterators may run at once, each gets every
+   * frame; iterators at one rate share the batch size last asked for.
    */
   async *audio(options: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number } = {}): AsyncGenerator<AudioFrame> {
+    const rate = options.sampleRate ?? 16000;
     const queue: AudioFrame[] = [];
     let wake: (() => void) | null = null;
-    const onAudio = (e: Event) => {
-      queue.push((e as AudioEvent).frame);
+    const onAudio = (e: AudioEvent): void => {
+      if (e.frame.sampleRate !== rate) return;
+      queue.push(e.frame);
       if (queue.length > 100) queue.shift(); // a slow consumer loses old audio, not memory
       wake?.();
     };
     const onState = () => wake?.();
     this.addEventListener('audio', onAudio);
     this.addEventListener('signalingstatechange', onState);
-    this.subscribeAudio(options);
+    this.subscribeAudio({ ...options, sampleRate: rate });
+    this.#audioIterators.set(rate, (this.#audioIterators.get(rate) ?? 0) + 1);
     try {
       while (!this.#closed) {
         if (queue.length === 0) await new Promise<void>((r) => (wake = r));
@@ -481,7 +542,9 @@ export class RTCPeerConnection extends EventTarget {
     } finally {
       this.removeEventListener('audio', onAudio);
       this.removeEventListener('signalingstatechange', onState);
-      this.unsubscribeAudio();
+      const left = (this.#audioIterators.get(rate) ?? 1) - 1;
+      if (left > 0) this.#audioIterators.set(rate, left);
+      else if (this.#audioIterators.delete(rate) && !this.#closed) this.#native.unsubscribeAudio(rate);
     }
   }
 
@@ -513,6 +576,27 @@ export class RTCPeerConnection extends EventTarget {
   async sendDtmf(tones: string, options: DtmfOptions = {}): Promise<void> {
     this.#checkOpen();
     await awaitNative(this.#native.sendDtmf(tones, options.duration ?? 100, options.interToneGap ?? 70));
+  }
+
+  /**
+   * Let Node exit while this connection is open, like `net.Socket#unref()`:
+   * an open connection otherwise keeps the process alive. Events still
+   * arrive while something else (a server, a timer, a ref'd connection)
+   * keeps Node running. Returns `this`.
+   *
+   * @example
+   * const pc = new RTCPeerConnection();
+   * pc.unref(); // a monitoring probe must not hold the process open
+   */
+  unref(): this {
+    if (!this.#closed) this.#native.unref();
+    return this;
+  }
+
+  /** Undo {@link RTCPeerConnection.unref}: this open connection keeps Node running again (the default). Returns `this`. */
+  ref(): this {
+    if (!this.#closed) this.#native.ref();
+    return this;
   }
 
   /** W3C close. Idempotent: frees sockets and lets Node exit. */

@@ -12,7 +12,7 @@ if [ -z "${SIPWIRE_IN_NETNS:-}" ]; then
   echo "warning: cannot create a network namespace (need root); running on the host, bound to 127.0.0.1 only" >&2
 fi
 
-[ -f dist/index.js ] && ls sipwire.*.node >/dev/null 2>&1 || npm run build
+[ -f dist/index.js ] && [ -f dist/sip.mjs ] && ls sipwire.*.node >/dev/null 2>&1 || npm run build
 
 echo "== cargo test (core, no Node) =="
 cargo test --no-default-features 2>&1 | tail -n 40

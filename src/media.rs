@@ -18,8 +18,6 @@ use bytes::Bytes;
 use rtc::rtp::header::Header;
 use rtc::rtp::packet::Packet;
 use std::collections::VecDeque;
-use std::fs::File;
-use std::io::BufWriter;
 
 /// Rate sources advance at before a codec is negotiated, and the rate odd
 /// WAV rates are converted to (see [`to_supported_rate`]).
@@ -71,6 +69,13 @@ pub enum MediaEvent {
         id: u64,
         /// True when cut short.
         stopped: bool,
+    },
+    /// Something the application should know (e.g. a recording failed).
+    Warning {
+        /// Stable code, e.g. `recording-failed`.
+        code: &'static str,
+        /// For people.
+        message: String,
     },
 }
 
@@ -126,11 +131,33 @@ struct AudioSink {
     buf: Vec<i16>,
 }
 
+/// Settles a recording's end (or its opening): `Err` carries the reason.
+pub type FinishCallback = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
+
+/// Where a recording's PCM goes. The pipeline never touches a file: the I/O
+/// layer's sink hands batches to a writer thread (see `crate::recording`).
+pub trait PcmSink: Send {
+    /// Take one batch of mono PCM at the recording's rate. Must not block.
+    fn write(&mut self, pcm: &[i16]) -> SinkStatus;
+    /// No more batches: finish the file, then call `done`.
+    fn finish(self: Box<Self>, done: Option<FinishCallback>);
+}
+
+/// What a [`PcmSink`] says about a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkStatus {
+    /// Taken.
+    Ok,
+    /// The sink is behind and started dropping audio (reported once).
+    Overrun,
+    /// The sink cannot take any more; recording stops.
+    Failed(String),
+}
+
 struct Recorder {
-    path: String,
     rate: u32,
     resamplers: Vec<((u32, u32), Resampler)>,
-    writer: crate::wav::WavWriter<BufWriter<File>>,
+    sink: Box<dyn PcmSink>,
 }
 
 struct SendState {
@@ -159,7 +186,9 @@ pub struct Media {
     /// Source-rate to codec-rate converters, by (from, to).
     resamplers: Vec<((u32, u32), Resampler)>,
     src_buf: Vec<i16>,
-    sink: Option<AudioSink>,
+    /// One sink per subscribed rate: concurrent subscribers at different
+    /// rates each get every frame at their own rate.
+    sinks: Vec<AudioSink>,
     recorder: Option<Recorder>,
     ticks: u64,
     stats: MediaStats,
@@ -208,7 +237,7 @@ impl Media {
             queue_rate: CANONICAL_RATE,
             resamplers: Vec::new(),
             src_buf: Vec::new(),
-            sink: None,
+            sinks: Vec::new(),
             recorder: None,
             ticks: 0,
             stats: MediaStats::default(),
@@ -418,63 +447,54 @@ impl Media {
         }
     }
 
-    /// Deliver decoded audio to the application in batches of `batch_ms`.
+    /// Deliver decoded audio to the application at `rate` in batches of
+    /// `batch_ms`. Rates are independent sinks; subscribing again at a rate
+    /// already subscribed changes only its batch size.
     pub fn subscribe_audio(&mut self, rate: u32, batch_ms: u32) -> Result<()> {
-        if ![8000, 16000, 48000].contains(&rate) {
-            return Err(Error::InvalidArgument(format!(
-                "sampleRate must be 8000, 16000 or 48000, got {rate}"
-            )));
-        }
+        check_rate(rate)?;
         let batch_ms = batch_ms.clamp(20, 1000) / 20 * 20;
-        self.sink = Some(AudioSink {
-            rate,
-            batch_samples: (rate / 1000 * batch_ms) as usize,
-            resamplers: Vec::new(),
-            buf: Vec::new(),
-        });
+        let batch_samples = (rate / 1000 * batch_ms) as usize;
+        match self.sinks.iter_mut().find(|s| s.rate == rate) {
+            Some(s) => s.batch_samples = batch_samples,
+            None => self.sinks.push(AudioSink {
+                rate,
+                batch_samples,
+                resamplers: Vec::new(),
+                buf: Vec::new(),
+            }),
+        }
         Ok(())
     }
 
-    /// Stop delivering decoded audio.
-    pub fn unsubscribe_audio(&mut self) {
-        self.sink = None;
+    /// Stop delivering decoded audio at `rate`, or at every rate for `None`.
+    pub fn unsubscribe_audio(&mut self, rate: Option<u32>) {
+        self.sinks.retain(|s| rate.is_some_and(|r| r != s.rate));
     }
 
-    /// Record received audio to a WAV file at `rate`, stored as `format`
-    /// (16-bit PCM, mu-law or A-law). Errors name the file.
-    pub fn start_recording(
-        &mut self,
-        path: &str,
-        rate: u32,
-        format: crate::wav::WavFormat,
-    ) -> Result<()> {
-        if ![8000, 16000, 48000].contains(&rate) {
-            return Err(Error::InvalidArgument(format!(
-                "sampleRate must be 8000, 16000 or 48000, got {rate}"
-            )));
-        }
-        self.stop_recording()?;
-        let file = File::create(path).map_err(|e| Error::Wav(format!("{path}: {e}")))?;
-        let writer = crate::wav::WavWriter::with_format(BufWriter::new(file), rate, format)
-            .map_err(|e| Error::Wav(format!("{path}: {e}")))?;
+    /// Record received audio, resampled to `rate`, into `sink`. A recording
+    /// already running is finished first.
+    pub fn start_recording(&mut self, rate: u32, sink: Box<dyn PcmSink>) -> Result<()> {
+        check_rate(rate)?;
+        self.stop_recording(None);
         self.recorder = Some(Recorder {
-            path: path.to_string(),
             rate,
             resamplers: Vec::new(),
-            writer,
+            sink,
         });
         Ok(())
     }
 
-    /// Finish the WAV file, if recording.
-    pub fn stop_recording(&mut self) -> Result<()> {
-        if let Some(rec) = self.recorder.take() {
-            let path = rec.path;
-            rec.writer
-                .finish()
-                .map_err(|e| Error::Wav(format!("{path}: {e}")))?;
+    /// Finish the recording, if any; `done` learns when the file is complete
+    /// (at once when nothing is recording).
+    pub fn stop_recording(&mut self, done: Option<FinishCallback>) {
+        match self.recorder.take() {
+            Some(rec) => rec.sink.finish(done),
+            None => {
+                if let Some(done) = done {
+                    done(Ok(()));
+                }
+            }
         }
-        Ok(())
     }
 
     /// Counters.
@@ -758,7 +778,7 @@ impl Media {
             JitterOut::Lost => None,
             JitterOut::Empty => return,
         };
-        if self.sink.is_none() && self.recorder.is_none() && payload.is_none() {
+        if self.sinks.is_empty() && self.recorder.is_none() && payload.is_none() {
             // Nobody listens and there is nothing to decode: skip PLC work.
             self.stats.concealed_frames += 1;
             return;
@@ -790,10 +810,8 @@ impl Media {
         self.stats.total_audio_energy += energy / rate as f64;
         self.stats.audio_level = (energy / self.pcm.len().max(1) as f64).sqrt();
         let pcm = std::mem::take(&mut self.pcm);
-        if let Some(sink) = self.sink.as_mut() {
-            let before = sink.buf.len();
+        for sink in self.sinks.iter_mut() {
             convert(&mut sink.resamplers, rate, sink.rate, &pcm, &mut sink.buf);
-            let _ = before;
             while sink.buf.len() >= sink.batch_samples {
                 let rest = sink.buf.split_off(sink.batch_samples);
                 let samples = std::mem::replace(&mut sink.buf, rest);
@@ -806,9 +824,25 @@ impl Media {
         if let Some(rec) = self.recorder.as_mut() {
             let mut tmp = Vec::with_capacity(pcm.len() * 6);
             convert(&mut rec.resamplers, rate, rec.rate, &pcm, &mut tmp);
-            if rec.writer.write_samples(&tmp).is_err() {
-                log::warn!("recording to {} failed; stopping it", rec.path);
-                self.recorder = None;
+            match rec.sink.write(&tmp) {
+                SinkStatus::Ok => {}
+                SinkStatus::Overrun => {
+                    log::warn!("recording cannot keep up; dropping audio");
+                    out.push(MediaEvent::Warning {
+                        code: "recording-overrun",
+                        message: "the recording cannot keep up (slow disk or an undrained FIFO); audio is being dropped".into(),
+                    });
+                }
+                SinkStatus::Failed(msg) => {
+                    log::warn!("{msg}; recording stopped");
+                    out.push(MediaEvent::Warning {
+                        code: "recording-failed",
+                        message: format!("{msg}; recording stopped"),
+                    });
+                    if let Some(rec) = self.recorder.take() {
+                        rec.sink.finish(None);
+                    }
+                }
             }
         }
         self.pcm = pcm;
@@ -945,6 +979,61 @@ mod tests {
             let f = crate::tone::dominant_frequency(tail, 16000).expect("tone heard");
             assert!((f - 1000.0).abs() < 20.0, "{kind:?}: heard {f} Hz");
         }
+    }
+
+    #[test]
+    fn subscribers_at_two_rates_each_get_every_frame() {
+        let (mut a, mut b) = pair(CodecKind::Opus, 111, None);
+        a.write_pcm(&crate::tone::sine(1000.0, 16000, 16000, 8000), 16000)
+            .unwrap();
+        b.subscribe_audio(16000, 100).unwrap();
+        b.subscribe_audio(8000, 20).unwrap();
+        let (_, eb) = run(&mut a, &mut b, 50);
+        let at = |rate: u32| -> Vec<i16> {
+            eb.iter()
+                .filter_map(|e| match e {
+                    MediaEvent::Audio {
+                        samples,
+                        sample_rate,
+                    } if *sample_rate == rate => Some(samples.clone()),
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        };
+        let (wide, narrow) = (at(16000), at(8000));
+        // The same stretch of audio at each rate (within one batch of 100 ms).
+        assert!(
+            wide.len() >= 8000 && narrow.len() >= 4000,
+            "{} {}",
+            wide.len(),
+            narrow.len()
+        );
+        assert!((wide.len() as i64 / 2 - narrow.len() as i64).abs() <= 800);
+        for (pcm, rate) in [(&wide, 16000), (&narrow, 8000)] {
+            let f = crate::tone::dominant_frequency(&pcm[pcm.len() / 2..], rate).unwrap();
+            assert!((f - 1000.0).abs() < 20.0, "{rate}: {f}");
+        }
+        // Unsubscribing one rate leaves the other.
+        b.unsubscribe_audio(Some(8000));
+        let (_, eb) = run(&mut a, &mut b, 10);
+        assert!(eb.iter().all(|e| !matches!(
+            e,
+            MediaEvent::Audio {
+                sample_rate: 8000,
+                ..
+            }
+        )));
+        assert!(eb.iter().any(|e| matches!(
+            e,
+            MediaEvent::Audio {
+                sample_rate: 16000,
+                ..
+            }
+        )));
+        b.unsubscribe_audio(None);
+        let (_, eb) = run(&mut a, &mut b, 10);
+        assert!(!eb.iter().any(|e| matches!(e, MediaEvent::Audio { .. })));
     }
 
     #[test]

@@ -92,8 +92,9 @@ struct Entry {
     scheduled: Option<Instant>,
 }
 
-/// Handle to a peer living on a shard. Dropping it does not close the peer:
-/// call [`PeerHandle::close`].
+/// Handle to a peer living on a shard. Dropping it (or a clone) does not
+/// close the peer: call [`PeerHandle::close`].
+#[derive(Clone)]
 pub struct PeerHandle {
     id: u64,
     shard: Arc<ShardHandle>,
@@ -229,6 +230,7 @@ impl PeerHandle {
         OPEN_SOCKETS.fetch_add(sockets.len(), Ordering::Relaxed);
         LIVE_PEERS.fetch_add(1, Ordering::Relaxed);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let stun_hosts = peer_stun_hosts(&peer);
         let sink = make_sink(id);
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         shard.send(Command::Add {
@@ -238,6 +240,9 @@ impl PeerHandle {
             sink,
             snapshot: snapshot.clone(),
         });
+        if !stun_hosts.is_empty() {
+            resolve_in_background(id, shard.clone(), stun_hosts);
+        }
         Ok(PeerHandle {
             id,
             shard,
@@ -282,6 +287,59 @@ impl PeerHandle {
     /// Latest state for synchronous getters.
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn peer_stun_hosts(peer: &Peer) -> Vec<crate::config::StunHost> {
+    peer.config().stun_hosts.clone()
+}
+
+/// How long a resolved (or failed) STUN server name is reused.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// Resolve STUN server names on a short-lived thread of their own (DNS is
+/// blocking in std, and neither the JS thread nor a shard may wait on it),
+/// then hand each result to the peer on its shard.
+fn resolve_in_background(id: u64, shard: Arc<ShardHandle>, hosts: Vec<crate::config::StunHost>) {
+    static CACHE: OnceLock<Mutex<HashMap<String, (Instant, Vec<SocketAddr>)>>> = OnceLock::new();
+    let run = move || {
+        for h in hosts {
+            let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+            let cached = cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&h.host_port).cloned())
+                .filter(|(at, _)| at.elapsed() < DNS_TTL)
+                .map(|(_, a)| a);
+            let addrs = cached.unwrap_or_else(|| {
+                use std::net::ToSocketAddrs;
+                let a: Vec<SocketAddr> = h
+                    .host_port
+                    .to_socket_addrs()
+                    .map(|it| it.collect())
+                    .unwrap_or_default();
+                if let Ok(mut c) = cache.lock() {
+                    c.insert(h.host_port.clone(), (Instant::now(), a.clone()));
+                }
+                a
+            });
+            let url = h.url;
+            shard.send(Command::Op(
+                id,
+                Box::new(move |peer, now| {
+                    if let Some(p) = peer {
+                        p.ice_server_resolved(now, &url, &addrs);
+                    }
+                    None
+                }),
+            ));
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("sipwire-dns".into())
+        .spawn(run)
+    {
+        log::error!("cannot start a DNS thread: {e}");
     }
 }
 
@@ -353,7 +411,7 @@ impl Shard {
             }
             if now >= self.next_tick {
                 for (id, e) in self.peers.iter_mut() {
-                    guarded(e, "media tick", |p| p.media_tick(now));
+                    guarded(*id, e, "media tick", |p| p.media_tick(now));
                     e.touched = false;
                     flush(e);
                     reschedule(&mut self.timers, *id, e);
@@ -376,7 +434,7 @@ impl Shard {
                     continue; // stale: the peer's deadline moved
                 }
                 e.scheduled = None;
-                guarded(e, "timers", |p| p.handle_timeout(now));
+                guarded(id, e, "timers", |p| p.handle_timeout(now));
                 if !e.touched {
                     e.touched = true;
                     self.touched.push(id);
@@ -421,7 +479,7 @@ impl Shard {
             match sock.recv_from(&mut self.buf) {
                 Ok((n, from)) => {
                     let data = &self.buf[..n];
-                    guarded_peer(&mut e.peer, "datagram", |p| {
+                    guarded_peer(id, &mut e.peer, "datagram", |p| {
                         p.handle_datagram(now, local, from, data)
                     });
                 }
@@ -481,7 +539,7 @@ impl Shard {
                         // The binding catches panics inside `op` itself, so its
                         // promise always settles; this guard protects the shard.
                         let mut settle = None;
-                        guarded_peer(&mut e.peer, "command", |p| settle = op(Some(p), now));
+                        guarded_peer(id, &mut e.peer, "command", |p| settle = op(Some(p), now));
                         e.dirty = true;
                         e.touched = false;
                         flush(e);
@@ -498,7 +556,9 @@ impl Shard {
                 },
                 Ok(Command::Remove(id)) => {
                     if let Some(mut e) = self.peers.remove(&id) {
-                        e.peer.close();
+                        // close_at queues our RTCP BYE and DTLS close_notify;
+                        // this flush sends them before the sockets go.
+                        e.peer.close_at(now);
                         e.dirty = true;
                         flush(&mut e);
                         for (_, mut s, token) in e.sockets.drain(..) {
@@ -520,7 +580,12 @@ impl Shard {
 /// Run `f` on a peer; a panic fails and closes that peer (its JS side sees
 /// `connectionstatechange` to `failed`, then `closed`) instead of killing the
 /// shard and hanging every other call on it.
-fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
+/// Log lines written meanwhile carry the connection id.
+fn guarded_peer(id: u64, peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
+    crate::logger::with_conn(id, || guarded_inner(peer, what, f))
+}
+
+fn guarded_inner(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(peer)));
     if r.is_err() {
         log::error!("sipwire: internal panic during {what}; closing this connection");
@@ -528,8 +593,8 @@ fn guarded_peer(peer: &mut Peer, what: &str, f: impl FnOnce(&mut Peer)) {
     }
 }
 
-fn guarded(e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
-    guarded_peer(&mut e.peer, what, f);
+fn guarded(id: u64, e: &mut Entry, what: &str, f: impl FnOnce(&mut Peer)) {
+    guarded_peer(id, &mut e.peer, what, f);
 }
 
 /// Put the peer's next deadline in the heap if it changed.

@@ -1,14 +1,8 @@
 // SIP harness for the call tests: SIP.js UserAgents with sipwire's SDH and
 // Call API, over a real Kamailio (WsTransport) or the in-memory link.
 import { UserAgent, Registerer, RegistererState, Inviter, SessionState, SIPExtension } from 'sip.js';
-import {
-  sessionDescriptionHandlerFactory,
-  Call,
-  answerCall,
-  WsTransport,
-  InMemorySipLink,
-  detectTone,
-} from '../../dist/index.js';
+import { sessionDescriptionHandlerFactory, Call, answerCall, WsTransport, InMemorySipLink } from '../../dist/sip.js';
+import { detectTone } from '../../dist/index.js';
 
 export const DOMAIN = 'sipwire.invalid';
 

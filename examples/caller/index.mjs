@@ -2,7 +2,7 @@
 // prompt tone is heard, sends digits by RFC 4733 and by SIP INFO while
 // playing a tone for the IVR to record, and reports per call.
 import { UserAgent, Inviter } from 'sip.js';
-import { Call } from '../../dist/index.js';
+import { Call } from '../../dist/sip.js';
 
 export const CALLER_HZ = 1000;
 

@@ -7,7 +7,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { answerCall, readWav, detectTone, sineWave, writeWav } from '../../dist/index.js';
+import { readWav, detectTone, sineWave, writeWav } from '../../dist/index.js';
+import { answerCall } from '../../dist/sip.js';
 
 export const PROMPT_HZ = 440;
 
@@ -67,7 +68,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const { UserAgent, Registerer } = await import('sip.js');
-  const { WsTransport, sessionDescriptionHandlerFactory } = await import('../../dist/index.js');
+  const { WsTransport, sessionDescriptionHandlerFactory } = await import('../../dist/sip.js');
   const ua = new UserAgent({
     uri: UserAgent.makeURI(uri),
     transportConstructor: WsTransport,

@@ -109,7 +109,7 @@ const TRANSACTION_GRACE_MS = 32_000; // 64*T1: INVITE 2xx retransmissions may st
  * @example
  * ```ts
  * import { UserAgent, Inviter } from "sip.js";
- * import { InMemorySipLink } from "sipwire/dist/transport";
+ * import { InMemorySipLink } from "sipwire/sip";
  *
  * const link = new InMemorySipLink();
  * const alice = new UserAgent({ uri: UserAgent.makeURI("sip:alice@local.invalid"), transportConstructor: link.transportFor("alice") });

@@ -1,4 +1,6 @@
-import WebSocket, { type ClientOptions, type RawData } from "ws";
+import WebSocket, { type RawData } from "ws";
+import type { Agent } from "node:http";
+import type { SecureContextOptions } from "node:tls";
 import { EmitterImpl, TransportState, type Core, type Emitter, type Transport } from "sip.js";
 
 type Logger = Core.Logger;
@@ -15,7 +17,26 @@ export interface WsTransportOptions {
    * Passed through to the `ws` client: `ca`, `cert`, `key`, `rejectUnauthorized`, `headers`,
    * `origin`, `agent`, `maxPayload`, ... The `sip` subprotocol is always requested.
    */
-  wsOptions?: ClientOptions;
+  wsOptions?: WsClientOptions;
+}
+
+/**
+ * The `ws` client options {@link WsTransport} passes through: the commonly used subset of
+ * `ws`'s `ClientOptions`, declared here so sipwire's types need no `@types/ws`.
+ */
+export interface WsClientOptions extends SecureContextOptions {
+  rejectUnauthorized?: boolean | undefined;
+  headers?: { [key: string]: string } | undefined;
+  origin?: string | undefined;
+  agent?: Agent | undefined;
+  host?: string | undefined;
+  family?: number | undefined;
+  localAddress?: string | undefined;
+  handshakeTimeout?: number | undefined;
+  followRedirects?: boolean | undefined;
+  maxRedirects?: number | undefined;
+  maxPayload?: number | undefined;
+  perMessageDeflate?: boolean | undefined;
 }
 
 const DEFAULT_CONNECTION_TIMEOUT_S = 5;
@@ -45,7 +66,7 @@ function errorText(e: unknown): string {
  * @example
  * ```ts
  * import { UserAgent, Registerer } from "sip.js";
- * import { WsTransport } from "sipwire/dist/transport";
+ * import { WsTransport } from "sipwire/sip";
  *
  * const ua = new UserAgent({
  *   uri: UserAgent.makeURI("sip:alice@example.com"),
@@ -62,7 +83,7 @@ export class WsTransport implements Transport {
   onMessage: ((message: string) => void) | undefined;
 
   private readonly logger: Logger;
-  private readonly options: Required<Omit<WsTransportOptions, "wsOptions">> & { wsOptions: ClientOptions };
+  private readonly options: Required<Omit<WsTransportOptions, "wsOptions">> & { wsOptions: WsClientOptions };
   private readonly _protocol: "WS" | "WSS";
   private readonly _stateChange = new EmitterImpl<TransportState>();
   private _state: TransportState = TransportState.Disconnected;

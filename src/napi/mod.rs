@@ -14,6 +14,39 @@
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's defaults kept freed memory resident: hostile offers (1 MB
+/// attribute, thousands of candidates) left RSS +37 MB after three rounds,
+/// with every native object freed, and it stayed there while idle, because a
+/// delayed purge (1 s) only runs on later allocator activity of the owning
+/// thread, and eagerly committed arenas were never given back. Immediate
+/// purging with lazily committed arenas measured +4.8 MB for the same rounds
+/// and no CPU change with 80 connections carrying audio. Set before the
+/// first allocation (at load, from `.init_array`); the `MIMALLOC_*`
+/// environment variables still win.
+#[cfg(target_os = "linux")]
+#[used]
+#[link_section = ".init_array"]
+static MIMALLOC_OPTIONS: extern "C" fn() = {
+    extern "C" {
+        fn mi_option_set(option: std::os::raw::c_int, value: std::os::raw::c_long);
+    }
+    // mimalloc v3's `mi_option_t` (include/mimalloc.h).
+    const ARENA_EAGER_COMMIT: std::os::raw::c_int = 4;
+    const PURGE_DELAY: std::os::raw::c_int = 15;
+    extern "C" fn set_options() {
+        for (var, opt) in [
+            ("MIMALLOC_ARENA_EAGER_COMMIT", ARENA_EAGER_COMMIT),
+            ("MIMALLOC_PURGE_DELAY", PURGE_DELAY),
+        ] {
+            if std::env::var_os(var).is_none() {
+                // SAFETY: plain setter on mimalloc's static option table.
+                unsafe { mi_option_set(opt, 0) };
+            }
+        }
+    }
+    set_options
+};
+
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
 use crate::media::MediaEvent;
@@ -100,6 +133,9 @@ pub struct NativeEvent {
     pub samples: Option<Int16Array>,
     /// `audio`: rate of `samples`.
     pub sample_rate: Option<u32>,
+    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+    /// `dtls-fingerprint-mismatch`.
+    pub code: Option<String>,
 }
 
 fn event_to_js(ev: PeerEvent) -> NativeEvent {
@@ -113,6 +149,7 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         stopped: None,
         samples: None,
         sample_rate: None,
+        code: None,
     };
     match ev {
         PeerEvent::SignalingState(s) => {
@@ -128,7 +165,22 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
-        PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
+        PeerEvent::Warning(m) => {
+            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
+            let coded = m
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
+                .map(|(c, t)| (c.to_string(), t.to_string()));
+            out.kind = "warning".into();
+            match coded {
+                Some((code, text)) => (out.state, out.code) = (Some(text), Some(code)),
+                None => out.state = Some(m),
+            }
+        }
+        PeerEvent::CodedWarning { code, message } => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::GatheringWaitDone(id) => {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
@@ -136,6 +188,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
         }
         PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
+        PeerEvent::Media(MediaEvent::Warning { code, message }) => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::Media(MediaEvent::ToneChange(t)) => {
             out.kind = "tonechange".into();
             out.digit = Some(t.map(String::from).unwrap_or_default());
@@ -204,12 +259,98 @@ fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<E
     })
 }
 
+/// `playWav`'s blocking part: read, decode, resample.
+pub struct LoadWav {
+    handle: PeerHandle,
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stops_at_start: u64,
+    id: u64,
+    path: String,
+    looped: bool,
+}
+
+impl Task for LoadWav {
+    type Output = (Vec<i16>, u32);
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = &self.path;
+        let bytes =
+            std::fs::read(path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let wav = crate::wav::read_wav(&bytes)
+            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        crate::media::to_supported_rate(wav.samples, wav.sample_rate).map_err(to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, (samples, rate): Self::Output) -> Result<f64> {
+        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        let (id, looped) = (self.id, self.looped);
+        let stopped = self.stops.load(std::sync::atomic::Ordering::Acquire) != self.stops_at_start;
+        self.handle.with(Box::new(move |peer, _| {
+            if let Some(p) = peer {
+                if stopped {
+                    // stopPlayback() came while the file was loading.
+                    p.push_media_events(vec![MediaEvent::PlayEnded { id, stopped: true }]);
+                } else if let Err(e) = p.media_mut().play(id, &samples, rate, looped) {
+                    // Unreachable for a supported rate; never silent all the same.
+                    log::warn!("play: {e}");
+                }
+            }
+            None
+        }));
+        Ok(duration_ms)
+    }
+}
+
+thread_local! {
+    /// Open connections that are `ref()`ed (the default). The shared event
+    /// channel keeps Node's event loop alive only while this is non-zero, so
+    /// `unref()` works per connection although the channel is one (JS thread
+    /// only, like `EVENTS`).
+    static REFED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Ref or unref the shared event channel to match [`REFED`]. uv handles'
+/// ref state is a flag, not a count, so calling this repeatedly is harmless.
+fn sync_event_loop_ref(env: &Env) {
+    let Some(t) = EVENTS.with(|c| c.borrow().upgrade()) else {
+        return; // no live channel: nothing holds the loop
+    };
+    let refed = REFED.with(|r| r.get()) > 0;
+    // SAFETY: called on the JS thread with its env; the Arc keeps the
+    // function unreleased for the duration of the call.
+    let status = unsafe {
+        if refed {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), t.raw())
+        } else {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), t.raw())
+        }
+    };
+    if status != napi::sys::Status::napi_ok {
+        log::warn!("napi_(un)ref_threadsafe_function failed: status {status}");
+    }
+}
+
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
+
+/// A callback, callable from any thread, that settles `deferred`: a failure
+/// rejects with `ERR_WAV` and the reason (which names the file).
+fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
+    Box::new(move |r| match r {
+        Ok(()) => deferred.resolve(Box::new(|_| Ok(()))),
+        Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
+    })
+}
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
 pub struct NativePeerConnection {
     handle: PeerHandle,
+    /// Bumped by `stopPlayback`: a WAV still loading when playback was
+    /// stopped must not start afterwards.
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Counted in [`REFED`]; false once unref'd or closed.
+    refed: std::cell::Cell<bool>,
 }
 
 impl NativePeerConnection {
@@ -258,7 +399,12 @@ impl NativePeerConnection {
     /// Create a connection. `on_event` receives [`NativeEvent`]s of every
     /// connection (route them by `pc`); pass the same function each time.
     #[napi(constructor)]
-    pub fn new(config: Option<NativeConfig>, on_event: Function<NativeEvent, ()>) -> Result<Self> {
+    pub fn new(
+        env: &Env,
+        config: Option<NativeConfig>,
+        on_event: Function<NativeEvent, ()>,
+    ) -> Result<Self> {
+        crate::logger::init_from_env();
         let input = match config {
             None => PeerConfigInput::default(),
             Some(c) => PeerConfigInput {
@@ -300,7 +446,34 @@ impl NativePeerConnection {
             })
         })
         .map_err(to_napi)?;
-        Ok(NativePeerConnection { handle })
+        REFED.with(|r| r.set(r.get() + 1));
+        sync_event_loop_ref(env);
+        Ok(NativePeerConnection {
+            handle,
+            stops: Default::default(),
+            refed: std::cell::Cell::new(true),
+        })
+    }
+
+    /// Like `net.Socket#ref`: an open connection keeps Node running (the
+    /// default). No-op when closed.
+    #[napi(js_name = "ref")]
+    pub fn refer(&self, env: &Env) {
+        if !self.refed.get() && self.handle.snapshot().signaling_state != "closed" {
+            self.refed.set(true);
+            REFED.with(|r| r.set(r.get() + 1));
+            sync_event_loop_ref(env);
+        }
+    }
+
+    /// Like `net.Socket#unref`: this connection alone no longer keeps Node
+    /// running; events still arrive while something else does.
+    #[napi]
+    pub fn unref(&self, env: &Env) {
+        if self.refed.replace(false) {
+            REFED.with(|r| r.set(r.get().saturating_sub(1)));
+            sync_event_loop_ref(env);
+        }
     }
 
     /// This connection's id: the `pc` field of its events.
@@ -336,13 +509,25 @@ impl NativePeerConnection {
     }
 
     /// W3C `setRemoteDescription`.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_remote_description<'e>(
-        &self,
-        env: &'e Env,
-        desc: NativeDescription,
-    ) -> Result<Object<'e>> {
-        let desc = desc_from_js(desc).map_err(to_napi)?;
+    #[napi(
+        ts_args_type = "desc: NativeDescription",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn set_remote_description<'e>(&self, env: &'e Env, desc: Object<'_>) -> Result<Object<'e>> {
+        let sdp_type: String = desc.get_named_property("type")?;
+        let sdp: napi::JsString<'_> = desc.get_named_property("sdp")?;
+        // Refuse an oversized description by its length, before copying it
+        // on this thread (as validate_offer does).
+        if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, &sdp_type) {
+            let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+            deferred.reject(to_napi(e.into()));
+            return Ok(promise);
+        }
+        let desc = desc_from_js(NativeDescription {
+            sdp_type,
+            sdp: sdp.into_utf8()?.into_owned()?,
+        })
+        .map_err(to_napi)?;
         self.run(env, move |p, now| p.set_remote_description(now, desc))
     }
 
@@ -424,27 +609,25 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Play a WAV file (read and validated now, so errors throw here).
-    #[napi]
-    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> Result<f64> {
-        let bytes =
-            std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let wav = crate::wav::read_wav(&bytes)
-            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let rate = wav.sample_rate;
-        let (samples, rate) =
-            crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
-        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
-        let looped = looped.unwrap_or(false);
-        self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &samples, rate, looped);
-        });
-        Ok(duration_ms)
+    /// Play a WAV file. It is read, decoded and resampled on libuv's thread
+    /// pool (never on the JS thread or a shard); the promise resolves with
+    /// its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> AsyncTask<LoadWav> {
+        AsyncTask::new(LoadWav {
+            handle: self.handle.clone(),
+            stops: self.stops.clone(),
+            stops_at_start: self.stops.load(std::sync::atomic::Ordering::Acquire),
+            id: id as u64,
+            path,
+            looped: looped.unwrap_or(false),
+        })
     }
 
     /// Stop all playback; each pending play ends with `stopped: true`.
     #[napi]
     pub fn stop_playback(&self) {
+        self.stops.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.post(|p, _| {
             let mut ev = Vec::new();
             p.media_mut().stop_playback(&mut ev);
@@ -462,13 +645,15 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Stop `audio` events.
+    /// Stop `audio` events at `sample_rate`, or at every rate when omitted.
     #[napi]
-    pub fn unsubscribe_audio(&self) {
-        self.post(|p, _| p.media_mut().unsubscribe_audio());
+    pub fn unsubscribe_audio(&self, sample_rate: Option<u32>) {
+        self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record received audio to a WAV file; `format` is "s16" (default), "pcmu" or "pcma".
+    /// Record received audio to a WAV file. The file is opened and written
+    /// by a thread of its own; the promise settles once it is open. `format`
+    /// is "s16" (default), "pcmu" or "pcma".
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
@@ -477,6 +662,7 @@ impl NativePeerConnection {
         sample_rate: u32,
         format: Option<String>,
     ) -> Result<Object<'e>> {
+        check_rate(sample_rate)?;
         let format = match format.as_deref() {
             None => crate::wav::WavFormat::S16,
             Some(f) => crate::wav::WavFormat::parse(f).ok_or_else(|| {
@@ -485,15 +671,30 @@ impl NativePeerConnection {
                 )))
             })?,
         };
-        self.run(env, move |p, _| {
-            p.media_mut().start_recording(&path, sample_rate, format)
-        })
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let sink = crate::recording::start(path, sample_rate, format, settle_with(deferred));
+        self.post(move |p, _| {
+            if let Err(e) = p.media_mut().start_recording(sample_rate, Box::new(sink)) {
+                // Unreachable after check_rate; never silent all the same.
+                log::warn!("start_recording: {e}");
+            }
+        });
+        Ok(promise)
     }
 
-    /// Finish the WAV file.
+    /// Finish the WAV file; resolves once everything queued is on disk.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        self.run(env, move |p, _| p.media_mut().stop_recording())
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, _| {
+            match peer {
+                Some(p) => p.media_mut().stop_recording(Some(done)),
+                None => done(Ok(())),
+            }
+            None
+        }));
+        Ok(promise)
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
@@ -513,7 +714,8 @@ impl NativePeerConnection {
 
     /// W3C `close`. Idempotent; frees sockets and lets Node exit.
     #[napi]
-    pub fn close(&self) {
+    pub fn close(&self, env: &Env) {
+        self.unref(env);
         self.handle.close();
     }
 
@@ -581,9 +783,9 @@ pub struct NativeOfferProblem {
 
 /// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
 /// SIP uses it to answer 488 before accepting a call.
-#[napi]
+#[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
 pub fn validate_offer(
-    sdp: String,
+    sdp: napi::JsString<'_>,
     codecs: Option<Vec<String>>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
@@ -592,12 +794,19 @@ pub fn validate_offer(
     }
     .validate()
     .map_err(to_napi)?;
+    let problem = |e: CoreError| NativeOfferProblem {
+        code: e.code().into(),
+        message: e.to_string(),
+    };
+    // Refuse an oversized offer by its length, before copying it (UTF-8 is
+    // never shorter than UTF-16): a 6 MB body costs nothing on this thread.
+    if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, "offer") {
+        return Ok(Some(problem(e.into())));
+    }
+    let sdp = sdp.into_utf8()?.into_owned()?;
     Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
         .err()
-        .map(|e| NativeOfferProblem {
-            code: e.code().into(),
-            message: e.to_string(),
-        }))
+        .map(problem))
 }
 
 /// Native resource counters, for leak checks in tests and health endpoints.
