@@ -53,8 +53,12 @@ export declare class NativePeerConnection {
   writePcm(samples: Int16Array, sampleRate: number): void
   /** Play mono PCM; `playended` with `id` follows. */
   playPcm(id: number, samples: Int16Array, sampleRate: number, looped?: boolean | undefined | null): void
-  /** Play a WAV file (read and validated now, so errors throw here). */
-  playWav(id: number, path: string, looped?: boolean | undefined | null): number
+  /**
+   * Play a WAV file. It is read, decoded and resampled on libuv's thread
+   * pool (never on the JS thread or a shard); the promise resolves with
+   * its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+   */
+  playWav(id: number, path: string, looped?: boolean | undefined | null): Promise<number>
   /** Stop all playback; each pending play ends with `stopped: true`. */
   stopPlayback(): void
   /** Start `audio` events with decoded PCM at `sample_rate`, batched by `batch_ms`. */
@@ -150,7 +154,10 @@ export interface NativeEvent {
   samples?: Int16Array
   /** `audio`: rate of `samples`. */
   sampleRate?: number
-  /** `warning`: a stable code, e.g. `recording-failed`. */
+  /**
+   * `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+   * `dtls-fingerprint-mismatch`.
+   */
   code?: string
 }
 

@@ -79,3 +79,8 @@ export function toneOf(samples, sampleRate = 16000) {
 export function within(actual, expected, fraction) {
   return actual !== null && Math.abs(actual - expected) <= expected * fraction;
 }
+
+/** Change one hex digit of every a=fingerprint value: still well-formed, now wrong. */
+export function tamperFingerprint(sdp) {
+  return sdp.replace(/^(a=fingerprint:\S+ )([0-9A-Fa-f])/gm, (_, head, d) => head + (d.toLowerCase() === '0' ? '1' : '0'));
+}

@@ -3,6 +3,7 @@
 // INVITE and the first 200 OK, and the call still completes with audio both ways.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { Registerer, RegistererState } from "sip.js";
 import { sineWave } from "../dist/index.js";
 import { UdpTransport, TcpTransport, TlsTransport } from "../dist/transport/index.js";
 import { startKamailioSip } from "./support/kamailio-sip.mjs";
@@ -93,6 +94,13 @@ describe("bots call each other through Kamailio over UDP, TCP and TLS", { timeou
       assert.ok(byesUp >= 2, `alice resent the BYE (${byesUp} copies)`);
       const st = alice.ua.transport.reliabilityStats;
       assert.ok(st.retransmittedRequests >= 2, `INVITE and BYE retransmitted: ${JSON.stringify(st)}`);
+      // A REGISTER after the NAT was seen keeps the local Contact (no second binding).
+      const r = new Registerer(alice.ua, { expires: 300 });
+      const registered = new Promise((resolve) => r.stateChange.addListener((s) => s === RegistererState.Registered && resolve()));
+      await r.register();
+      await withTimeout(registered, 5000, "re-registered");
+      const lastReg = relay.log.filter((l) => l.dir === "up" && l.start.startsWith("REGISTER ")).at(-1).text;
+      assert.match(lastReg, new RegExp(`\\r\\nContact: <sip:[^@]+@127\\.0\\.0\\.1:${alice.ua.transport.localPort};transport=udp[;>]`));
       t.diagnostic(`setup ${setup} ms with one INVITE and one 200 lost; INVITE copies ${invitesUp}, 200 copies ${oksDown}, BYE copies ${byesUp}; alice ${JSON.stringify(st)}`);
     } finally {
       await alice.stop();

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { RTCPeerConnection } from '../dist/index.js';
-import { LOOPBACK, negotiate, waitState } from './helpers.mjs';
+import { LOOPBACK, negotiate, waitFor, waitState } from './helpers.mjs';
 
 function stunServer() {
   const sock = dgram.createSocket('udp4');
@@ -76,5 +76,28 @@ test('TURN is accepted in the configuration; relay-only policy gathers nothing a
     assert.doesNotMatch(a.localDescription.sdp, /a=candidate/);
   } finally {
     a.close();
+  }
+});
+
+test('STUN server names resolve off the JS thread; an unresolvable one is a coded warning, not a throw', async () => {
+  const stun = await stunServer();
+  // `localhost` resolves from /etc/hosts; `.invalid` never resolves (RFC 6761).
+  const a = new RTCPeerConnection({
+    ...LOOPBACK,
+    iceGatheringTimeout: 3000,
+    iceServers: [{ urls: [`stun:localhost:${stun.port}`, 'stun:no-such-host.invalid:3478'] }],
+  });
+  try {
+    const warned = waitFor(a, 'warning', (e) => e.code === 'ice-server-unresolved');
+    await a.setLocalDescription(await a.createOffer());
+    const w = await warned;
+    assert.match(w.message, /no-such-host\.invalid/);
+    await a.waitForGatheringComplete(5000);
+    assert.equal(a.iceGatheringState, 'complete');
+    assert.match(a.localDescription.sdp, /typ host/);
+    assert.match(a.localDescription.sdp, /typ srflx raddr 127\.0\.0\.1 rport \d+/, 'the named server that resolves still gives srflx');
+  } finally {
+    a.close();
+    stun.sock.close();
   }
 });

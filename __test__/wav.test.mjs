@@ -47,9 +47,44 @@ test('play() can be stopped and rejects unreadable files', async () => {
     const p = a.play({ samples: sineWave(500, 8000, 10000), sampleRate: 8000 });
     a.stopPlayback();
     assert.deepEqual(await p, { stopped: true });
-    await assert.rejects(a.play('/nonexistent.wav'), { code: 'ERR_WAV' });
+    await assert.rejects(a.play('/nonexistent.wav'), (e) => {
+      assert.equal(e.code, 'ERR_WAV');
+      assert.match(e.message, /\/nonexistent\.wav/, 'the error names the file');
+      return true;
+    });
   } finally {
     a.close();
     b.close();
   }
 });
+
+test('a WAV file loads off the JS thread; stopPlayback() while it loads still stops it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sipwire-wav-'));
+  const [a, b] = await connectedPair();
+  try {
+    // 30 s at 44.1 kHz: read, decoded and resampled on the thread pool.
+    const src = join(dir, 'long.wav');
+    writeWav(src, sineWave(600, 44100, 30000), 44100);
+    const p = a.play(src);
+    a.stopPlayback();
+    assert.deepEqual(await p, { stopped: true }, 'a play stopped while loading ends stopped');
+    // And a play after the stop is not affected by it.
+    const q = a.play(src);
+    const heard = await waitForTone(b, 600);
+    assert.ok(heard, 'the next play is heard');
+    a.stopPlayback();
+    assert.deepEqual(await q, { stopped: true });
+  } finally {
+    a.close();
+    b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function waitForTone(pc, hz) {
+  for await (const frame of pc.audio({ sampleRate: 16000, batchMs: 200 })) {
+    const f = detectTone(frame.samples, 16000);
+    if (f !== null && Math.abs(f - hz) <= hz * 0.02) return true;
+  }
+  return false;
+}

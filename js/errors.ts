@@ -17,6 +17,8 @@ export type SipwireErrorCode =
   | 'ERR_NO_COMMON_CODEC'
   | 'ERR_UNSUPPORTED_PROFILE'
   | 'ERR_NO_AUDIO'
+  | 'ERR_SDP_TOO_LARGE'
+  | 'ERR_SDP_TOO_MANY_SECTIONS'
   | 'ERR_INVALID_STATE'
   | 'ERR_CLOSED'
   | 'ERR_INVALID_ARG'
@@ -35,6 +37,8 @@ const NAMES: Record<string, string> = {
   ERR_NO_COMMON_CODEC: 'InvalidAccessError',
   ERR_UNSUPPORTED_PROFILE: 'InvalidAccessError',
   ERR_NO_AUDIO: 'InvalidAccessError',
+  ERR_SDP_TOO_LARGE: 'InvalidAccessError',
+  ERR_SDP_TOO_MANY_SECTIONS: 'InvalidAccessError',
   ERR_INVALID_ARG: 'TypeError',
   ERR_UNSUPPORTED: 'NotSupportedError',
   ERR_ABORTED: 'AbortError',

@@ -14,6 +14,7 @@
  */
 import native = require('./native');
 import { awaitNative, callNative, SipwireError } from './errors';
+import { TypedEventTarget } from './typed-event-target';
 
 /** `RTCIceServer`. TURN is accepted but relay candidates are not gathered yet. */
 export interface RTCIceServer {
@@ -159,7 +160,14 @@ export class RTCDTMFToneChangeEvent extends Event {
   }
 }
 
-/** Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped. */
+/**
+ * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
+ * Codes: `candidate-skipped`, `candidate-limit` (remote candidates beyond the limit were dropped),
+ * `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do), `ice-server-unresolved`,
+ * `recording-failed`, `recording-overrun`; and, just before the connection becomes `failed`,
+ * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
+ * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
+ */
 export class WarningEvent extends Event {
   readonly message: string;
   /** Stable code for warnings an application may act on (e.g. `recording-failed`, `recording-overrun`); empty when none applies. */
@@ -182,6 +190,20 @@ export class AudioEvent extends Event {
 
 type Handler<E extends Event = Event> = ((ev: E) => void) | null;
 
+/** Every event an {@link RTCPeerConnection} dispatches, by type. */
+export interface RTCPeerConnectionEventMap {
+  signalingstatechange: Event;
+  icegatheringstatechange: Event;
+  iceconnectionstatechange: Event;
+  connectionstatechange: Event;
+  icecandidate: RTCPeerConnectionIceEvent;
+  dtmf: DtmfEvent;
+  tonechange: RTCDTMFToneChangeEvent;
+  rtptimeout: Event;
+  warning: WarningEvent;
+  audio: AudioEvent;
+}
+
 let nextRequestId = 1;
 
 /**
@@ -199,7 +221,7 @@ function dispatchNative(ev: NativeEvent): void {
   live.get(ev.pc)?.(ev);
 }
 
-export class RTCPeerConnection extends EventTarget {
+export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMap> {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
   #waiters = new Map<number, (v: any) => void>();
@@ -248,6 +270,24 @@ export class RTCPeerConnection extends EventTarget {
     live.set(this.#native.id, (ev) => this.#onNative(ev));
   }
 
+  /** The `on…` property for a plain event type. */
+  #stateHandler(type: string): Handler {
+    switch (type) {
+      case 'signalingstatechange':
+        return this.onsignalingstatechange;
+      case 'icegatheringstatechange':
+        return this.onicegatheringstatechange;
+      case 'iceconnectionstatechange':
+        return this.oniceconnectionstatechange;
+      case 'connectionstatechange':
+        return this.onconnectionstatechange;
+      case 'rtptimeout':
+        return this.onrtptimeout;
+      default:
+        return null;
+    }
+  }
+
   #onNative(ev: import('../index').NativeEvent): void {
     switch (ev.type) {
       case 'gatheringwaitdone':
@@ -276,8 +316,7 @@ export class RTCPeerConnection extends EventTarget {
         this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
         return;
       default: {
-        const handler = (this as any)['on' + ev.type] as Handler;
-        this.#dispatch(new Event(ev.type), handler);
+        this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
         if (ev.type === 'signalingstatechange' && ev.state === 'closed') {
           // Closed from the native side (e.g. a failure): it no longer holds the event loop.
           this.#native.unref();
@@ -423,14 +462,21 @@ export class RTCPeerConnection extends EventTarget {
   play(source: PlaySource, options: PlayOptions = {}): Promise<PlayResult> {
     this.#checkOpen();
     const id = nextRequestId++;
-    const p = new Promise<PlayResult>((resolve) => this.#waiters.set(id, resolve));
+    let fail: (e: unknown) => void = () => {};
+    const p = new Promise<PlayResult>((resolve, reject) => {
+      this.#waiters.set(id, resolve);
+      fail = (e) => {
+        this.#waiters.delete(id);
+        reject(e);
+      };
+    });
     try {
       const loop = options.loop ?? false;
-      if (typeof source === 'string') callNative(() => this.#native.playWav(id, source, loop));
+      // A file is read and decoded off the JS thread; a bad one rejects this promise.
+      if (typeof source === 'string') awaitNative(this.#native.playWav(id, source, loop)).catch(fail);
       else callNative(() => this.#native.playPcm(id, source.samples, source.sampleRate, loop));
     } catch (e) {
-      this.#waiters.delete(id);
-      return Promise.reject(e);
+      fail(e);
     }
     return p;
   }
@@ -468,14 +514,14 @@ export class RTCPeerConnection extends EventTarget {
     const rate = options.sampleRate ?? 16000;
     const queue: AudioFrame[] = [];
     let wake: (() => void) | null = null;
-    const onAudio = (e: AudioEvent) => {
+    const onAudio = (e: AudioEvent): void => {
       if (e.frame.sampleRate !== rate) return;
       queue.push(e.frame);
       if (queue.length > 100) queue.shift(); // a slow consumer loses old audio, not memory
       wake?.();
     };
     const onState = () => wake?.();
-    this.addEventListener('audio', onAudio as (e: Event) => void);
+    this.addEventListener('audio', onAudio);
     this.addEventListener('signalingstatechange', onState);
     this.subscribeAudio({ ...options, sampleRate: rate });
     this.#audioIterators.set(rate, (this.#audioIterators.get(rate) ?? 0) + 1);
@@ -486,7 +532,7 @@ export class RTCPeerConnection extends EventTarget {
         while (queue.length) yield queue.shift()!;
       }
     } finally {
-      this.removeEventListener('audio', onAudio as (e: Event) => void);
+      this.removeEventListener('audio', onAudio);
       this.removeEventListener('signalingstatechange', onState);
       const left = (this.#audioIterators.get(rate) ?? 1) - 1;
       if (left > 0) this.#audioIterators.set(rate, left);

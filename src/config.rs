@@ -3,7 +3,7 @@
 
 use crate::audio::codec::CodecKind;
 use crate::error::{Error, Result};
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// One entry of `iceServers` (W3C `RTCIceServer`).
@@ -31,8 +31,11 @@ pub enum IceTransportPolicy {
 /// Validated configuration of one peer connection.
 #[derive(Clone, Debug)]
 pub struct PeerConfig {
-    /// STUN servers resolved to socket addresses (host:port).
+    /// STUN servers given as IP literals (host:port).
     pub stun_servers: Vec<SocketAddr>,
+    /// STUN servers given by name: resolved by the I/O layer off the JS thread
+    /// (see `shard`), never during validation, so a constructor never waits on DNS.
+    pub stun_hosts: Vec<StunHost>,
     /// TURN servers as given; accepted but relay gathering is not implemented yet.
     pub turn_servers: Vec<IceServer>,
     /// Candidate policy.
@@ -59,6 +62,7 @@ impl Default for PeerConfig {
     fn default() -> Self {
         PeerConfig {
             stun_servers: vec![],
+            stun_hosts: vec![],
             turn_servers: vec![],
             ice_transport_policy: IceTransportPolicy::All,
             port_range: None,
@@ -110,7 +114,10 @@ impl PeerConfigInput {
             for url in &server.urls {
                 let lower = url.to_ascii_lowercase();
                 if let Some(rest) = lower.strip_prefix("stun:") {
-                    cfg.stun_servers.push(resolve_host_port(rest, 3478, url)?);
+                    match host_port(rest, 3478, url)? {
+                        Target::Addr(a) => cfg.stun_servers.push(a),
+                        Target::Name(host) => cfg.stun_hosts.push(host),
+                    }
                 } else if lower.starts_with("turn:") || lower.starts_with("turns:") {
                     if server.username.is_none() || server.credential.is_none() {
                         return Err(Error::InvalidArgument(format!(
@@ -202,7 +209,22 @@ impl PeerConfigInput {
     }
 }
 
-fn resolve_host_port(rest: &str, default_port: u16, url: &str) -> Result<SocketAddr> {
+/// A STUN server to resolve by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StunHost {
+    /// `host:port`, as `ToSocketAddrs` takes it.
+    pub host_port: String,
+    /// The URL as configured, for messages.
+    pub url: String,
+}
+
+enum Target {
+    Addr(SocketAddr),
+    Name(StunHost),
+}
+
+/// Split `host[:port]`; IP literals become addresses, names wait for DNS.
+fn host_port(rest: &str, default_port: u16, url: &str) -> Result<Target> {
     let rest = rest.split('?').next().unwrap_or(rest);
     let with_port = if rest.starts_with('[') || rest.matches(':').count() == 1 {
         rest.to_string()
@@ -211,11 +233,19 @@ fn resolve_host_port(rest: &str, default_port: u16, url: &str) -> Result<SocketA
     } else {
         format!("{rest}:{default_port}")
     };
-    with_port
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut it| it.next())
-        .ok_or_else(|| Error::InvalidArgument(format!("cannot resolve ICE server {url}")))
+    if let Ok(a) = with_port.parse::<SocketAddr>() {
+        return Ok(Target::Addr(a));
+    }
+    let (host, port) = with_port
+        .rsplit_once(':')
+        .ok_or_else(|| Error::InvalidArgument(format!("bad ICE server URL {url}")))?;
+    if host.is_empty() || port.parse::<u16>().is_err() || host.contains(['/', ' ', '@']) {
+        return Err(Error::InvalidArgument(format!("bad ICE server URL {url}")));
+    }
+    Ok(Target::Name(StunHost {
+        host_port: with_port.clone(),
+        url: url.to_string(),
+    }))
 }
 
 /// Addresses to bind when the configuration names none.
@@ -279,5 +309,37 @@ mod tests {
             vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]
         );
         assert_eq!(cfg.turn_servers.len(), 1);
+    }
+
+    #[test]
+    fn stun_names_are_kept_for_the_io_layer_not_resolved() {
+        let cfg = PeerConfigInput {
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:stun.example.invalid".into(), "stun:[::1]:3479".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(
+            cfg.stun_servers,
+            vec!["[::1]:3479".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(
+            cfg.stun_hosts,
+            vec![StunHost {
+                host_port: "stun.example.invalid:3478".into(),
+                url: "stun:stun.example.invalid".into()
+            }]
+        );
+        let bad = PeerConfigInput {
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:host:notaport".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(bad.validate().unwrap_err().code(), "ERR_INVALID_ARG");
     }
 }

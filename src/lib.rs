@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, gathering, the rtc engine, getStats |
+//! | connection | [`peer`], [`intake`], [`fingerprint`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, remote SDP intake (shared with validateOffer), DTLS fingerprint check, gathering, the rtc engine, getStats |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
@@ -91,7 +91,11 @@ pub mod certificate;
 pub mod config;
 pub mod delay;
 pub mod dtmf;
+pub mod early_checks;
 pub mod error;
+pub mod fingerprint;
+pub mod hangup;
+pub mod intake;
 pub mod logger;
 pub mod media;
 pub mod peer;

@@ -15,6 +15,7 @@ use crate::audio::codec::CodecKind;
 use crate::config::PeerConfig;
 use crate::delay::{WallAnchor, ABS_SEND_TIME_URI};
 use crate::error::{Error, Result};
+use crate::intake;
 use crate::media::{Media, MediaEvent, RecvCodecs, SendCodec};
 use crate::sdp::{self, Direction, LocalRewrite, RemoteSdp, SdpKind, Setup};
 use bytes::BytesMut;
@@ -28,7 +29,7 @@ use rtc::peer_connection::configuration::RTCConfigurationBuilder;
 use rtc::peer_connection::event::RTCPeerConnectionEvent;
 use rtc::peer_connection::message::{RTCMessage, TaggedRTCMessage};
 use rtc::peer_connection::sdp::RTCSessionDescription;
-use rtc::peer_connection::transport::{RTCDtlsRole, RTCIceCandidateInit};
+use rtc::peer_connection::transport::{RTCDtlsRole, RTCDtlsTransportState, RTCIceCandidateInit};
 use rtc::peer_connection::{RTCPeerConnection, RTCPeerConnectionBuilder};
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
@@ -138,6 +139,15 @@ pub enum PeerEvent {
     /// Something the application should know but that is not an error, e.g.
     /// a remote candidate that was skipped (`.local` mDNS name, TCP).
     Warning(String),
+    /// A warning with a stable code the application can act on, e.g.
+    /// `ice-server-unresolved`, or the reason a connection is about to
+    /// become `failed` (see [`crate::hangup`]).
+    CodedWarning {
+        /// e.g. `ice-server-unresolved`, `remote-closed`.
+        code: &'static str,
+        /// For people.
+        message: String,
+    },
 }
 
 /// A datagram to send.
@@ -203,6 +213,13 @@ pub struct Peer {
     rtcp: crate::rtcp::Reporter,
     /// Maps `Instant`s to wall time for abs-send-time and RTCP; set by the I/O layer.
     wall: Option<WallAnchor>,
+    /// Hang-up and transport-failure detection (see [`crate::hangup`]).
+    hangup: crate::hangup::Hangup,
+    /// STUN server names the I/O layer is still resolving.
+    pending_dns: usize,
+    /// The far end's `a=fingerprint`s; its certificate is checked against
+    /// them when DTLS completes (crate::fingerprint), not by rtc.
+    remote_fingerprints: Vec<crate::fingerprint::Fingerprint>,
 }
 
 impl Peer {
@@ -215,6 +232,7 @@ impl Peer {
         if cfg.measure_one_way_delay {
             media.enable_one_way_delay();
         }
+        let pending_dns = cfg.stun_hosts.len();
         let candidates = locals
             .iter()
             .enumerate()
@@ -255,6 +273,9 @@ impl Peer {
             epoch: now,
             rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
             wall: None,
+            hangup: crate::hangup::Hangup::default(),
+            pending_dns,
+            remote_fingerprints: Vec::new(),
         }
     }
 
@@ -359,7 +380,7 @@ impl Peer {
                     ))
                     .into());
                 };
-                let te = chosen_telephone_event(offer, primary);
+                let te = intake::chosen_telephone_event(offer, primary);
                 if let Some(te) = te {
                     register(
                         &mut me,
@@ -435,6 +456,10 @@ impl Peer {
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(100))
             .with_include_loopback_candidate(true)
+            // Checked against every RFC 8122 hash (crate::fingerprint) when
+            // the handshake completes: rtc verifies sha-256 only, and on a
+            // mismatch fails silently, leaving the call hanging.
+            .with_disable_certificate_fingerprint_verification(true)
             .build();
         // No interceptors: RTCP reports are ours (crate::rtcp); rtc's report
         // interceptors walked every RTP packet for counters Media already has.
@@ -577,6 +602,7 @@ impl Peer {
         match (desc.sdp_type, self.signaling) {
             (SdpType::Rollback, SignalingState::HaveLocalOffer) => {
                 self.rtc_rollback(now, true)?;
+                self.hangup.disarm_early_checks();
                 self.pending_local = None;
                 self.set_signaling(SignalingState::Stable);
                 Ok(())
@@ -590,6 +616,9 @@ impl Peer {
                 self.build_pc(now, None)?;
                 let d = RTCSessionDescription::offer(for_rtc.clone())?;
                 self.pc()?.set_local_description(now, d)?;
+                if self.remote.is_none() {
+                    self.hangup.arm_early_checks(&for_rtc);
+                }
                 self.local_offer_for_rtc = Some(for_rtc);
                 self.pending_direction =
                     parse_direction(&desc.sdp).unwrap_or(self.wanted_direction);
@@ -607,6 +636,7 @@ impl Peer {
                     .take()
                     .ok_or_else(|| Error::InvalidState("no remote offer".into()))?;
                 let dir = parse_direction(&desc.sdp).unwrap_or(Direction::SendRecv);
+                self.hangup.answered_first();
                 // What we send is what our answer lists, not everything offered.
                 let ours = sdp::normalize_remote(&desc.sdp, SdpKind::Answer).ok();
                 self.apply_negotiation(ours.as_ref().unwrap_or(&info), &info, dir)?;
@@ -641,39 +671,25 @@ impl Peer {
                 self.signaling.as_str()
             ))),
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
-                let info = validate_offer(&desc.sdp, &self.cfg.codecs)?;
+                // The same checks as validate_offer (crate::intake).
+                let intake::PreparedOffer { info, for_rtc } =
+                    intake::prepare_offer(&desc.sdp, &self.cfg.codecs)?;
                 self.warn_skipped(&info);
                 self.build_pc(now, Some(&info))?;
-                // One telephone-event only (see sdp::remove_payload_types).
-                let primary = info.codecs.iter().find_map(|c| {
-                    CodecKind::from_name(&c.name, c.clock_rate)
-                        .filter(|k| self.cfg.codecs.contains(k))
-                });
-                let keep = primary
-                    .and_then(|p| chosen_telephone_event(&info, p))
-                    .map(|c| c.pt);
-                let drop: Vec<u8> = info
-                    .codecs
-                    .iter()
-                    .filter(|c| {
-                        c.name.eq_ignore_ascii_case("telephone-event") && Some(c.pt) != keep
-                    })
-                    .map(|c| c.pt)
-                    .collect();
-                let for_rtc = sdp::remove_payload_types(&force_sendrecv(&info.sdp), &drop);
                 let d = RTCSessionDescription::offer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
+                self.remote_fingerprints = info.fingerprints.clone();
                 self.pending_remote_info = Some(info);
                 self.pending_remote = Some(desc);
                 self.set_signaling(SignalingState::HaveRemoteOffer);
                 Ok(())
             }
             (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer) => {
-                let info = sdp::normalize_remote(&desc.sdp, SdpKind::Answer)?;
+                let (info, for_rtc) = intake::prepare_answer(&desc.sdp)?;
                 self.warn_skipped(&info);
-                let for_rtc = force_sendrecv(&info.sdp);
                 let d = RTCSessionDescription::answer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
+                self.remote_fingerprints = info.fingerprints.clone();
                 let our_offer = sdp::normalize_remote(
                     self.local_offer_for_rtc.as_deref().unwrap_or_default(),
                     SdpKind::Offer,
@@ -689,6 +705,7 @@ impl Peer {
                 self.remote = Some(desc);
                 self.local = self.pending_local.take();
                 self.set_signaling(SignalingState::Stable);
+                self.replay_early_checks(now);
                 Ok(())
             }
             (t, s) => Err(Error::InvalidState(format!(
@@ -700,11 +717,9 @@ impl Peer {
     }
 
     fn warn_skipped(&mut self, info: &RemoteSdp) {
-        for (line, reason) in &info.skipped_candidates {
-            self.events.push_back(PeerEvent::Warning(format!(
-                "skipped remote candidate ({reason}): {}",
-                line.trim_start_matches("a=")
-            )));
+        // Already bounded and coded by the normaliser.
+        for w in &info.warnings {
+            self.events.push_back(PeerEvent::Warning(w.clone()));
         }
     }
 
@@ -816,15 +831,49 @@ impl Peer {
         for c in self.candidates.clone() {
             self.events.push_back(PeerEvent::IceCandidate(Some(c)));
         }
-        if self.cfg.stun_servers.is_empty() {
+        if self.cfg.stun_servers.is_empty() && self.pending_dns == 0 {
             self.complete_gathering();
         } else {
-            self.srflx = Some(crate::srflx::SrflxGatherer::new(
+            let mut g = crate::srflx::SrflxGatherer::new(
                 &self.locals,
                 &self.cfg.stun_servers,
                 now,
                 self.cfg.ice_gathering_timeout,
-            ));
+            );
+            g.expect(self.pending_dns);
+            self.srflx = Some(g);
+            self.pump_srflx(now);
+        }
+    }
+
+    /// The I/O layer resolved (or failed to resolve) a STUN server named in
+    /// the configuration. An unresolvable name is a warning and a missing
+    /// candidate type, never an error.
+    /// `addrs` are every address the name resolved to; the first of a family
+    /// we have a socket for is used.
+    pub fn ice_server_resolved(&mut self, now: Instant, url: &str, addrs: &[SocketAddr]) {
+        if self.pending_dns == 0 || self.closed {
+            return;
+        }
+        self.pending_dns -= 1;
+        let addr = addrs
+            .iter()
+            .find(|a| self.locals.iter().any(|l| l.is_ipv4() == a.is_ipv4()))
+            .copied();
+        match addr {
+            Some(a) => self.cfg.stun_servers.push(a),
+            None => {
+                let message =
+                    format!("cannot resolve ICE server {url}: no srflx candidates from it");
+                log::warn!("{message}");
+                self.events.push_back(PeerEvent::CodedWarning {
+                    code: "ice-server-unresolved",
+                    message,
+                });
+            }
+        }
+        if let Some(g) = self.srflx.as_mut() {
+            g.resolved(&self.locals, addr, now);
             self.pump_srflx(now);
         }
     }
@@ -1016,6 +1065,100 @@ impl Peer {
         self.close();
     }
 
+    /// W3C `close` at `now`: tells the far end first (RTCP BYE, DTLS
+    /// `close_notify`; they wait in [`Peer::poll_transmit`] for the caller's
+    /// next flush), then [`Peer::close`].
+    pub fn close_at(&mut self, now: Instant) {
+        if !self.closed {
+            self.shutdown_transport(now);
+        }
+        self.close();
+    }
+
+    /// Send RTCP BYE (when media was up) and DTLS `close_notify`, then stop
+    /// rtc. What they produce is queued for [`Peer::poll_transmit`]: rtc
+    /// routes it at `close()`, while it still knows the selected pair.
+    fn shutdown_transport(&mut self, now: Instant) {
+        let bye = if self.connected && self.pc.is_some() {
+            let ntp = self.ntp(now);
+            let (sender, reception) = (self.media.sender_info(), self.media.reception());
+            Some(self.rtcp.goodbye(ntp, sender, reception))
+        } else {
+            None
+        };
+        let Some(pc) = self.pc.as_mut() else { return };
+        if let Some(pkts) = bye {
+            let msg = TaggedRTCMessage {
+                now,
+                message: RTCMessage::RtcpPacket(String::new(), pkts),
+            };
+            if let Err(e) = pc.handle_write(msg) {
+                log::debug!("RTCP BYE: {e}");
+            }
+        }
+        if let Err(e) = pc.close() {
+            log::debug!("rtc close: {e}");
+        }
+        while let Some(m) = pc.poll_write() {
+            self.stun_out.push_back(Transmit {
+                local: m.transport.local_addr,
+                remote: m.transport.peer_addr,
+                data: m.message,
+            });
+        }
+        self.connected = false;
+    }
+
+    /// The transport is gone while the connection stays open (the far end
+    /// hung up, or DTLS failed): say why with a coded `warning`, tear the
+    /// transport down and report `failed` (see [`crate::hangup`]).
+    fn transport_lost(&mut self, now: Instant, code: &'static str, message: String) {
+        if self.closed || !self.hangup.mark_down(code) {
+            return;
+        }
+        self.events
+            .push_back(PeerEvent::CodedWarning { code, message });
+        self.shutdown_transport(now);
+        self.deadline = None;
+        if self.connection_state != "failed" {
+            self.connection_state = "failed".into();
+            self.events
+                .push_back(PeerEvent::ConnectionState("failed".into()));
+        }
+    }
+
+    /// Feed the checks answered before the answer into rtc now that it has
+    /// the remote credentials (see [`crate::early_checks`]).
+    fn replay_early_checks(&mut self, now: Instant) {
+        let kept = self.hangup.take_early_checks();
+        if kept.is_empty() {
+            return;
+        }
+        for (local, remote, data) in kept {
+            self.feed_rtc(now, local, remote, &data);
+        }
+        self.deadline = None;
+        self.drain_rtc(now);
+    }
+
+    fn feed_rtc(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
+        let Some(pc) = self.pc.as_mut() else { return };
+        let msg = TaggedBytesMut {
+            now,
+            transport: TransportContext {
+                local_addr: local,
+                peer_addr: remote,
+                ecn: None,
+                transport_protocol: TransportProtocol::UDP,
+            },
+            message: BytesMut::from(data),
+        };
+        if let Err(e) = pc.handle_read(msg) {
+            // Garbage from the network is dropped, never fatal.
+            log::debug!("dropping datagram from {remote}: {e}");
+        }
+    }
+
     /// W3C `close`. Idempotent.
     pub fn close(&mut self) {
         if self.closed {
@@ -1050,6 +1193,11 @@ impl Peer {
         }
     }
 
+    /// The configuration this connection was created with.
+    pub fn config(&self) -> &PeerConfig {
+        &self.cfg
+    }
+
     /// W3C `connectionState`.
     pub fn connection_state(&self) -> &str {
         &self.connection_state
@@ -1077,21 +1225,25 @@ impl Peer {
                 return;
             }
         }
-        let Some(pc) = self.pc.as_mut() else { return };
-        let msg = TaggedBytesMut {
-            now,
-            transport: TransportContext {
-                local_addr: local,
-                peer_addr: remote,
-                ecn: None,
-                transport_protocol: TransportProtocol::UDP,
-            },
-            message: BytesMut::from(data),
-        };
-        if let Err(e) = pc.handle_read(msg) {
-            // Garbage from the network is dropped, never fatal.
-            log::debug!("dropping datagram from {remote}: {e}");
+        if self.pc.is_none() || self.hangup.is_down() {
+            return;
         }
+        if matches!(data.first(), Some(128..=191)) {
+            self.hangup.media_from(local, remote);
+        } else if self.hangup.probe_answer(data) {
+            return;
+        }
+        if let Some(resp) = self.hangup.early_check(local, remote, data) {
+            if let Some(resp) = resp {
+                self.stun_out.push_back(Transmit {
+                    local,
+                    remote,
+                    data: BytesMut::from(&resp[..]),
+                });
+            }
+            return;
+        }
+        self.feed_rtc(now, local, remote, data);
         // RTP/RTCP (RFC 7983: first byte 128..=191) only ever adds rtc timers
         // that are >= 1 s away (RTCP reports), so media_tick re-reads the
         // deadline every few ticks instead of after every packet: querying
@@ -1100,6 +1252,11 @@ impl Peer {
             self.deadline = None;
         }
         self.drain_rtc(now);
+        if matches!(data.first(), Some(20..=63)) {
+            // DTLS (RFC 7983): a close_notify closes rtc's DTLS transport
+            // without any event or state change of its own.
+            self.check_dtls_closed(now);
+        }
         if !self.connected {
             // When this datagram completes ICE, the event that starts rtc's
             // DTLS client (drained above) queues its ClientHello where only
@@ -1114,6 +1271,55 @@ impl Peer {
         }
     }
 
+    /// The far end said BYE for the stream we receive: probe whether it is
+    /// still there (see [`crate::hangup`]).
+    fn on_remote_bye(&mut self, now: Instant) {
+        let creds = match (self.local.as_ref(), self.remote.as_ref()) {
+            (Some(l), Some(r)) => crate::hangup::ProbeCredentials::from_sdp(&l.sdp, &r.sdp, true),
+            _ => None,
+        };
+        self.hangup.on_bye(now, creds);
+        self.hangup_timers(now);
+    }
+
+    fn hangup_timers(&mut self, now: Instant) {
+        let (sends, gone) = self.hangup.poll(now);
+        for (local, remote, data) in sends {
+            self.stun_out.push_back(Transmit {
+                local,
+                remote,
+                data: BytesMut::from(&data[..]),
+            });
+        }
+        if gone {
+            self.transport_lost(
+                now,
+                crate::hangup::REMOTE_CLOSED,
+                format!(
+                    "the far end sent RTCP BYE and did not answer connectivity checks for {} ms",
+                    crate::hangup::PROBE_WAIT.as_millis()
+                ),
+            );
+        }
+    }
+
+    fn check_dtls_closed(&mut self, now: Instant) {
+        let Some(id) = self.sender else { return };
+        let closed = self
+            .pc
+            .as_mut()
+            .and_then(|pc| pc.rtp_sender(id))
+            .and_then(|s| s.transport().map(|t| t.state()))
+            == Some(RTCDtlsTransportState::Closed);
+        if closed {
+            self.transport_lost(
+                now,
+                crate::hangup::REMOTE_CLOSED,
+                "the far end closed the connection (DTLS close_notify)".into(),
+            );
+        }
+    }
+
     /// Next time [`Peer::handle_timeout`] must run.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
         if self.deadline.is_none() {
@@ -1124,6 +1330,7 @@ impl Peer {
             .iter()
             .map(|(_, t)| *t)
             .chain(self.srflx.as_ref().and_then(|g| g.poll_timeout()))
+            .chain(self.hangup.poll_timeout())
             .min();
         match (self.deadline, w) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1134,7 +1341,8 @@ impl Peer {
     /// Timers fire.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.pump_srflx(now);
-        if let Some(pc) = self.pc.as_mut() {
+        self.hangup_timers(now);
+        if let Some(pc) = self.pc.as_mut().filter(|_| !self.hangup.is_down()) {
             if self.deadline.is_some_and(|d| d <= now) || self.deadline.is_none() {
                 if let Err(e) = pc.handle_timeout(now) {
                     log::debug!("rtc timeout handling: {e}");
@@ -1204,7 +1412,11 @@ impl Peer {
     fn drain_rtc(&mut self, now: Instant) {
         let arrival = now.saturating_duration_since(self.epoch);
         let recv_unix = self.wall.map(|w| w.unix_time(now));
+        if self.hangup.is_down() {
+            return;
+        }
         let Some(pc) = self.pc.as_mut() else { return };
+        let mut dtls_failure = None;
         while let Some(ev) = pc.poll_event() {
             match ev {
                 RTCPeerConnectionEvent::OnIceConnectionStateChangeEvent(s) => {
@@ -1216,6 +1428,30 @@ impl Peer {
                 }
                 RTCPeerConnectionEvent::OnConnectionStateChangeEvent(s) => {
                     let s = s.to_string();
+                    if s == "connected" && !self.hangup.dtls_verified() {
+                        // Before any SRTP is read or sent: the handshake just
+                        // completed and rtc no longer checks the certificate.
+                        let cert = self
+                            .sender
+                            .and_then(|id| pc.rtp_sender(id))
+                            .and_then(|snd| {
+                                snd.transport()
+                                    .and_then(|t| t.get_remote_certificates().first().cloned())
+                            });
+                        let fps = &self.remote_fingerprints;
+                        match cert.map(|c| crate::fingerprint::verify(&c, fps)) {
+                            Some(Ok(())) => self.hangup.set_dtls_verified(),
+                            Some(Err(m)) => {
+                                dtls_failure = Some(m);
+                                break;
+                            }
+                            None => {
+                                dtls_failure =
+                                    Some("the peer presented no DTLS certificate".into());
+                                break;
+                            }
+                        }
+                    }
                     self.connected = s == "connected";
                     if s != self.connection_state {
                         self.connection_state = s.clone();
@@ -1225,6 +1461,11 @@ impl Peer {
                 _ => {}
             }
         }
+        if let Some(m) = dtls_failure {
+            self.transport_lost(now, crate::hangup::DTLS_FINGERPRINT, m);
+            return;
+        }
+        let mut bye = false;
         let mut ev = std::mem::take(&mut self.media_events);
         while let Some(m) = pc.poll_read() {
             match m.message {
@@ -1238,12 +1479,30 @@ impl Peer {
                     // Same origin as Peer::ntp: wall clock, else the epoch.
                     let ntp = crate::rtcp::ntp_from_unix(recv_unix.unwrap_or(arrival));
                     self.rtcp.on_rtcp(&pkts, ntp);
+                    bye |= self
+                        .media
+                        .reception()
+                        .is_some_and(|r| crate::rtcp::Reporter::has_bye_for(&pkts, r.ssrc));
                 }
                 _ => {}
             }
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;
+        if bye {
+            self.on_remote_bye(now);
+        }
+        if self.hangup.has_early_dtls()
+            && matches!(self.ice_state.as_str(), "connected" | "completed")
+        {
+            // A ClientHello that came with the early checks: rtc takes it now
+            // that ICE has a pair, instead of waiting ~100 ms for a resend.
+            for (local, remote, data) in self.hangup.take_early_dtls() {
+                self.feed_rtc(now, local, remote, &data);
+            }
+            self.deadline = None;
+            self.drain_rtc(now);
+        }
     }
 
     /// Next datagram to send.
@@ -1275,7 +1534,7 @@ impl Peer {
         let transport = self
             .pc
             .as_mut()
-            .map(|pc| crate::stats::transport_entries(pc, now))
+            .map(|pc| crate::stats::transport_entries(pc, self.sender, now))
             .unwrap_or_default();
         crate::stats::report(self, transport, timestamp_ms)
     }
@@ -1353,16 +1612,6 @@ fn force_sendrecv(sdp_text: &str) -> String {
     sdp::set_direction(sdp_text, Direction::SendRecv)
 }
 
-/// The telephone-event to answer with: the one at the primary codec's clock
-/// rate (RFC 4733 §2.1), else the first offered.
-fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&sdp::RemoteCodec> {
-    offer
-        .codecs
-        .iter()
-        .filter(|c| c.name.eq_ignore_ascii_case("telephone-event"))
-        .min_by_key(|c| (c.clock_rate != primary.clock_rate()) as u8)
-}
-
 /// Check a remote offer the way `setRemoteDescription` would, without a
 /// connection: SIP uses it to answer 488 before accepting a call.
 ///
@@ -1372,28 +1621,8 @@ fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&sdp:
 /// assert_eq!(err.code(), "ERR_SDP_PARSE");
 /// ```
 pub fn validate_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<RemoteSdp> {
-    let info = sdp::normalize_remote(sdp_text, SdpKind::Offer)?;
-    if !info
-        .codecs
-        .iter()
-        .any(|c| CodecKind::from_name(&c.name, c.clock_rate).is_some_and(|k| codecs.contains(&k)))
-    {
-        return Err(sdp::SdpError::NoCommonCodec(format!(
-            "no common audio codec: the offer has {}; this connection allows {}",
-            info.codecs
-                .iter()
-                .map(|c| format!("{}/{}", c.name, c.clock_rate))
-                .collect::<Vec<_>>()
-                .join(", "),
-            codecs
-                .iter()
-                .map(|k| k.mime_name())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-        .into());
-    }
-    Ok(info)
+    // The very path setRemoteDescription takes (crate::intake).
+    intake::prepare_offer(sdp_text, codecs).map(|p| p.info)
 }
 
 /// RFC 3264 §6.1: the answer's direction given what we want and what was offered.

@@ -25,6 +25,7 @@
 //! ```
 
 use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, StreamInfo, TaggedPacket};
+use rtc::rtcp::goodbye::Goodbye;
 use rtc::rtcp::packet::Packet;
 use rtc::rtcp::receiver_report::ReceiverReport;
 use rtc::rtcp::reception_report::ReceptionReport;
@@ -161,6 +162,31 @@ impl Reporter {
             return None;
         }
         self.next_tick = Some(tick + self.interval());
+        Some(self.compound(ntp, sender, reception))
+    }
+
+    /// RTCP for `close()` (RFC 3550 §6.6): the usual report and SDES, then a
+    /// BYE for our SSRC, so the far end learns of the hang-up at once.
+    pub fn goodbye(
+        &mut self,
+        ntp: u64,
+        sender: Option<SenderInfo>,
+        reception: Option<Reception>,
+    ) -> Vec<Box<dyn Packet>> {
+        let mut pkts = self.compound(ntp, sender, reception);
+        pkts.push(Box::new(Goodbye {
+            sources: vec![self.ssrc],
+            reason: bytes::Bytes::new(),
+        }));
+        pkts
+    }
+
+    fn compound(
+        &mut self,
+        ntp: u64,
+        sender: Option<SenderInfo>,
+        reception: Option<Reception>,
+    ) -> Vec<Box<dyn Packet>> {
         let reports: Vec<ReceptionReport> =
             reception.map(|r| self.block(r, ntp)).into_iter().collect();
         let first: Box<dyn Packet> = match sender {
@@ -189,7 +215,7 @@ impl Reporter {
             }],
         };
         self.reports_sent += 1;
-        Some(vec![first, Box::new(sdes)])
+        vec![first, Box::new(sdes)]
     }
 
     /// Whether [`Reporter::poll`] would send at `tick`, so the caller can
@@ -213,6 +239,16 @@ impl Reporter {
                 self.read_blocks(&rr.reports, ntp);
             }
         }
+    }
+
+    /// True when `packets` (one received compound) holds an RTCP BYE that
+    /// names `ssrc`, the source we receive.
+    pub fn has_bye_for(packets: &[Box<dyn Packet>], ssrc: u32) -> bool {
+        packets.iter().any(|p| {
+            p.as_any()
+                .downcast_ref::<Goodbye>()
+                .is_some_and(|b| b.sources.contains(&ssrc))
+        })
     }
 
     /// Reports sent so far.

@@ -92,8 +92,9 @@ struct Entry {
     scheduled: Option<Instant>,
 }
 
-/// Handle to a peer living on a shard. Dropping it does not close the peer:
-/// call [`PeerHandle::close`].
+/// Handle to a peer living on a shard. Dropping it (or a clone) does not
+/// close the peer: call [`PeerHandle::close`].
+#[derive(Clone)]
 pub struct PeerHandle {
     id: u64,
     shard: Arc<ShardHandle>,
@@ -229,6 +230,7 @@ impl PeerHandle {
         OPEN_SOCKETS.fetch_add(sockets.len(), Ordering::Relaxed);
         LIVE_PEERS.fetch_add(1, Ordering::Relaxed);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let stun_hosts = peer_stun_hosts(&peer);
         let sink = make_sink(id);
         let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         shard.send(Command::Add {
@@ -238,6 +240,9 @@ impl PeerHandle {
             sink,
             snapshot: snapshot.clone(),
         });
+        if !stun_hosts.is_empty() {
+            resolve_in_background(id, shard.clone(), stun_hosts);
+        }
         Ok(PeerHandle {
             id,
             shard,
@@ -282,6 +287,59 @@ impl PeerHandle {
     /// Latest state for synchronous getters.
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+fn peer_stun_hosts(peer: &Peer) -> Vec<crate::config::StunHost> {
+    peer.config().stun_hosts.clone()
+}
+
+/// How long a resolved (or failed) STUN server name is reused.
+const DNS_TTL: Duration = Duration::from_secs(60);
+
+/// Resolve STUN server names on a short-lived thread of their own (DNS is
+/// blocking in std, and neither the JS thread nor a shard may wait on it),
+/// then hand each result to the peer on its shard.
+fn resolve_in_background(id: u64, shard: Arc<ShardHandle>, hosts: Vec<crate::config::StunHost>) {
+    static CACHE: OnceLock<Mutex<HashMap<String, (Instant, Vec<SocketAddr>)>>> = OnceLock::new();
+    let run = move || {
+        for h in hosts {
+            let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+            let cached = cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(&h.host_port).cloned())
+                .filter(|(at, _)| at.elapsed() < DNS_TTL)
+                .map(|(_, a)| a);
+            let addrs = cached.unwrap_or_else(|| {
+                use std::net::ToSocketAddrs;
+                let a: Vec<SocketAddr> = h
+                    .host_port
+                    .to_socket_addrs()
+                    .map(|it| it.collect())
+                    .unwrap_or_default();
+                if let Ok(mut c) = cache.lock() {
+                    c.insert(h.host_port.clone(), (Instant::now(), a.clone()));
+                }
+                a
+            });
+            let url = h.url;
+            shard.send(Command::Op(
+                id,
+                Box::new(move |peer, now| {
+                    if let Some(p) = peer {
+                        p.ice_server_resolved(now, &url, &addrs);
+                    }
+                    None
+                }),
+            ));
+        }
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("sipwire-dns".into())
+        .spawn(run)
+    {
+        log::error!("cannot start a DNS thread: {e}");
     }
 }
 
@@ -498,7 +556,9 @@ impl Shard {
                 },
                 Ok(Command::Remove(id)) => {
                     if let Some(mut e) = self.peers.remove(&id) {
-                        e.peer.close();
+                        // close_at queues our RTCP BYE and DTLS close_notify;
+                        // this flush sends them before the sockets go.
+                        e.peer.close_at(now);
                         e.dirty = true;
                         flush(&mut e);
                         for (_, mut s, token) in e.sockets.drain(..) {

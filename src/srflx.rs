@@ -36,6 +36,9 @@ pub struct Reflexive {
 pub struct SrflxGatherer {
     probes: Vec<Probe>,
     deadline: Instant,
+    /// Servers whose names are still being resolved (by the I/O layer):
+    /// gathering is not done while any is, until the deadline.
+    pending: usize,
 }
 
 impl SrflxGatherer {
@@ -46,38 +49,58 @@ impl SrflxGatherer {
         now: Instant,
         timeout: Duration,
     ) -> Self {
-        let mut probes = Vec::new();
-        for l in locals {
-            for s in servers {
-                if l.is_ipv4() != s.is_ipv4() {
-                    continue;
-                }
-                let mut m = Message::new();
-                if m.build(&[Box::new(BINDING_REQUEST), Box::new(TransactionId::new())])
-                    .is_err()
-                {
-                    continue;
-                }
-                probes.push(Probe {
-                    local: *l,
-                    server: *s,
-                    tid: m.transaction_id,
-                    raw: m.raw.clone(),
-                    next_send: now,
-                    sends: 0,
-                    done: false,
-                });
-            }
-        }
-        SrflxGatherer {
-            probes,
+        let mut g = SrflxGatherer {
+            probes: Vec::new(),
             deadline: now + timeout,
+            pending: 0,
+        };
+        for s in servers {
+            g.probe(locals, *s, now);
+        }
+        g
+    }
+
+    fn probe(&mut self, locals: &[SocketAddr], server: SocketAddr, now: Instant) {
+        for l in locals {
+            if l.is_ipv4() != server.is_ipv4() {
+                continue;
+            }
+            let mut m = Message::new();
+            if m.build(&[Box::new(BINDING_REQUEST), Box::new(TransactionId::new())])
+                .is_err()
+            {
+                continue;
+            }
+            self.probes.push(Probe {
+                local: *l,
+                server,
+                tid: m.transaction_id,
+                raw: m.raw.clone(),
+                next_send: now,
+                sends: 0,
+                done: false,
+            });
         }
     }
 
-    /// True when every probe was answered or the deadline passed.
+    /// `n` more servers will arrive through [`SrflxGatherer::resolved`].
+    pub fn expect(&mut self, n: usize) {
+        self.pending += n;
+    }
+
+    /// A server name was resolved (`None`: it could not be).
+    pub fn resolved(&mut self, locals: &[SocketAddr], server: Option<SocketAddr>, now: Instant) {
+        self.pending = self.pending.saturating_sub(1);
+        if let Some(s) = server {
+            if now < self.deadline {
+                self.probe(locals, s, now);
+            }
+        }
+    }
+
+    /// True when every probe was answered and no name is pending, or the deadline passed.
     pub fn is_done(&self, now: Instant) -> bool {
-        now >= self.deadline || self.probes.iter().all(|p| p.done)
+        now >= self.deadline || (self.pending == 0 && self.probes.iter().all(|p| p.done))
     }
 
     /// Next time [`SrflxGatherer::poll_transmit`] has work.
@@ -87,8 +110,13 @@ impl SrflxGatherer {
             .iter()
             .filter(|p| !p.done)
             .map(|p| p.next_send)
-            .min()?;
-        Some(next.min(self.deadline))
+            .min();
+        match next {
+            Some(n) => Some(n.min(self.deadline)),
+            // Only waiting for names: wake at the deadline to give up on them.
+            None if self.pending > 0 => Some(self.deadline),
+            None => None,
+        }
     }
 
     /// A request due now: (from, to, bytes).
@@ -146,6 +174,31 @@ impl SrflxGatherer {
 mod tests {
     use super::*;
     use rtc::stun::message::Setter;
+
+    #[test]
+    fn names_being_resolved_keep_gathering_open_until_resolved_or_deadline() {
+        let now = Instant::now();
+        let local: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let mut g = SrflxGatherer::new(&[local], &[], now, Duration::from_secs(1));
+        g.expect(2);
+        assert!(!g.is_done(now), "two names pending");
+        assert_eq!(g.poll_timeout(), Some(now + Duration::from_secs(1)));
+        g.resolved(&[local], None, now);
+        assert!(!g.is_done(now));
+        let server: SocketAddr = "127.0.0.1:3478".parse().unwrap();
+        g.resolved(&[local], Some(server), now);
+        let (_, to, _) = g.poll_transmit(now).expect("the resolved server is probed");
+        assert_eq!(to, server);
+        assert!(!g.is_done(now), "its probe is unanswered");
+        assert!(
+            g.is_done(now + Duration::from_secs(1)),
+            "the deadline ends it"
+        );
+        // A name that never resolves ends at the deadline too.
+        let mut g = SrflxGatherer::new(&[local], &[], now, Duration::from_millis(300));
+        g.expect(1);
+        assert!(g.is_done(now + Duration::from_millis(300)));
+    }
 
     #[test]
     fn answers_are_matched_and_timeouts_end_gathering() {

@@ -1,23 +1,42 @@
 //! `getStats()` in W3C names (webrtc-stats). ICE and DTLS entries
 //! (`transport`, `candidate-pair`, `local-candidate`, `remote-candidate`,
-//! `certificate`) are rtc's own, already W3C-shaped. The media entries come
-//! from sipwire's pipeline and its RTCP reports (`remote-inbound-rtp`,
-//! `remote-outbound-rtp`, see [`crate::rtcp`]): our RTP never passes through
-//! rtc's sender/receiver objects.
+//! `certificate`) start as rtc's own; [`link`] then makes the report a graph
+//! whose every `*Id` resolves (rtc names a pair's candidates `candidate:X` but
+//! the candidates `RTCLocalIceCandidate_candidate:X`, registers no remote
+//! candidate that came in the SDP, and writes its timestamps in seconds). The
+//! media entries come from sipwire's pipeline and its RTCP reports
+//! (`remote-inbound-rtp`, `remote-outbound-rtp`, see [`crate::rtcp`]): our RTP
+//! never passes through rtc's sender/receiver objects.
 
 use crate::peer::Peer;
+use rtc::peer_connection::transport::RTCIceCandidate;
+use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::statistics::report::RTCStatsReportEntry;
 use rtc::statistics::StatsSelector;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::time::Instant;
 
-/// rtc's ICE/DTLS entries as JSON.
+/// What rtc's ICE transport knows, for the entries rtc does not write.
+#[derive(Debug, Default, Clone)]
+pub struct IceView {
+    /// Local candidates.
+    pub local: Vec<RTCIceCandidate>,
+    /// Remote candidates (from the SDP and trickled).
+    pub remote: Vec<RTCIceCandidate>,
+    /// Our ICE username fragment (the SDP's `a=ice-ufrag`).
+    pub local_ufrag: Option<String>,
+    /// The far end's username fragment.
+    pub remote_ufrag: Option<String>,
+}
+
+/// rtc's ICE/DTLS entries as JSON, and its ICE transport's view.
 pub fn transport_entries(
     pc: &mut rtc::peer_connection::RTCPeerConnection,
+    sender: Option<RTCRtpSenderId>,
     now: Instant,
-) -> Vec<Value> {
+) -> (Vec<Value>, IceView) {
     let report = pc.get_stats(now, StatsSelector::None);
-    report
+    let entries = report
         .iter()
         .filter_map(|e| match e {
             RTCStatsReportEntry::Transport(s) => serde_json::to_value(s).ok(),
@@ -28,11 +47,123 @@ pub fn transport_entries(
             RTCStatsReportEntry::Certificate(s) => serde_json::to_value(s).ok(),
             _ => None,
         })
-        .collect()
+        .map(|mut v| {
+            // rtc writes timestamps as seconds since the epoch; W3C says ms.
+            if let Some(o) = v.as_object_mut() {
+                for (k, x) in o.iter_mut() {
+                    if k == "timestamp" || k.ends_with("Timestamp") {
+                        if let Some(f) = x.as_f64() {
+                            *x = json!(f * 1000.0);
+                        }
+                    }
+                }
+            }
+            v
+        })
+        .collect();
+    let mut ice = IceView::default();
+    if let Some(s) = sender.and_then(|id| pc.rtp_sender(id)) {
+        if let Some(t) = s.transport() {
+            let it = t.ice_transport();
+            ice.local = it.get_local_candidates();
+            ice.remote = it.get_remote_candidates();
+            ice.local_ufrag = it.get_local_parameters().map(|p| p.username_fragment);
+            ice.remote_ufrag = it.get_remote_parameters().map(|p| p.username_fragment);
+        }
+    }
+    (entries, ice)
 }
 
-/// Build the report entries for one peer; `transport` are rtc's entries.
-pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> {
+fn candidate_entry(
+    c: &RTCIceCandidate,
+    id: &str,
+    typ: &str,
+    tid: &str,
+    ufrag: Option<&str>,
+    timestamp: f64,
+) -> Value {
+    let mut v = json!({
+        "id": id, "type": typ, "timestamp": timestamp, "transportId": tid,
+        "address": c.address, "port": c.port,
+        "protocol": c.protocol.to_string(),
+        "candidateType": c.typ.to_string(),
+        "priority": c.priority, "foundation": c.foundation,
+    });
+    if let Some(u) = ufrag {
+        v["usernameFragment"] = json!(u);
+    }
+    v
+}
+
+/// Make `entries` one W3C graph: candidate entries for every candidate a
+/// pair names (from `ice` when rtc wrote none), pair ids that name them,
+/// the transport's `iceLocalUsernameFragment`, one `timestamp` for all, and
+/// no empty `*Id` strings.
+pub fn link(entries: &mut Vec<Value>, ice: &IceView, tid: &str, timestamp: f64) {
+    const LOCAL: &str = "RTCLocalIceCandidate_";
+    const REMOTE: &str = "RTCRemoteIceCandidate_";
+    let has = |entries: &Vec<Value>, id: &str| entries.iter().any(|e| e["id"] == id);
+    for c in &ice.local {
+        let id = format!("{LOCAL}{}", c.id);
+        if !has(entries, &id) {
+            let e = candidate_entry(
+                c,
+                &id,
+                "local-candidate",
+                tid,
+                ice.local_ufrag.as_deref(),
+                timestamp,
+            );
+            entries.push(e);
+        }
+    }
+    for c in &ice.remote {
+        let id = format!("{REMOTE}{}", c.id);
+        if !has(entries, &id) {
+            let e = candidate_entry(
+                c,
+                &id,
+                "remote-candidate",
+                tid,
+                ice.remote_ufrag.as_deref(),
+                timestamp,
+            );
+            entries.push(e);
+        }
+    }
+    let ids: std::collections::HashSet<String> = entries
+        .iter()
+        .filter_map(|e| e["id"].as_str().map(str::to_owned))
+        .collect();
+    for e in entries.iter_mut() {
+        let Some(o) = e.as_object_mut() else { continue };
+        o.insert("timestamp".into(), json!(timestamp));
+        for (key, prefix) in [("localCandidateId", LOCAL), ("remoteCandidateId", REMOTE)] {
+            if let Some(raw) = o.get(key).and_then(Value::as_str).map(str::to_owned) {
+                let full = format!("{prefix}{raw}");
+                if !ids.contains(&raw) && ids.contains(&full) {
+                    o.insert(key.into(), json!(full));
+                }
+            }
+        }
+        if o["type"] == "transport" {
+            if let Some(u) = &ice.local_ufrag {
+                o.insert("iceLocalUsernameFragment".into(), json!(u));
+            }
+        }
+        drop_empty_ids(o);
+    }
+}
+
+/// W3C leaves an unknown reference out; rtc writes `""`.
+fn drop_empty_ids(o: &mut Map<String, Value>) {
+    o.retain(|k, v| !(k.ends_with("Id") && v.as_str() == Some("")));
+}
+
+/// Build the report entries for one peer; `transport` are rtc's entries and
+/// its ICE view ([`transport_entries`]). `timestamp` is ms since the epoch.
+pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> Vec<Value> {
+    let (transport, ice) = transport;
     let m = peer.media().stats();
     let mut out = vec![json!({
         "id": "P", "type": "peer-connection", "timestamp": timestamp,
@@ -68,6 +199,7 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "kind": "audio", "mediaType": "audio", "ssrc": peer.media().ssrc(),
             "packetsSent": m.packets_sent, "bytesSent": m.bytes_sent,
             "codecId": format!("CO{}", send.pt), "transportId": tid,
+            "mediaSourceId": format!("MS{}", peer.media().ssrc()),
             "direction": peer.media().direction().as_str(),
         }));
         // What the far end reports about our stream (RTCP report blocks).
@@ -96,6 +228,10 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "totalAudioEnergy": m.total_audio_energy, "audioLevel": m.audio_level,
             "transportId": tid,
         });
+        if let Some(send) = peer.media().send_codec() {
+            // The negotiated codec: the answer's payload types serve both directions.
+            inbound["codecId"] = json!(format!("CO{}", send.pt));
+        }
         if let Some(h) = peer.media().one_way_delay() {
             // sipwire extension (measureOneWayDelay): abs-send-time based.
             inbound["oneWayDelayP50"] = json!(h.quantile(0.5));
@@ -115,10 +251,17 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             }));
         }
     }
-    if have_candidates {
-        return out;
-    }
-    for (i, c) in peer.candidates().iter().enumerate() {
+    // The track our outbound-rtp carries (W3C RTCAudioSourceStats).
+    out.push(json!({
+        "id": format!("MS{}", peer.media().ssrc()), "type": "media-source", "timestamp": timestamp,
+        "kind": "audio", "trackIdentifier": "sipwire-audio",
+    }));
+    let fallback = if have_candidates || !ice.local.is_empty() {
+        &[][..]
+    } else {
+        peer.candidates()
+    };
+    for (i, c) in fallback.iter().enumerate() {
         let parts: Vec<&str> = c.split_whitespace().collect();
         out.push(json!({
             "id": format!("LC{i}"), "type": "local-candidate", "timestamp": timestamp,
@@ -128,5 +271,6 @@ pub fn report(peer: &Peer, transport: Vec<Value>, timestamp: f64) -> Vec<Value> 
             "candidateType": parts.get(7), "priority": parts.get(3).and_then(|p| p.parse::<u32>().ok()),
         }));
     }
+    link(&mut out, &ice, &tid, timestamp);
     out
 }

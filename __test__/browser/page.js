@@ -277,11 +277,11 @@ window.sw = {
     return { sampleRate: audioCtx.sampleRate, audioContext: audioCtx.state, userAgent: navigator.userAgent, source };
   },
 
-  /** Call `target`; resolves once established. */
-  async call(target, { codec = null } = {}) {
+  /** Call `target`; resolves once established. video: offer the fake camera too (an audio+video offer). */
+  async call(target, { codec = null, video = false } = {}) {
     codecPref = codec;
     const inviter = new Inviter(ua, UserAgent.makeURI(`sip:${target}@${DOMAIN}`), {
-      sessionDescriptionHandlerOptions: { constraints: CONSTRAINTS },
+      sessionDescriptionHandlerOptions: { constraints: video ? { ...CONSTRAINTS, video: true } : CONSTRAINTS },
     });
     adopt(inviter, 'caller');
     await bounded(

@@ -7,7 +7,7 @@
  * ```ts
  * ua.delegate = { onInvite: async (invitation) => {
  *   const call = await answerCall(invitation);       // 488 if the offer is unusable
- *   call.addEventListener('dtmf', (e) => console.log((e as DtmfCallEvent).digit));
+ *   call.addEventListener('dtmf', (e) => console.log(e.digit, e.method));
  *   await call.play('prompt.wav');
  *   await call.hangup();
  * } };
@@ -16,9 +16,10 @@
  */
 import type { Invitation, Session, SessionDescriptionHandlerOptions as SipSdhOptions } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RTCPeerConnection } from '../peer-connection';
-import { MediaFailedEvent, SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
+import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
+import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
+import { TypedEventTarget } from '../typed-event-target';
 
 /** How a digit travelled: RFC 4733 in RTP, or a SIP INFO (`application/dtmf-relay`). */
 export type DtmfMethod = 'rfc4733' | 'info';
@@ -40,6 +41,14 @@ export class CallMediaFailedEvent extends Event {
   }
 }
 
+/** Every event a {@link Call} dispatches, by type. */
+export interface CallEventMap {
+  dtmf: DtmfCallEvent;
+  established: Event;
+  mediafailed: CallMediaFailedEvent;
+  ended: Event;
+}
+
 /** Options of {@link Call}. */
 export interface CallOptions {
   /** Send BYE when media fails. @defaultValue true */
@@ -55,7 +64,7 @@ const STATE = { Initial: 'Initial', Establishing: 'Establishing', Established: '
  * SIP INFO alike, each digit once), `established`, `mediafailed`
  * ({@link CallMediaFailedEvent}), `ended`.
  */
-export class Call extends EventTarget {
+export class Call extends TypedEventTarget<CallEventMap> {
   readonly session: Session;
   readonly #options: Required<CallOptions>;
   #held = false;
@@ -101,9 +110,9 @@ export class Call extends EventTarget {
 
   #attach(sdh: SessionDescriptionHandler): void {
     if (!(sdh instanceof SessionDescriptionHandler)) return;
-    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent((e as Event & { digit: string }).digit, 'rfc4733')));
+    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, 'rfc4733')));
     sdh.addEventListener('mediafailed', (e) => {
-      const reason = (e as MediaFailedEvent).reason;
+      const reason = e.reason;
       this.dispatchEvent(new CallMediaFailedEvent(reason));
       if (this.#options.hangupOnMediaFailure) void this.hangup().catch(() => undefined);
     });
@@ -174,8 +183,8 @@ export class Call extends EventTarget {
     if ((options.method ?? 'rfc4733') === 'rfc4733') {
       const pc = await this.#pc();
       const sent = new Promise<void>((resolve) => {
-        const done = (e: Event) => {
-          if ((e as Event & { tone: string }).tone !== '') return;
+        const done = (e: RTCDTMFToneChangeEvent): void => {
+          if (e.tone !== '') return;
           pc.removeEventListener('tonechange', done);
           resolve();
         };

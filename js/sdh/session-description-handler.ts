@@ -26,12 +26,23 @@ import type {
 } from 'sip.js';
 
 type Logger = Core.Logger;
-import { RTCPeerConnection, type RTCSessionDescriptionInit } from '../peer-connection';
+import { DtmfEvent, RTCPeerConnection, WarningEvent, type RTCSessionDescriptionInit } from '../peer-connection';
+import { TypedEventTarget } from '../typed-event-target';
 import { SipwireError } from '../errors';
 import type { SessionDescriptionHandlerConfiguration, SessionDescriptionHandlerOptions } from './session-description-handler-options';
 
-/** Why media failed: ICE/DTLS failure, or no RTP for `rtpTimeout`. */
-export type MediaFailureReason = 'connection-failed' | 'rtp-timeout';
+/**
+ * Why media failed: ICE/DTLS failure, no RTP for `rtpTimeout`, the far end hung up
+ * on the media path (DTLS `close_notify`, or RTCP BYE and then silence), or its DTLS
+ * certificate does not match the SDP's `a=fingerprint`.
+ */
+export type MediaFailureReason = 'connection-failed' | 'rtp-timeout' | 'remote-closed' | 'dtls-fingerprint';
+
+/** The `warning` codes that announce a `failed` connection, and the reason they give it. */
+const FAILURE_CODES: Record<string, MediaFailureReason> = {
+  'remote-closed': 'remote-closed',
+  'dtls-fingerprint-mismatch': 'dtls-fingerprint',
+};
 
 /** Event fired on the SDH when media fails; a bot should hang up (BYE). */
 export class MediaFailedEvent extends Event {
@@ -50,7 +61,19 @@ const MAX_TIMEOUT = 2 ** 31 - 1;
  * digits), `mediafailed` ({@link MediaFailedEvent}), `warning` (e.g. skipped
  * `.local` candidates; also logged through SIP.js's logger), `close`.
  */
-export class SessionDescriptionHandler extends EventTarget implements SipSessionDescriptionHandler {
+/** Every event a {@link SessionDescriptionHandler} dispatches, by type. */
+export interface SessionDescriptionHandlerEventMap {
+  /** An RFC 4733 digit. */
+  dtmf: DtmfEvent;
+  mediafailed: MediaFailedEvent;
+  warning: WarningEvent;
+  close: Event;
+}
+
+export class SessionDescriptionHandler
+  extends TypedEventTarget<SessionDescriptionHandlerEventMap>
+  implements SipSessionDescriptionHandler
+{
   readonly #logger: Logger | undefined;
   readonly #config: SessionDescriptionHandlerConfiguration;
   #pc: RTCPeerConnection | undefined;
@@ -86,17 +109,18 @@ export class SessionDescriptionHandler extends EventTarget implements SipSession
     if (this.#closed) throw new SipwireError('ERR_CLOSED', 'SessionDescriptionHandler is closed');
     if (!this.#pc) {
       const pc = new RTCPeerConnection(this.#config.peerConnectionConfiguration ?? {});
-      pc.addEventListener('dtmf', (e) => this.dispatchEvent(cloneDtmf(e)));
+      pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit)));
+      // A coded warning comes just before the `failed` it explains.
+      let failure: MediaFailureReason = 'connection-failed';
       pc.addEventListener('connectionstatechange', () => {
-        if (pc.connectionState === 'failed') this.#mediaFailed('connection-failed');
+        if (pc.connectionState === 'failed') this.#mediaFailed(failure);
       });
       pc.addEventListener('rtptimeout', () => this.#mediaFailed('rtp-timeout'));
       pc.addEventListener('warning', (e) => {
-        const message = (e as Event & { message: string }).message;
-        this.#logger?.warn(`SessionDescriptionHandler: ${message}`);
-        const ev = new Event('warning') as Event & { message: string };
-        ev.message = message;
-        this.dispatchEvent(ev);
+        const known = FAILURE_CODES[e.code];
+        if (known) failure = known;
+        this.#logger?.warn(`SessionDescriptionHandler: ${e.code ? `[${e.code}] ` : ''}${e.message}`);
+        this.dispatchEvent(new WarningEvent(e.message, e.code));
       });
       this.#pc = pc;
     }
@@ -232,13 +256,6 @@ export class SessionDescriptionHandler extends EventTarget implements SipSession
     }
     this.dispatchEvent(new Event('close'));
   }
-}
-
-function cloneDtmf(e: Event): Event {
-  const ev = new Event('dtmf') as Event & { digit: string; method: string };
-  ev.digit = (e as Event & { digit: string }).digit;
-  ev.method = 'rfc4733';
-  return ev;
 }
 
 async function applyModifiers(

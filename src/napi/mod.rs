@@ -133,7 +133,8 @@ pub struct NativeEvent {
     pub samples: Option<Int16Array>,
     /// `audio`: rate of `samples`.
     pub sample_rate: Option<u32>,
-    /// `warning`: a stable code, e.g. `recording-failed`.
+    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
+    /// `dtls-fingerprint-mismatch`.
     pub code: Option<String>,
 }
 
@@ -164,7 +165,22 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
         }
         PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
-        PeerEvent::Warning(m) => (out.kind, out.state) = ("warning".into(), Some(m)),
+        PeerEvent::Warning(m) => {
+            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
+            let coded = m
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
+                .map(|(c, t)| (c.to_string(), t.to_string()));
+            out.kind = "warning".into();
+            match coded {
+                Some((code, text)) => (out.state, out.code) = (Some(text), Some(code)),
+                None => out.state = Some(m),
+            }
+        }
+        PeerEvent::CodedWarning { code, message } => {
+            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
+        }
         PeerEvent::GatheringWaitDone(id) => {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
@@ -243,6 +259,49 @@ fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<E
     })
 }
 
+/// `playWav`'s blocking part: read, decode, resample.
+pub struct LoadWav {
+    handle: PeerHandle,
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stops_at_start: u64,
+    id: u64,
+    path: String,
+    looped: bool,
+}
+
+impl Task for LoadWav {
+    type Output = (Vec<i16>, u32);
+    type JsValue = f64;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let path = &self.path;
+        let bytes =
+            std::fs::read(path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        let wav = crate::wav::read_wav(&bytes)
+            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
+        crate::media::to_supported_rate(wav.samples, wav.sample_rate).map_err(to_napi)
+    }
+
+    fn resolve(&mut self, _env: Env, (samples, rate): Self::Output) -> Result<f64> {
+        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
+        let (id, looped) = (self.id, self.looped);
+        let stopped = self.stops.load(std::sync::atomic::Ordering::Acquire) != self.stops_at_start;
+        self.handle.with(Box::new(move |peer, _| {
+            if let Some(p) = peer {
+                if stopped {
+                    // stopPlayback() came while the file was loading.
+                    p.push_media_events(vec![MediaEvent::PlayEnded { id, stopped: true }]);
+                } else if let Err(e) = p.media_mut().play(id, &samples, rate, looped) {
+                    // Unreachable for a supported rate; never silent all the same.
+                    log::warn!("play: {e}");
+                }
+            }
+            None
+        }));
+        Ok(duration_ms)
+    }
+}
+
 thread_local! {
     /// Open connections that are `ref()`ed (the default). The shared event
     /// channel keeps Node's event loop alive only while this is non-zero, so
@@ -287,6 +346,9 @@ fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
 #[napi]
 pub struct NativePeerConnection {
     handle: PeerHandle,
+    /// Bumped by `stopPlayback`: a WAV still loading when playback was
+    /// stopped must not start afterwards.
+    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Counted in [`REFED`]; false once unref'd or closed.
     refed: std::cell::Cell<bool>,
 }
@@ -388,6 +450,7 @@ impl NativePeerConnection {
         sync_event_loop_ref(env);
         Ok(NativePeerConnection {
             handle,
+            stops: Default::default(),
             refed: std::cell::Cell::new(true),
         })
     }
@@ -446,13 +509,25 @@ impl NativePeerConnection {
     }
 
     /// W3C `setRemoteDescription`.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub fn set_remote_description<'e>(
-        &self,
-        env: &'e Env,
-        desc: NativeDescription,
-    ) -> Result<Object<'e>> {
-        let desc = desc_from_js(desc).map_err(to_napi)?;
+    #[napi(
+        ts_args_type = "desc: NativeDescription",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn set_remote_description<'e>(&self, env: &'e Env, desc: Object<'_>) -> Result<Object<'e>> {
+        let sdp_type: String = desc.get_named_property("type")?;
+        let sdp: napi::JsString<'_> = desc.get_named_property("sdp")?;
+        // Refuse an oversized description by its length, before copying it
+        // on this thread (as validate_offer does).
+        if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, &sdp_type) {
+            let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+            deferred.reject(to_napi(e.into()));
+            return Ok(promise);
+        }
+        let desc = desc_from_js(NativeDescription {
+            sdp_type,
+            sdp: sdp.into_utf8()?.into_owned()?,
+        })
+        .map_err(to_napi)?;
         self.run(env, move |p, now| p.set_remote_description(now, desc))
     }
 
@@ -534,27 +609,25 @@ impl NativePeerConnection {
         Ok(())
     }
 
-    /// Play a WAV file (read and validated now, so errors throw here).
-    #[napi]
-    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> Result<f64> {
-        let bytes =
-            std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let wav = crate::wav::read_wav(&bytes)
-            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let rate = wav.sample_rate;
-        let (samples, rate) =
-            crate::media::to_supported_rate(wav.samples, rate).map_err(to_napi)?;
-        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
-        let looped = looped.unwrap_or(false);
-        self.post(move |p, _| {
-            let _ = p.media_mut().play(id as u64, &samples, rate, looped);
-        });
-        Ok(duration_ms)
+    /// Play a WAV file. It is read, decoded and resampled on libuv's thread
+    /// pool (never on the JS thread or a shard); the promise resolves with
+    /// its duration in ms once queued, or rejects with `ERR_WAV` naming it.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn play_wav(&self, id: f64, path: String, looped: Option<bool>) -> AsyncTask<LoadWav> {
+        AsyncTask::new(LoadWav {
+            handle: self.handle.clone(),
+            stops: self.stops.clone(),
+            stops_at_start: self.stops.load(std::sync::atomic::Ordering::Acquire),
+            id: id as u64,
+            path,
+            looped: looped.unwrap_or(false),
+        })
     }
 
     /// Stop all playback; each pending play ends with `stopped: true`.
     #[napi]
     pub fn stop_playback(&self) {
+        self.stops.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.post(|p, _| {
             let mut ev = Vec::new();
             p.media_mut().stop_playback(&mut ev);
@@ -700,9 +773,9 @@ pub struct NativeOfferProblem {
 
 /// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
 /// SIP uses it to answer 488 before accepting a call.
-#[napi]
+#[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
 pub fn validate_offer(
-    sdp: String,
+    sdp: napi::JsString<'_>,
     codecs: Option<Vec<String>>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
@@ -711,12 +784,19 @@ pub fn validate_offer(
     }
     .validate()
     .map_err(to_napi)?;
+    let problem = |e: CoreError| NativeOfferProblem {
+        code: e.code().into(),
+        message: e.to_string(),
+    };
+    // Refuse an oversized offer by its length, before copying it (UTF-8 is
+    // never shorter than UTF-16): a 6 MB body costs nothing on this thread.
+    if let Err(e) = crate::sdp::limits::check_len(sdp.utf16_len()?, "offer") {
+        return Ok(Some(problem(e.into())));
+    }
+    let sdp = sdp.into_utf8()?.into_owned()?;
     Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
         .err()
-        .map(|e| NativeOfferProblem {
-            code: e.code().into(),
-            message: e.to_string(),
-        }))
+        .map(problem))
 }
 
 /// Native resource counters, for leak checks in tests and health endpoints.

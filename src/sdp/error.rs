@@ -21,6 +21,12 @@ pub enum SdpError {
     /// There is no usable (non-zero port) audio section.
     #[error("{0}")]
     NoAudio(String),
+    /// The SDP is larger than [`crate::sdp::limits::MAX_SDP_BYTES`].
+    #[error("{0}")]
+    TooLarge(String),
+    /// The SDP has more m-sections than [`crate::sdp::limits::MAX_MEDIA_SECTIONS`].
+    #[error("{0}")]
+    TooManySections(String),
 }
 
 impl SdpError {
@@ -31,6 +37,8 @@ impl SdpError {
             SdpError::NoCommonCodec(_) => "ERR_NO_COMMON_CODEC",
             SdpError::UnsupportedProfile(_) => "ERR_UNSUPPORTED_PROFILE",
             SdpError::NoAudio(_) => "ERR_NO_AUDIO",
+            SdpError::TooLarge(_) => "ERR_SDP_TOO_LARGE",
+            SdpError::TooManySections(_) => "ERR_SDP_TOO_MANY_SECTIONS",
         }
     }
 }

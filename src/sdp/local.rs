@@ -197,6 +197,14 @@ pub fn rewrite_local(sdp: &str, opts: &LocalRewrite) -> String {
     if opts.strip_bundle {
         doc.session.retain(|l| !is_bundle_group(l));
     }
+    if !opts.rejected_sections.is_empty() {
+        // Idempotent: the text may be one we rewrote before (an answer passed
+        // back to setLocalDescription, then read as localDescription), which
+        // already carries the rejected sections. Ours is the only non-zero
+        // port, so dropping every port-0 section first answers each offered
+        // section exactly once (RFC 3264 §6).
+        doc.media.retain(|m| m.port_number() != 0);
+    }
     let mut rejected: Vec<&RejectedSection> = opts.rejected_sections.iter().collect();
     rejected.sort_by_key(|r| r.index);
     for r in rejected {
@@ -572,6 +580,45 @@ mod tests {
         assert_eq!(answer_setup(Some(Setup::Passive)), Setup::Active);
         assert_eq!(answer_setup(Some(Setup::HoldConn)), Setup::HoldConn);
         assert_eq!(answer_setup(None), Setup::Passive);
+    }
+
+    #[test]
+    fn rejected_sections_are_put_back_once_even_when_rewritten_again() {
+        // Issue #15.1: the answer (already rewritten) was rewritten again for
+        // localDescription and the 200 OK, duplicating every rejected section.
+        let rw = LocalRewrite {
+            candidates: cands(),
+            rejected_sections: vec![
+                RejectedSection {
+                    index: 1,
+                    media: "audio".into(),
+                    proto: "UDP/TLS/RTP/SAVPF".into(),
+                    fmt: "0".into(),
+                    mid: Some("a2".into()),
+                },
+                RejectedSection {
+                    index: 2,
+                    media: "video".into(),
+                    proto: "UDP/TLS/RTP/SAVPF".into(),
+                    fmt: "96".into(),
+                    mid: Some("1".into()),
+                },
+            ],
+            ..Default::default()
+        };
+        let once = rewrite_local(RTC_LOCAL, &rw);
+        let twice = rewrite_local(&once, &rw);
+        let thrice = rewrite_local(&twice, &rw);
+        assert_eq!(once, twice);
+        assert_eq!(twice, thrice);
+        let d = assert_rtc_accepts(&thrice);
+        let m: Vec<(&str, isize)> = d
+            .media_descriptions
+            .iter()
+            .map(|m| (m.media_name.media.as_str(), m.media_name.port.value))
+            .collect();
+        assert_eq!(m, vec![("audio", 9), ("audio", 0), ("video", 0)]);
+        assert_eq!(thrice.matches("a=mid:").count(), 3);
     }
 
     #[test]

@@ -62,6 +62,7 @@
 //! rate, puts rejected sections back, optionally strips BUNDLE.
 
 pub mod error;
+pub mod limits;
 pub mod local;
 pub mod parse;
 pub mod remote;

@@ -5,8 +5,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::error::SdpError;
+use super::limits::{self, coded};
 use super::parse::{Attributes, MediaSection, Sdp, SdpLine};
 use super::{Direction, RejectedSection, Setup};
+use crate::fingerprint::Fingerprint;
 
 /// Whether the remote SDP is an offer or an answer (only changes wording of
 /// error messages today).
@@ -78,6 +80,14 @@ pub struct RemoteSdp {
     pub connection_addr: Option<String>,
     /// The audio m-line port.
     pub audio_port: u16,
+    /// Every usable `a=fingerprint` (session and audio level, RFC 8122
+    /// hashes only); the certificate is checked against these.
+    pub fingerprints: Vec<Fingerprint>,
+    /// Remote candidates dropped beyond [`limits::MAX_REMOTE_CANDIDATES`].
+    pub dropped_candidates: usize,
+    /// What was ignored, for `warning` events: `"[code] text"`, at most
+    /// [`limits::MAX_SKIP_WARNINGS`] + 3 entries.
+    pub warnings: Vec<String>,
 }
 
 const DIRECTIONS: [&str; 4] = ["sendrecv", "sendonly", "recvonly", "inactive"];
@@ -294,13 +304,14 @@ fn normalize_session(sdp: &mut Sdp) -> Result<(), SdpError> {
     Ok(())
 }
 
-/// Check the audio profile and pick the one fingerprint rtc will use.
-/// Returns the (possibly rewritten) proto and `sha-256 <hex>`.
+/// Check the audio profile and collect the fingerprints.
+/// Returns the (possibly rewritten) proto and every usable fingerprint
+/// (audio level first, then session level; at least one).
 fn check_profile(
     session: &[SdpLine],
     audio: &MediaSection,
     what: &str,
-) -> Result<(String, String), SdpError> {
+) -> Result<(String, Vec<Fingerprint>), SdpError> {
     let session_fps = session
         .iter()
         .filter(|l| l.is_attr("fingerprint"))
@@ -345,15 +356,69 @@ fn check_profile(
             )))
         }
     };
-    match fps.iter().find(|(alg, _)| alg == "sha-256") {
-        Some((alg, hex)) => Ok((new_proto, format!("{alg} {hex}"))),
-        None => {
-            let algs: Vec<&str> = fps.iter().map(|(a, _)| a.as_str()).collect();
-            Err(SdpError::UnsupportedProfile(format!(
-                "{what} has only {} fingerprint(s); sipwire's DTLS stack verifies sha-256 only",
-                algs.join(", ")
-            )))
+    // RFC 8122: any of sha-1/224/256/384/512; crate::fingerprint verifies
+    // (rtc itself knows only sha-256). Unknown hashes and malformed values
+    // are ignored, as long as one usable fingerprint remains.
+    let usable: Vec<Fingerprint> = fps
+        .iter()
+        .filter_map(|(alg, hex)| Fingerprint::parse(&format!("{alg} {hex}")))
+        .fold(Vec::new(), |mut v, f| {
+            if !v.contains(&f) {
+                v.push(f);
+            }
+            v
+        });
+    if usable.is_empty() {
+        let list: Vec<String> = fps.iter().map(|(a, h)| format!("{a} {h}")).collect();
+        return Err(SdpError::UnsupportedProfile(format!(
+            "{what} has no usable DTLS fingerprint ({}); sipwire accepts sha-1, sha-224, sha-256, sha-384 and sha-512 with a digest of the right length",
+            list.join(", ")
+        )));
+    }
+    Ok((new_proto, usable))
+}
+
+/// Keep only the `a=extmap` lines rtc can use (RFC 8285: id 1-255, an
+/// optional known direction, a URI); browsers ignore the others, and so do
+/// we, with a warning. rtc's own parser decides, so the two cannot disagree.
+fn filter_extmaps(audio: &mut MediaSection, warnings: &mut Vec<String>) {
+    let mut ignored = 0usize;
+    audio.lines.retain(|l| {
+        if !l.is_attr("extmap") {
+            return true;
         }
+        let mut reader = std::io::Cursor::new(l.value.as_bytes());
+        let why = match rtc::sdp::extmap::ExtMap::unmarshal(&mut reader) {
+            Ok(e) if e.uri.is_some() => return true,
+            Ok(_) => "no URI".to_string(),
+            Err(e) => e.to_string(),
+        };
+        ignored += 1;
+        if ignored <= limits::MAX_SKIP_WARNINGS {
+            let mut shown = l.value.clone();
+            if shown.len() > 120 {
+                let cut = (0..=120)
+                    .rev()
+                    .find(|&i| shown.is_char_boundary(i))
+                    .unwrap_or(0);
+                shown.truncate(cut);
+                shown.push_str("...");
+            }
+            warnings.push(coded(
+                limits::WARN_EXTMAP_IGNORED,
+                format!("ignored a={shown}: {why}"),
+            ));
+        }
+        false
+    });
+    if ignored > limits::MAX_SKIP_WARNINGS {
+        warnings.push(coded(
+            limits::WARN_EXTMAP_IGNORED,
+            format!(
+                "ignored {} more unusable a=extmap lines",
+                ignored - limits::MAX_SKIP_WARNINGS
+            ),
+        ));
     }
 }
 
@@ -511,10 +576,14 @@ fn filter_codecs(audio: &mut MediaSection, what: &str) -> Result<Vec<RemoteCodec
 /// not DTLS-SRTP; [`SdpError::NoCommonCodec`] if no opus/PCMU/PCMA is offered.
 pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError> {
     let what = kind.as_str();
+    limits::check_size(sdp, what)?;
     let mut doc = Sdp::parse(sdp)?;
     if doc.media.is_empty() {
         return Err(SdpError::Parse(format!("{what} has no m= line")));
     }
+    limits::check_sections(doc.media.len(), what)?;
+    limits::check_lines(doc.session.len(), "session level", what)?;
+    let mut warnings = Vec::new();
     normalize_session(&mut doc)?;
     for l in doc.media.iter().flat_map(|m| m.lines.iter()) {
         if l.typ == 'c' {
@@ -555,14 +624,25 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
     let Some(mut audio) = audio else {
         return Err(SdpError::NoAudio(format!("{what} has no audio section")));
     };
+    // Candidates are capped on their own (dropped, not refused).
+    let lines = audio
+        .lines
+        .iter()
+        .filter(|l| !l.is_attr("candidate"))
+        .count();
+    limits::check_lines(lines, "audio section", what)?;
     let audio_proto = audio.proto.clone();
 
-    // Profile + fingerprint.
-    let (proto, fingerprint) = check_profile(&doc.session, &audio, what)?;
+    // Profile + fingerprint: rtc wants exactly one value (it only parses it;
+    // the check is ours), the strongest.
+    let (proto, fingerprints) = check_profile(&doc.session, &audio, what)?;
     audio.proto = proto;
     doc.session.remove_attrs("fingerprint");
-    audio.set_attr("fingerprint", Some(&fingerprint));
+    if let Some(best) = fingerprints.iter().max_by_key(|f| f.alg) {
+        audio.set_attr("fingerprint", Some(&best.to_attr_value()));
+    }
     audio.remove_attrs("crypto");
+    filter_extmaps(&mut audio, &mut warnings);
 
     // Media-level line hygiene: drop k=, unknown types, bad b=.
     audio.lines.retain(|l| match l.typ {
@@ -667,11 +747,21 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
     doc.session.remove_attrs("candidate");
     let eoc = doc.session.remove_attrs("end-of-candidates") > 0;
     let mut new_lines = Vec::with_capacity(audio.lines.len());
+    let mut kept_candidates = 0usize;
+    let mut dropped_candidates = 0usize;
     for l in std::mem::take(&mut audio.lines) {
         if l.is_attr("candidate") {
+            if kept_candidates >= limits::MAX_REMOTE_CANDIDATES {
+                // Not even parsed: the limit bounds all later work.
+                dropped_candidates += 1;
+                continue;
+            }
             let v = l.attr_value().unwrap_or("");
             match normalize_candidate(v) {
-                Ok(c) => new_lines.push(SdpLine::attr("candidate", Some(&c))),
+                Ok(c) => {
+                    kept_candidates += 1;
+                    new_lines.push(SdpLine::attr("candidate", Some(&c)));
+                }
                 Err(reason) => skipped_candidates.push((format!("a={}", l.value), reason)),
             }
         } else {
@@ -679,6 +769,33 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
         }
     }
     audio.lines = new_lines;
+    for (line, reason) in skipped_candidates.iter().take(limits::MAX_SKIP_WARNINGS) {
+        warnings.push(coded(
+            limits::WARN_CANDIDATE_SKIPPED,
+            format!(
+                "skipped remote candidate ({reason}): {}",
+                line.trim_start_matches("a=")
+            ),
+        ));
+    }
+    if skipped_candidates.len() > limits::MAX_SKIP_WARNINGS {
+        warnings.push(coded(
+            limits::WARN_CANDIDATE_SKIPPED,
+            format!(
+                "skipped {} more remote candidates",
+                skipped_candidates.len() - limits::MAX_SKIP_WARNINGS
+            ),
+        ));
+    }
+    if dropped_candidates > 0 {
+        warnings.push(coded(
+            limits::WARN_CANDIDATE_LIMIT,
+            format!(
+                "dropped {dropped_candidates} remote candidates beyond the first {} usable ones",
+                limits::MAX_REMOTE_CANDIDATES
+            ),
+        ));
+    }
     if eoc && !audio.has_attr("end-of-candidates") {
         audio.push_attr("end-of-candidates", None);
     }
@@ -712,6 +829,9 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
         skipped_candidates,
         connection_addr,
         audio_port,
+        fingerprints,
+        dropped_candidates,
+        warnings,
     })
 }
 
@@ -747,7 +867,7 @@ pub(crate) mod tests {
             .unwrap_or_else(|e| panic!("rtc rejected SDP: {e:?}\n{sdp}"));
         assert!(sdp.ends_with("\r\n"));
         assert!(!sdp.contains("\r\n\r\n") && !sdp.replace("\r\n", "").contains('\n'));
-        // fingerprint: identical everywhere, "<alg> <hex>", alg == sha-256
+        // fingerprint: identical everywhere, "<alg> <hex>", an RFC 8122 hash
         let mut fps: Vec<String> = desc.attribute("fingerprint").cloned().into_iter().collect();
         for m in &desc.media_descriptions {
             if let Some(Some(f)) = m.attribute("fingerprint") {
@@ -758,7 +878,11 @@ pub(crate) mod tests {
             assert!(fps.iter().all(|f| f == &fps[0]), "conflicting fingerprints");
             let parts: Vec<&str> = fps[0].split(' ').collect();
             assert_eq!(parts.len(), 2);
-            assert_eq!(parts[0], "sha-256");
+            assert!(
+                crate::fingerprint::Fingerprint::parse(&fps[0]).is_some(),
+                "{}",
+                fps[0]
+            );
         }
         for m in &desc.media_descriptions {
             if m.media_name.port.value == 0 {
@@ -1023,13 +1147,14 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn sha1_only_fingerprint_is_unsupported_and_sha256_is_chosen() {
+    fn any_rfc8122_fingerprint_is_kept_and_the_strongest_goes_to_rtc() {
         let sha1 =
             "a=fingerprint:SHA-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB";
         let s = offer("m=audio 1 UDP/TLS/RTP/SAVPF 0", &[]).replace(FP, sha1);
-        let e = normalize_remote(&s, SdpKind::Offer).unwrap_err();
-        assert_eq!(e.code(), "ERR_UNSUPPORTED_PROFILE");
-        assert!(e.to_string().contains("sha-1"), "{e}");
+        let r = normalize_remote(&s, SdpKind::Offer).unwrap();
+        assert_rtc_accepts(&r.sdp);
+        assert_eq!(r.fingerprints.len(), 1);
+        assert!(r.sdp.contains("a=fingerprint:sha-1 4A:AD"));
         // both: sha-1 first at session level, SHA-256 at media; double space
         let s = offer("m=audio 1 UDP/TLS/RTP/SAVPF 0", &[])
             .replace("t=0 0\r\n", &format!("t=0 0\r\n{sha1}\r\n"))
@@ -1038,6 +1163,18 @@ pub(crate) mod tests {
         assert_rtc_accepts(&r.sdp);
         assert_eq!(r.sdp.matches("a=fingerprint:").count(), 1);
         assert!(r.sdp.contains("a=fingerprint:sha-256 D2:FA"));
+        assert_eq!(r.fingerprints.len(), 2);
+        // md5, an unknown hash, or a wrong length: nothing usable.
+        for bad in [
+            "a=fingerprint:md5 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B",
+            "a=fingerprint:sha-3 4A:AD",
+            "a=fingerprint:sha-1 4A:AD:B9",
+        ] {
+            let s = offer("m=audio 1 UDP/TLS/RTP/SAVPF 0", &[]).replace(FP, bad);
+            let e = normalize_remote(&s, SdpKind::Offer).unwrap_err();
+            assert_eq!(e.code(), "ERR_UNSUPPORTED_PROFILE", "{bad}");
+            assert!(e.to_string().contains("no usable DTLS fingerprint"), "{e}");
+        }
     }
 
     #[test]
