@@ -1,7 +1,8 @@
 // Soak: RSS after three rounds of hostile offers (allocator retention), then
 // thousands of sequential calls (10 at a time, each a connected pair
-// exchanging audio) with hostile offers in between (1 MB attribute, 10,000
-// candidates, 500 m-lines, garbage), bounded to ~50 s. RSS growth per 1000
+// exchanging audio) with hostile offers in between (1 MB attribute, 1,000
+// candidates, 500 m-lines, garbage; 10,000 candidates to validateOffer),
+// bounded to ~55 s. RSS growth per 1000
 // calls must stay under a threshold, and sockets, peers and fds return to
 // baseline. Runs in a child process so other tests' memory does not blur it.
 import { test } from 'node:test';

@@ -146,7 +146,7 @@ pub fn verify(cert_der: &[u8], fingerprints: &[Fingerprint]) -> Result<(), Strin
         return Ok(());
     }
     Err(format!(
-        "the far end's DTLS certificate has {} {} but its SDP says {}",
+        "the far end's DTLS certificate does not match its a=fingerprint: it has {} {} but the SDP says {}",
         best.as_str(),
         format_hex(&ours),
         fingerprints

@@ -294,6 +294,9 @@ fn peer_stun_hosts(peer: &Peer) -> Vec<crate::config::StunHost> {
     peer.config().stun_hosts.clone()
 }
 
+/// `host:port` -> when it was resolved, and to what.
+type DnsCache = HashMap<String, (Instant, Vec<SocketAddr>)>;
+
 /// How long a resolved (or failed) STUN server name is reused.
 const DNS_TTL: Duration = Duration::from_secs(60);
 
@@ -301,7 +304,7 @@ const DNS_TTL: Duration = Duration::from_secs(60);
 /// blocking in std, and neither the JS thread nor a shard may wait on it),
 /// then hand each result to the peer on its shard.
 fn resolve_in_background(id: u64, shard: Arc<ShardHandle>, hosts: Vec<crate::config::StunHost>) {
-    static CACHE: OnceLock<Mutex<HashMap<String, (Instant, Vec<SocketAddr>)>>> = OnceLock::new();
+    static CACHE: OnceLock<Mutex<DnsCache>> = OnceLock::new();
     let run = move || {
         for h in hosts {
             let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));

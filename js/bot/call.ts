@@ -41,6 +41,9 @@ export class CallMediaFailedEvent extends Event {
   }
 }
 
+/** How long a call whose far end closed its media waits for that end's BYE before sending its own. */
+const REMOTE_CLOSE_GRACE_MS = 500;
+
 /** Every event a {@link Call} dispatches, by type. */
 export interface CallEventMap {
   dtmf: DtmfCallEvent;
@@ -114,7 +117,16 @@ export class Call extends TypedEventTarget<CallEventMap> {
     sdh.addEventListener('mediafailed', (e) => {
       const reason = e.reason;
       this.dispatchEvent(new CallMediaFailedEvent(reason));
-      if (this.#options.hangupOnMediaFailure) void this.hangup().catch(() => undefined);
+      if (!this.#options.hangupOnMediaFailure) return;
+      if (reason !== 'remote-closed') {
+        void this.hangup().catch(() => undefined);
+        return;
+      }
+      // A far end that hangs up sends its BYE through the proxy while its
+      // DTLS close_notify comes straight here, usually first: give the BYE a
+      // moment so the two do not cross (our BYE would draw a 481).
+      const grace = setTimeout(() => void this.hangup().catch(() => undefined), REMOTE_CLOSE_GRACE_MS);
+      void this.#ended.then(() => clearTimeout(grace));
     });
     for (const w of this.#sdhWaiters.splice(0)) w(sdh);
   }

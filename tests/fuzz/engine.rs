@@ -42,6 +42,9 @@ impl Rng {
     }
 }
 
+/// Runs one input and returns its outcome signature.
+pub type RunFn = Box<dyn FnMut(&[u8]) -> u64>;
+
 /// What a target tells the mutator about an input.
 pub struct Target {
     pub name: &'static str,
@@ -53,7 +56,7 @@ pub struct Target {
     /// Extra tokens / lines for the mutator.
     pub dict: Vec<Vec<u8>>,
     /// Runs one input; the returned value is its outcome signature.
-    pub run: Box<dyn FnMut(&[u8]) -> u64>,
+    pub run: RunFn,
     /// Called after a caught panic, so stateful targets start afresh.
     pub reset: Box<dyn FnMut()>,
     /// Free-form figures the target wants in the report.
@@ -272,7 +275,9 @@ pub fn run(mut t: Target, b: &Budget) -> Report {
     let deadline = origin + Duration::from_secs_f64(b.secs);
     let mut n = 0u64;
     let mut input = Vec::with_capacity(t.max_len);
-    while n < b.inputs && (n % 64 != 0 || Instant::now() < deadline || n < t.seeds.len() as u64) {
+    while n < b.inputs
+        && (!n.is_multiple_of(64) || Instant::now() < deadline || n < t.seeds.len() as u64)
+    {
         input.clear();
         if (n as usize) < t.seeds.len() {
             input.extend_from_slice(&t.seeds[n as usize]);
@@ -310,7 +315,8 @@ pub fn run(mut t: Target, b: &Budget) -> Report {
                 let msg = LAST_PANIC
                     .with(|p| p.borrow_mut().take())
                     .unwrap_or_else(|| "<no message>".into());
-                if !unique.contains_key(&msg) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = unique.entry(msg) {
+                    let msg = slot.key();
                     let p = save(&b.crash_dir, "panic", t.name, &input).unwrap_or_default();
                     eprintln!(
                         "fuzz {}: PANIC on input #{n} ({} bytes): {msg}; saved to {}",
@@ -319,7 +325,7 @@ pub fn run(mut t: Target, b: &Budget) -> Report {
                         p.display()
                     );
                     saved.push(p.clone());
-                    unique.insert(msg, p);
+                    slot.insert(p);
                 }
                 let _ = catch_unwind(AssertUnwindSafe(|| (t.reset)()));
             }

@@ -401,14 +401,14 @@ fn rtp_media() -> Target {
             m.record_send_time(&pkt, arrival);
             m.on_rtp(&pkt, arrival, &mut ev);
             // Keep the pipeline moving: playout, timeouts, DTMF, stats.
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 let _ = m.tick(true, &mut ev);
                 let _ = m.reception();
                 let _ = m.sender_info();
             }
             let kinds = ev.len().min(4);
             ev.clear();
-            if n % 100_000 == 0 {
+            if n.is_multiple_of(100_000) {
                 *m = make();
             }
             sig((pkt.header.payload_type, pkt.payload.len().min(8), kinds))

@@ -187,7 +187,7 @@ impl Fuzzing {
 
     pub fn feed(&mut self, data: &[u8]) -> u64 {
         self.inputs += 1;
-        if self.pair.is_none() || self.inputs % 50_000 == 0 {
+        if self.pair.is_none() || self.inputs.is_multiple_of(50_000) {
             self.rebuild();
         }
         let Some(p) = self.pair.as_mut() else {
@@ -220,7 +220,7 @@ impl Fuzzing {
         let state = target.connection_state().len() as u64;
         // Keep time and media moving so timers, RTCP and consent run too.
         let p = self.pair.as_mut().unwrap();
-        if self.inputs % 64 == 0 {
+        if self.inputs.is_multiple_of(64) {
             p.step(Duration::from_millis(20));
         }
         if p.b.is_closed()
