@@ -6,7 +6,8 @@
 // Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { sineWave, nativeResources, answerCall, WsTransport } from '../dist/index.js';
+import { sineWave, nativeResources } from '../dist/index.js';
+import { answerCall, WsTransport } from '../dist/sip.js';
 import { startKamailio, kamailioAvailable } from './support/kamailio.mjs';
 import { Party, heardTone, near, onceState, withTimeout, SessionState } from './support/sip.mjs';
 import { startPageServer, evaluate } from './support/chromium.mjs';
