@@ -1,11 +1,14 @@
-//! Recordings are written by a thread of their own, never on the media tick.
+//! Recordings are written by a small pool of writer threads, never on the
+//! media tick.
 //!
-//! The media pipeline hands each batch of PCM to a [`ChannelSink`] (a bounded
-//! channel, so a slow disk or a FIFO nobody drains costs memory up to a cap
-//! and then drops audio, with a warning, instead of delaying every call on the
-//! I/O thread). The writer thread opens the file, so even `open()` cannot
-//! stall a shard, and reports the outcome of opening and of finishing through
-//! callbacks that settle the JS promises.
+//! The media pipeline hands each 20 ms of PCM to a [`ChannelSink`], which
+//! batches 200 ms and queues it for its writer thread. A slow disk or a FIFO
+//! nobody drains costs queued memory up to a cap per recording, then drops
+//! audio with a warning, instead of delaying every call on the I/O thread.
+//! The writer opens the file itself (non-blocking, so even `open()` on a FIFO
+//! cannot hang), and reports opening and finishing through callbacks that
+//! settle the JS promises. One thread per recording cost ~2 threads and 100
+//! wake-ups a second per recorded call; the pool keeps that flat.
 //!
 //! ```no_run
 //! use sipwire::media::PcmSink;
@@ -20,20 +23,27 @@
 //! ```
 
 use crate::media::{FinishCallback, PcmSink, SinkStatus};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, ErrorKind, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
 
-/// Batches (20 ms each) queued before audio is dropped: 10 s.
-const QUEUE_BATCHES: usize = 500;
+/// Batches queued per recording before audio is dropped: 10 s of 200 ms batches.
+const QUEUE_BATCHES: usize = 50;
+/// PCM is handed to the writer in batches of this many ms.
+const BATCH_MS: u32 = 200;
+/// Writer threads for every recording in the process.
+const WRITERS: usize = 2;
 
 struct Shared {
     /// Set by the writer when the file cannot be written any more.
     failed: Mutex<Option<String>>,
     /// Batches the writer could not hand to the file (non-blocking FIFO full).
     dropped_by_writer: AtomicU64,
+    /// Batches queued and not yet written.
+    queued: AtomicUsize,
     /// Whichever of `finish` and the writer's end comes second settles.
     end: Mutex<End>,
 }
@@ -45,11 +55,55 @@ struct End {
     result: Option<Result<(), String>>,
 }
 
+enum Job {
+    Open {
+        id: u64,
+        path: String,
+        rate: u32,
+        format: crate::wav::WavFormat,
+        shared: Arc<Shared>,
+        on_open: FinishCallback,
+    },
+    Samples(u64, Vec<i16>),
+    Finish(u64),
+}
+
+/// The writer pool: jobs go to `id % WRITERS`, so one recording's jobs stay in order.
+fn pool() -> &'static Vec<Mutex<Sender<Job>>> {
+    static POOL: OnceLock<Vec<Mutex<Sender<Job>>>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        (0..WRITERS)
+            .filter_map(|i| {
+                let (tx, rx) = channel();
+                std::thread::Builder::new()
+                    .name(format!("sipwire-rec-{i}"))
+                    .spawn(move || writer(rx))
+                    .ok()
+                    .map(|_| Mutex::new(tx))
+            })
+            .collect()
+    })
+}
+
+fn send(id: u64, job: Job) -> bool {
+    let pool = pool();
+    if pool.is_empty() {
+        return false;
+    }
+    pool[(id as usize) % pool.len()]
+        .lock()
+        .map(|tx| tx.send(job).is_ok())
+        .unwrap_or(false)
+}
+
 /// The media pipeline's end of a recording.
 pub struct ChannelSink {
-    tx: Option<SyncSender<Vec<i16>>>,
+    id: u64,
     shared: Arc<Shared>,
+    buf: Vec<i16>,
+    batch: usize,
     overrun_reported: bool,
+    finished: bool,
 }
 
 /// Start a recording of mono 16-bit PCM at `rate` into a WAV file at `path`.
@@ -61,24 +115,51 @@ pub fn start(
     format: crate::wav::WavFormat,
     on_open: FinishCallback,
 ) -> ChannelSink {
-    let (tx, rx) = sync_channel(QUEUE_BATCHES);
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
         failed: Mutex::new(None),
         dropped_by_writer: AtomicU64::new(0),
+        queued: AtomicUsize::new(0),
         end: Mutex::new(End::default()),
     });
-    let s = shared.clone();
-    let spawned = std::thread::Builder::new()
-        .name("sipwire-rec".into())
-        .spawn(move || writer(path, rate, format, rx, s, on_open));
-    if let Err(e) = spawned {
+    let job = Job::Open {
+        id,
+        path,
+        rate,
+        format,
+        shared: shared.clone(),
+        on_open,
+    };
+    if !send(id, job) {
         *shared.failed.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some(format!("cannot start the recording thread: {e}"));
+            Some("cannot start the recording threads".into());
     }
     ChannelSink {
-        tx: Some(tx),
+        id,
         shared,
+        buf: Vec::new(),
+        batch: (rate / 1000 * BATCH_MS) as usize,
         overrun_reported: false,
+        finished: false,
+    }
+}
+
+impl ChannelSink {
+    /// Queue what is buffered; false when the recording is over its cap.
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        if self.shared.queued.load(Ordering::Acquire) >= QUEUE_BATCHES {
+            self.buf.clear();
+            return false;
+        }
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        send(
+            self.id,
+            Job::Samples(self.id, std::mem::take(&mut self.buf)),
+        )
     }
 }
 
@@ -93,16 +174,14 @@ impl PcmSink for ChannelSink {
         {
             return SinkStatus::Failed(msg);
         }
-        let Some(tx) = self.tx.as_ref() else {
+        if self.finished {
             return SinkStatus::Failed("recording already finished".into());
-        };
-        let overrun = match tx.try_send(pcm.to_vec()) {
-            Ok(()) => self.shared.dropped_by_writer.load(Ordering::Relaxed) > 0,
-            Err(TrySendError::Full(_)) => true,
-            Err(TrySendError::Disconnected(_)) => {
-                return SinkStatus::Failed("the recording thread stopped".into())
-            }
-        };
+        }
+        self.buf.extend_from_slice(pcm);
+        let mut overrun = self.shared.dropped_by_writer.load(Ordering::Relaxed) > 0;
+        if self.buf.len() >= self.batch {
+            overrun |= !self.flush();
+        }
         if overrun && !self.overrun_reported {
             self.overrun_reported = true;
             return SinkStatus::Overrun;
@@ -112,27 +191,114 @@ impl PcmSink for ChannelSink {
 
     fn finish(mut self: Box<Self>, done: Option<FinishCallback>) {
         let shared = self.shared.clone();
-        let ended = {
-            let mut end = shared.end.lock().unwrap_or_else(|p| p.into_inner());
-            end.asked = true;
-            match end.result.clone() {
-                Some(r) => Some(r),
-                None => {
-                    end.callback = done;
-                    return self.close();
+        let mut end = shared.end.lock().unwrap_or_else(|p| p.into_inner());
+        end.asked = true;
+        match end.result.clone() {
+            Some(r) => {
+                // The writer already ended (it failed): settle now.
+                drop(end);
+                self.finished = true;
+                if let Some(done) = done {
+                    done(r);
                 }
             }
-        };
-        if let (Some(r), Some(done)) = (ended, done) {
-            done(r);
+            None => {
+                end.callback = done;
+                drop(end);
+                self.close();
+            }
         }
     }
 }
 
 impl ChannelSink {
-    /// Closing the channel tells the writer: drain what is queued, then finish.
+    /// Hand over the tail and tell the writer to finish the file.
     fn close(&mut self) {
-        self.tx = None;
+        if !self.finished {
+            self.finished = true;
+            self.flush();
+            send(self.id, Job::Finish(self.id));
+        }
+    }
+}
+
+impl Drop for ChannelSink {
+    fn drop(&mut self) {
+        // Dropped without `finish` (its connection went away): still close the file.
+        self.close();
+    }
+}
+
+struct Open {
+    out: Out,
+    path: String,
+    shared: Arc<Shared>,
+}
+
+fn writer(rx: Receiver<Job>) {
+    let mut files: HashMap<u64, Open> = HashMap::new();
+    let mut bytes = Vec::new();
+    for job in rx.iter() {
+        match job {
+            Job::Open {
+                id,
+                path,
+                rate,
+                format,
+                shared,
+                on_open,
+            } => match open(&path, rate, format) {
+                Ok(out) => {
+                    on_open(Ok(()));
+                    files.insert(id, Open { out, path, shared });
+                }
+                Err(msg) => {
+                    *shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+                    on_open(Err(msg.clone()));
+                    finish_with(&shared, Err(msg));
+                }
+            },
+            Job::Samples(id, batch) => {
+                let Some(f) = files.get_mut(&id) else {
+                    continue;
+                };
+                f.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                let r = match &mut f.out {
+                    Out::Seekable(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
+                    Out::Stream(w) => {
+                        bytes.clear();
+                        bytes.extend(batch.iter().flat_map(|s| s.to_le_bytes()));
+                        match w.write_all(&bytes) {
+                            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                                f.shared.dropped_by_writer.fetch_add(1, Ordering::Relaxed);
+                                Ok(())
+                            }
+                            r => r.map_err(|e| e.to_string()),
+                        }
+                    }
+                };
+                if let Err(e) = r {
+                    let msg = format!("recording to {} failed: {e}", f.path);
+                    *f.shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+                    finish_with(&f.shared, Err(msg));
+                    files.remove(&id);
+                }
+            }
+            Job::Finish(id) => {
+                let Some(f) = files.remove(&id) else { continue };
+                let r = match f.out {
+                    Out::Seekable(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
+                    Out::Stream(mut w) => match w.flush() {
+                        Err(e) if e.kind() != ErrorKind::WouldBlock => Err(e.to_string()),
+                        _ => Ok(()),
+                    },
+                };
+                finish_with(
+                    &f.shared,
+                    r.map_err(|e| format!("finishing {}: {e}", f.path)),
+                );
+            }
+        }
     }
 }
 
@@ -187,64 +353,6 @@ fn libc_nonblock() -> i32 {
     } else {
         0x0004
     }
-}
-
-fn writer(
-    path: String,
-    rate: u32,
-    format: crate::wav::WavFormat,
-    rx: Receiver<Vec<i16>>,
-    shared: Arc<Shared>,
-    on_open: FinishCallback,
-) {
-    let fail = |msg: String| {
-        *shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg);
-    };
-    let mut out = match open(&path, rate, format) {
-        Ok(o) => {
-            on_open(Ok(()));
-            o
-        }
-        Err(msg) => {
-            fail(msg.clone());
-            on_open(Err(msg.clone()));
-            drop(rx);
-            finish_with(&shared, Err(msg));
-            return;
-        }
-    };
-    let mut bytes = Vec::new();
-    for batch in rx.iter() {
-        let r = match &mut out {
-            Out::Seekable(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
-            Out::Stream(w) => {
-                bytes.clear();
-                bytes.extend(batch.iter().flat_map(|s| s.to_le_bytes()));
-                match w.write_all(&bytes) {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        shared.dropped_by_writer.fetch_add(1, Ordering::Relaxed);
-                        Ok(())
-                    }
-                    r => r.map_err(|e| e.to_string()),
-                }
-            }
-        };
-        if let Err(e) = r {
-            let msg = format!("recording to {path} failed: {e}");
-            fail(msg.clone());
-            drop(rx);
-            finish_with(&shared, Err(msg));
-            return;
-        }
-    }
-    let r = match out {
-        Out::Seekable(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
-        Out::Stream(mut w) => match w.flush() {
-            Err(e) if e.kind() != ErrorKind::WouldBlock => Err(e.to_string()),
-            _ => Ok(()),
-        },
-    };
-    finish_with(&shared, r.map_err(|e| format!("finishing {path}: {e}")));
 }
 
 fn finish_with(shared: &Shared, r: Result<(), String>) {
