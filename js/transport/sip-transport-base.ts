@@ -27,6 +27,7 @@ import {
   type ViaValue,
 } from "./sip-message";
 import { resolveSipUri, type SipAddress, type SipResolver, type SipTransportName } from "./sip-resolver";
+import { ALLOWED_TRANSITIONS } from "./transport-states";
 
 type Logger = Core.Logger;
 
@@ -360,14 +361,8 @@ export abstract class SipSocketTransport implements Transport {
       this.logger.error(msg);
       return new Error(msg);
     }
-    const allowed: Record<TransportState, TransportState[]> = {
-      [TransportState.Connecting]: [TransportState.Connected, TransportState.Disconnecting, TransportState.Disconnected],
-      [TransportState.Connected]: [TransportState.Disconnecting, TransportState.Disconnected],
-      [TransportState.Disconnecting]: [TransportState.Connecting, TransportState.Disconnected],
-      [TransportState.Disconnected]: [TransportState.Connecting],
-    };
     const oldState = this._state;
-    if (!allowed[oldState].includes(newState)) {
+    if (!ALLOWED_TRANSITIONS[oldState].includes(newState)) {
       throw new Error(`${this.name}: invalid state transition from ${oldState} to ${newState}`);
     }
     this.transitioning = true;

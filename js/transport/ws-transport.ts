@@ -2,6 +2,7 @@ import WebSocket, { type RawData } from "ws";
 import type { Agent } from "node:http";
 import type { SecureContextOptions } from "node:tls";
 import { EmitterImpl, TransportState, type Core, type Emitter, type Transport } from "sip.js";
+import { ALLOWED_TRANSITIONS } from "./transport-states";
 
 type Logger = Core.Logger;
 
@@ -340,14 +341,8 @@ export class WsTransport implements Transport {
       this.logger.error(msg);
       return new Error(msg);
     }
-    const allowed: Record<TransportState, TransportState[]> = {
-      [TransportState.Connecting]: [TransportState.Connected, TransportState.Disconnecting, TransportState.Disconnected],
-      [TransportState.Connected]: [TransportState.Disconnecting, TransportState.Disconnected],
-      [TransportState.Disconnecting]: [TransportState.Connecting, TransportState.Disconnected],
-      [TransportState.Disconnected]: [TransportState.Connecting],
-    };
     const oldState = this._state;
-    if (!allowed[oldState].includes(newState)) {
+    if (!ALLOWED_TRANSITIONS[oldState].includes(newState)) {
       throw new Error(`WsTransport: invalid state transition from ${oldState} to ${newState}`);
     }
     this.transitioning = true;
