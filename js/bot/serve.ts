@@ -14,6 +14,7 @@
  * @packageDocumentation
  */
 import type { Invitation, UserAgent } from 'sip.js';
+import { SipwireError } from '../errors';
 import { TypedEventTarget } from '../typed-event-target';
 import { answerCall, endCause, type AnswerCallOptions, type Call } from './call';
 
@@ -48,7 +49,8 @@ export type CallHandler = (call: Call, invitation: Invitation) => void | Promise
 /**
  * Answers a user agent's incoming calls and runs a handler per call.
  * Handler errors arrive as `error` events ({@link CallErrorEvent}); the call
- * is then hung up (reason `error`). With no `error` listener, the error is
+ * is then hung up (reason `error`). `ERR_CLOSED` from a call that has ended
+ * (the caller hung up mid-prompt) is not an error. With no `error` listener, the error is
  * thrown as an uncaught exception, as an `EventEmitter`'s `error` would be.
  */
 export class CallServer extends TypedEventTarget<CallServerEventMap> {
@@ -77,6 +79,9 @@ export class CallServer extends TypedEventTarget<CallServerEventMap> {
       this.dispatchEvent(new IncomingCallEvent(call));
       await handler(call, invitation);
     } catch (error) {
+      // A caller who hangs up mid-prompt makes the next step fail with
+      // ERR_CLOSED: that is the call ending, not a bug in the handler.
+      if (call.state === 'ended' && error instanceof SipwireError && error.code === 'ERR_CLOSED') return;
       call[endCause]({ by: 'local', reason: 'error' });
       await call.hangup().catch(() => undefined);
       this.#report(new CallErrorEvent(error, call, invitation));
