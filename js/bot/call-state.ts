@@ -26,7 +26,7 @@ export type CallState = 'new' | 'connecting' | 'established' | 'ending' | 'ended
 
 /** Every transition a call may take; anything else is a bug and throws. */
 export const CALL_TRANSITIONS: Readonly<Record<CallState, readonly CallState[]>> = {
-  new: ['connecting', 'ending', 'ended'],
+  new: ['connecting', 'established', 'ending', 'ended'],
   connecting: ['established', 'ending', 'ended'],
   established: ['ending', 'ended'],
   ending: ['ended'],
