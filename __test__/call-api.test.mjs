@@ -241,8 +241,12 @@ describe('Call API through Kamailio', { skip, timeout: 180_000 }, () => {
     const states = [];
     const inv = bob.nextInvite();
     const dialing = dial(alice.ua, uri('bob'), { onCall: (c) => c.addEventListener('statechange', (e) => states.push(`${e.previous}>${e.state}`)) });
-    const b = await answerCall(await inv);
+    const invitation = await inv;
+    // A re-INVITE before bob has the ACK draws 500 + Retry-After (up to 10 s): wait for it.
+    const acked = new Promise((resolve) => (invitation.delegate = { ...invitation.delegate, onAck: (ack) => (resolve(), ack.accept?.()) }));
+    const b = await answerCall(invitation);
     const a = await dialing;
+    await withTimeout(acked, 5000, 'ACK');
     try {
       assert.deepEqual(states, ['new>connecting', 'connecting>established']);
       assert.equal(a.state, 'established');
