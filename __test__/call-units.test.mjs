@@ -104,3 +104,23 @@ test('sipfrag status lines', () => {
   assert.equal(sipfragStatus('garbage'), undefined);
   assert.equal(sipfragStatus(undefined), undefined);
 });
+
+test('serveCalls with no error listener: a throwing handler is an uncaught exception, not silence', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+    import { UserAgent } from 'sip.js';
+    import { InMemorySipLink, sessionDescriptionHandlerFactory, serveCalls, dial } from ${JSON.stringify(new URL('../dist/sip.js', import.meta.url).href)};
+    const link = new InMemorySipLink();
+    const sdh = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'] }, iceGatheringTimeout: 500 });
+    const ua = (u) => new UserAgent({ uri: UserAgent.makeURI('sip:' + u + '@t.invalid'), transportConstructor: link.transportFor(u), sessionDescriptionHandlerFactory: sdh, logBuiltinEnabled: false });
+    const bot = ua('bot'), caller = ua('caller');
+    serveCalls(bot, async () => { throw new Error('handler bug 42'); });
+    await bot.start(); await caller.start();
+    const call = await dial(caller, 'sip:bot@t.invalid');
+    await call.ended;
+    setTimeout(() => process.exit(0), 5000);
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30000 });
+  assert.notEqual(r.status, 0, `the process went on: ${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, /handler bug 42/);
+});
