@@ -175,6 +175,10 @@ export class Call extends TypedEventTarget<CallEventMap> {
   #answerTimer: NodeJS.Timeout | undefined;
   /** True once `ended` settled: no cause is recorded after that. */
   #finished = false;
+  /** Whether the call was ever answered (for an end nobody explained). */
+  #wasEstablished = false;
+  /** SDHs whose events this call already forwards (each digit once). */
+  readonly #attached = new WeakSet<SessionDescriptionHandler>();
 
   constructor(session: Session, options: CallOptions = {}) {
     super();
@@ -194,9 +198,10 @@ export class Call extends TypedEventTarget<CallEventMap> {
     session.stateChange.addListener(this.#onSessionState);
     const existing = session.sessionDescriptionHandler;
     if (existing instanceof SessionDescriptionHandler) this.#attach(existing);
+    this.#wasEstablished = this.#state === 'established';
     if (this.#state === 'established') this.#settleEstablished.resolve();
     if (this.#state === 'connecting') this.#armAnswerTimer();
-    if (this.#state === 'ended') this.#onEnded('new');
+    if (this.#state === 'ended') this.#onEnded();
   }
 
   #installDelegate(): void {
@@ -286,22 +291,24 @@ export class Call extends TypedEventTarget<CallEventMap> {
     this.dispatchEvent(new CallStateChangeEvent(next, previous));
     if (next === 'connecting') this.#armAnswerTimer();
     if (next === 'established') {
+      this.#wasEstablished = true;
       clearTimeout(this.#answerTimer);
       this.#settleEstablished.resolve();
       this.dispatchEvent(new Event('established'));
     }
     // SIP.js moves to Terminated before it hands the final response to the
     // request delegate (which records a rejection's status): settle a moment later.
-    if (next === 'ended') queueMicrotask(() => this.#onEnded(previous));
+    if (next === 'ended') queueMicrotask(() => this.#onEnded());
   };
 
-  #onEnded(previous: CallState): void {
+  #onEnded(): void {
     if (this.#finished) return;
     this.#finished = true;
     this.session.stateChange.removeListener(this.#onSessionState);
     clearTimeout(this.#answerTimer);
-    const wasUp = previous === 'established' || (previous === 'ending' && this.#cause?.reason === 'bye');
-    const fallback: CallEnd = wasUp
+    // No cause seen (the session was ended through SIP.js directly): say what
+    // ending it from where it was means.
+    const fallback: CallEnd = this.#wasEstablished
       ? { by: 'local', reason: 'bye' }
       : isInvitation(this.session)
         ? { by: 'local', reason: 'rejected' }
@@ -326,6 +333,8 @@ export class Call extends TypedEventTarget<CallEventMap> {
   }
 
   #attach(sdh: SessionDescriptionHandler): void {
+    if (this.#attached.has(sdh)) return;
+    this.#attached.add(sdh);
     sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, 'rfc4733')));
     sdh.addEventListener('mediafailed', (e) => {
       const reason = e.reason;
