@@ -141,6 +141,8 @@ describe('Call API through Kamailio', { skip, timeout: 180_000 }, () => {
           `path delay (play -> heard) ${pathDelay.toFixed(1)} ms; stop latency ${stop.toFixed(1)} ms`,
       );
       assert.ok(stop < 100, `the prompt went on ${stop.toFixed(1)} ms after the digit`);
+      // And whatever the path delay measured at the start, the far end hears the stop soon.
+      assert.ok(raw < 250, `the prompt was still heard ${raw.toFixed(1)} ms after the digit`);
       // Without barge-in the prompt plays on.
       const noBarge = b.playAndCollect(tone(PROMPT_HZ, 1500), { max: 1, bargeIn: false, timeoutMs: 2000 });
       const t0 = performance.now();
@@ -231,7 +233,8 @@ describe('Call API through Kamailio', { skip, timeout: 180_000 }, () => {
       const [a, b] = await establish(alice, bob);
       a.peerConnection.close();
       const [eb, ea] = await withTimeout(Promise.all([b.ended, a.ended]), 10000, 'media failure ends the call');
-      assert.deepEqual(eb, { by: 'local', reason: 'media-failed', mediaFailure: 'remote-closed' });
+      // remote-closed, or connection-failed when the transport's failure beats the coded warning.
+      assert.ok(eb.by === 'local' && eb.reason === 'media-failed' && ['remote-closed', 'connection-failed'].includes(eb.mediaFailure), JSON.stringify(eb));
       // alice's own closed media may fail her side too before bob's BYE lands.
       assert.ok((ea.by === 'remote' && ea.reason === 'bye') || (ea.by === 'local' && ea.reason === 'media-failed'), JSON.stringify(ea));
     }

@@ -80,7 +80,7 @@ export class CallEndedEvent extends Event {
 /** Records why a call is ending, for the bot's own helpers (`serveCalls`); not exported from the package. */
 export const endCause: unique symbol = Symbol('endCause');
 
-/** How long a call whose far end closed its media waits for that end's BYE before sending its own. */
+/** How long a call whose media failed waits for the far end's BYE before sending its own. */
 const REMOTE_CLOSE_GRACE_MS = 500;
 /** RFC 3261 §14.1 glare back-off bounds (ms) for the Call-ID owner and the other side. */
 const GLARE_OWNER_MS: [number, number] = [2100, 4000];
@@ -340,15 +340,15 @@ export class Call extends TypedEventTarget<CallEventMap> {
       const reason = e.reason;
       this.dispatchEvent(new CallMediaFailedEvent(reason));
       if (!this.#options.hangupOnMediaFailure) return;
-      const fail = (): void => {
+      // A far end that hangs up sends its BYE through the proxy while its
+      // DTLS close_notify comes straight here, usually first (and the close
+      // may surface as `connection-failed` when the transport's failure beats
+      // the coded warning): give a BYE a moment so the two do not cross (our
+      // BYE would draw a 481 and the call's end would read as a media failure).
+      const grace = setTimeout(() => {
         this.#noteCause({ by: 'local', reason: 'media-failed', mediaFailure: reason });
         void this.hangup().catch(() => undefined);
-      };
-      if (reason !== 'remote-closed') return fail();
-      // A far end that hangs up sends its BYE through the proxy while its
-      // DTLS close_notify comes straight here, usually first: give the BYE a
-      // moment so the two do not cross (our BYE would draw a 481).
-      const grace = setTimeout(fail, REMOTE_CLOSE_GRACE_MS);
+      }, REMOTE_CLOSE_GRACE_MS);
       void this.#ended.then(() => clearTimeout(grace));
     });
     for (const w of this.#sdhWaiters.splice(0)) w.resolve(sdh);
