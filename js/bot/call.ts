@@ -177,6 +177,8 @@ export class Call extends TypedEventTarget<CallEventMap> {
   #finished = false;
   /** Whether the call was ever answered (for an end nobody explained). */
   #wasEstablished = false;
+  /** Re-INVITEs of ours waiting for the ACK of the far end's re-INVITE. */
+  #ackWaiters: Array<() => void> = [];
   /** SDHs whose events this call already forwards (each digit once). */
   readonly #attached = new WeakSet<SessionDescriptionHandler>();
 
@@ -230,6 +232,10 @@ export class Call extends TypedEventTarget<CallEventMap> {
         delegate.onCancel?.(cancel);
       },
       onRefer: (referral) => this.#onRefer(referral),
+      onAck: (ack) => {
+        for (const w of this.#ackWaiters.splice(0)) w();
+        delegate.onAck?.(ack);
+      },
     };
   }
 
@@ -619,15 +625,22 @@ export class Call extends TypedEventTarget<CallEventMap> {
 
   /**
    * `session.invite()`, waiting out a re-INVITE the peer sent us whose ACK has
-   * not arrived yet (SIP.js refuses to send then; it has no event to await).
+   * not arrived yet: SIP.js refuses to send then (its error names the
+   * "ongoing re-INVITE server transaction"); the ACK, or the end of the call,
+   * is the event to wait for. SIP.js clears that transaction before it hands
+   * the ACK to the delegate, so the retry goes through.
    */
   async #inviteWhenIdle(options: Parameters<Session['invite']>[0]): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.session.invite(options);
       } catch (e) {
-        if (!/ongoing re-INVITE/i.test(String((e as Error)?.message)) || attempt >= 40) throw e;
-        await new Promise((r) => setTimeout(r, 50));
+        if (!/ongoing re-INVITE server transaction/i.test(String((e as Error)?.message)) || attempt >= 3) throw e;
+        await new Promise<void>((resolve) => {
+          this.#ackWaiters.push(resolve);
+          void this.#ended.then(() => resolve());
+        });
+        if (this.#state !== 'established') throw new SipwireError('ERR_CLOSED', 're-INVITE: the call ended');
       }
     }
   }
