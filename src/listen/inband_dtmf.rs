@@ -252,7 +252,7 @@ pub fn synthesize(key: char, ms: u32, amplitude: f32, twist_db: f32, freq_err: f
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn detect(samples: &[i16]) -> String {

@@ -3,3 +3,7 @@
 //! 8 kHz PCM; the media pipeline feeds it decoded frames on the media thread.
 
 pub mod inband_dtmf;
+pub mod spectrum;
+pub mod vad;
+pub mod amd;
+pub mod tone_tracker;
