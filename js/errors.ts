@@ -28,6 +28,7 @@ export type SipwireErrorCode =
   | 'ERR_CODEC'
   | 'ERR_WEBRTC'
   | 'ERR_ABORTED'
+  | 'ERR_TIMEOUT'
   | 'ERR_INTERNAL';
 
 const NAMES: Record<string, string> = {
@@ -42,6 +43,7 @@ const NAMES: Record<string, string> = {
   ERR_INVALID_ARG: 'TypeError',
   ERR_UNSUPPORTED: 'NotSupportedError',
   ERR_ABORTED: 'AbortError',
+  ERR_TIMEOUT: 'TimeoutError',
 };
 
 /** An error from sipwire, with a stable {@link SipwireError.code}. */

@@ -3,3 +3,4 @@
  * @packageDocumentation
  */
 export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './call';
+export { CallListening, type CallListenEventMap, type WaitForSpeechOptions, type WaitForSilenceOptions } from './listen';
