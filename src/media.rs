@@ -887,7 +887,8 @@ impl Media {
             pcm,
             &mut self.listen_buf,
         );
-        self.listener.push(&self.listen_buf, &mut self.listen_events);
+        self.listener
+            .push(&self.listen_buf, &mut self.listen_events);
         let now_ms = self.ticks * 20;
         for ev in self.listen_events.drain(..) {
             if let ListenEvent::Dtmf(c) = ev {
@@ -1128,7 +1129,9 @@ mod tests {
     fn inband(keys: &str) -> Vec<i16> {
         let mut v = vec![0i16; 800];
         for k in keys.chars() {
-            v.extend(crate::listen::inband_dtmf::synthesize(k, 100, 6000.0, 0.0, 0.0));
+            v.extend(crate::listen::inband_dtmf::synthesize(
+                k, 100, 6000.0, 0.0, 0.0,
+            ));
             v.extend(vec![0i16; 640]);
         }
         v
@@ -1136,7 +1139,11 @@ mod tests {
 
     #[test]
     fn inband_dtmf_crosses_each_codec() {
-        for (kind, pt) in [(CodecKind::Pcmu, 0), (CodecKind::Pcma, 8), (CodecKind::Opus, 111)] {
+        for (kind, pt) in [
+            (CodecKind::Pcmu, 0),
+            (CodecKind::Pcma, 8),
+            (CodecKind::Opus, 111),
+        ] {
             let (mut a, mut b) = pair(kind, pt, None);
             a.write_pcm(&inband("159#0*"), 8000).unwrap();
             let (_, eb) = run(&mut a, &mut b, 150);

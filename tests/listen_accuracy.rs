@@ -20,7 +20,11 @@ const FRAME: usize = 160;
 /// `text` spoken by espeak-ng `voice`, as 8 kHz mono PCM (sox resamples).
 fn speak(voice: &str, speed: u32, text: &str) -> Vec<i16> {
     let dir = std::env::temp_dir();
-    let wav = dir.join(format!("sipwire-listen-{}-{voice}-{speed}-{}.wav", std::process::id(), text.len()));
+    let wav = dir.join(format!(
+        "sipwire-listen-{}-{voice}-{speed}-{}.wav",
+        std::process::id(),
+        text.len()
+    ));
     let st = Command::new("espeak-ng")
         .args(["-v", voice, "-s", &speed.to_string(), "-w"])
         .arg(&wav)
@@ -30,7 +34,9 @@ fn speak(voice: &str, speed: u32, text: &str) -> Vec<i16> {
     assert!(st.success(), "espeak-ng failed");
     let out = Command::new("sox")
         .arg(&wav)
-        .args(["-r", "8000", "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-"])
+        .args([
+            "-r", "8000", "-t", "raw", "-e", "signed", "-b", "16", "-c", "1", "-",
+        ])
         .output()
         .expect("sox must be installed");
     let _ = std::fs::remove_file(&wav);
@@ -88,7 +94,10 @@ const VOICES: [&str; 4] = ["en-us", "en-gb", "en-us+f3", "en-gb-scotland"];
 /// Babble: five voices reading different sentences at once, looped to `n`.
 fn babble(n: usize, rms: f32) -> Vec<i16> {
     let mut mix = vec![0f32; n];
-    for (i, voice) in ["en-us", "en-gb+f2", "en-us+m3", "en-gb-x-rp", "en-us+f4"].iter().enumerate() {
+    for (i, voice) in ["en-us", "en-gb+f2", "en-us+m3", "en-gb-x-rp", "en-us+f4"]
+        .iter()
+        .enumerate()
+    {
         let text = format!("{} {}", SENTENCES[(i + 2) % 8], SENTENCES[(i + 5) % 8]);
         let mut v = speak(voice, 150 + 10 * i as u32, &text);
         normalise(&mut v, 3000.0);
@@ -98,7 +107,9 @@ fn babble(n: usize, rms: f32) -> Vec<i16> {
         }
     }
     let cur = (mix.iter().map(|m| m * m).sum::<f32>() / n as f32).sqrt();
-    mix.iter().map(|m| (m * rms / cur).clamp(-32768.0, 32767.0) as i16).collect()
+    mix.iter()
+        .map(|m| (m * rms / cur).clamp(-32768.0, 32767.0) as i16)
+        .collect()
 }
 
 /// A labelled stream: silences of 0.6-2 s between utterances. Labels per
@@ -238,12 +249,27 @@ fn vad_accuracy_and_talk_off() {
     let l = labelled(&utterances);
     let n = l.speech.len();
     let speech_rms = 3000.0f32;
-    println!("\nVAD on {:.1} s of labelled audio ({} utterances, {:.0} % speech frames)", n as f32 / 8000.0, l.utterances.len(), 100.0 * l.labels.iter().filter(|&&x| x).count() as f32 / l.labels.len() as f32);
+    println!(
+        "\nVAD on {:.1} s of labelled audio ({} utterances, {:.0} % speech frames)",
+        n as f32 / 8000.0,
+        l.utterances.len(),
+        100.0 * l.labels.iter().filter(|&&x| x).count() as f32 / l.labels.len() as f32
+    );
     println!("| noise | SNR dB | frame accuracy | speech recall | false alarm | utterances found | false segments |");
     println!("|---|---|---|---|---|---|---|");
     let babble_src = babble(n, 1.0e3);
     let mut rows = Vec::new();
-    for (kind, snr) in [("none", f32::INFINITY), ("white", 20.0), ("white", 10.0), ("white", 5.0), ("white", 0.0), ("babble", 20.0), ("babble", 10.0), ("babble", 5.0), ("babble", 0.0)] {
+    for (kind, snr) in [
+        ("none", f32::INFINITY),
+        ("white", 20.0),
+        ("white", 10.0),
+        ("white", 5.0),
+        ("white", 0.0),
+        ("babble", 20.0),
+        ("babble", 10.0),
+        ("babble", 5.0),
+        ("babble", 0.0),
+    ] {
         let noisy = if kind == "none" {
             l.speech.clone()
         } else {
@@ -251,14 +277,21 @@ fn vad_accuracy_and_talk_off() {
             let noise = if kind == "white" {
                 white(n, rms, 42)
             } else {
-                babble_src.iter().map(|&s| (f32::from(s) * rms / 1.0e3) as i16).collect()
+                babble_src
+                    .iter()
+                    .map(|&s| (f32::from(s) * rms / 1.0e3) as i16)
+                    .collect()
             };
             mix(&l.speech, &noise)
         };
         let s = score_vad(&l, &noisy);
         println!(
             "| {kind} | {} | {:.1} % | {:.1} % | {:.1} % | {}/{} | {} |",
-            if snr.is_finite() { format!("{snr:.0}") } else { "∞".into() },
+            if snr.is_finite() {
+                format!("{snr:.0}")
+            } else {
+                "∞".into()
+            },
             100.0 * s.frame_acc,
             100.0 * s.recall,
             100.0 * s.false_alarm,
@@ -280,13 +313,22 @@ fn vad_accuracy_and_talk_off() {
     // recall is held to a floor.
     for (kind, snr, s) in &rows {
         if *snr >= 10.0 {
-            assert!(s.seg_found == s.seg_total, "{kind} {snr}: {}/{}", s.seg_found, s.seg_total);
+            assert!(
+                s.seg_found == s.seg_total,
+                "{kind} {snr}: {}/{}",
+                s.seg_found,
+                s.seg_total
+            );
         }
         if *kind != "babble" && *snr >= 10.0 {
             assert!(s.frame_acc >= 0.85, "{kind} {snr}: {}", s.frame_acc);
         }
         if *kind == "white" && *snr >= 5.0 {
-            assert!(s.seg_false <= 1, "{kind} {snr}: {} false segments", s.seg_false);
+            assert!(
+                s.seg_false <= 1,
+                "{kind} {snr}: {} false segments",
+                s.seg_false
+            );
         }
     }
 
@@ -325,7 +367,14 @@ fn vad_accuracy_and_talk_off() {
 
 #[test]
 fn answering_machine_accuracy() {
-    let humans = ["Hello?", "Hi.", "Yes?", "Hello, who is this?", "Hey.", "Good morning."];
+    let humans = [
+        "Hello?",
+        "Hi.",
+        "Yes?",
+        "Hello, who is this?",
+        "Hey.",
+        "Good morning.",
+    ];
     let machines = [
         "Hi, you have reached John Smith. I can't come to the phone right now. Please leave a message after the tone.",
         "The person you are calling is not available. Please record your message after the beep.",
@@ -335,11 +384,30 @@ fn answering_machine_accuracy() {
         "Hey, it's Dave, I'm not here, you know what to do.",
     ];
     println!("\nAMD (timeout 5 s) on generated greetings");
-    println!("| case | noise | cases | correct | human | machine | unknown | decision ms mean | max |");
+    println!(
+        "| case | noise | cases | correct | human | machine | unknown | decision ms mean | max |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut total = 0;
     let mut correct = 0;
-    for (kind, texts, beep_hz) in [("human", &humans[..], None), ("machine", &machines[..], None), ("machine+beep", &machines[..], Some(1000.0f32)), ("machine+beep", &machines[..], Some(440.0f32)), ("short greeting+beep", &["Leave a message.", "Not here.", "Hi, it's Sam.", "Speak now.", "Message please.", "Hello."][..], Some(1000.0f32))] {
+    for (kind, texts, beep_hz) in [
+        ("human", &humans[..], None),
+        ("machine", &machines[..], None),
+        ("machine+beep", &machines[..], Some(1000.0f32)),
+        ("machine+beep", &machines[..], Some(440.0f32)),
+        (
+            "short greeting+beep",
+            &[
+                "Leave a message.",
+                "Not here.",
+                "Hi, it's Sam.",
+                "Speak now.",
+                "Message please.",
+                "Hello.",
+            ][..],
+            Some(1000.0f32),
+        ),
+    ] {
         for noise_snr in [None, Some(20.0f32), Some(10.0)] {
             let mut counts = [0usize; 3];
             let mut times = Vec::new();
@@ -364,25 +432,37 @@ fn answering_machine_accuracy() {
                     l.push(c, &mut ev);
                 }
                 let Some((v, ms)) = ev.iter().find_map(|e| match e {
-                    ListenEvent::Amd { verdict, after_ms, .. } => Some((*verdict, *after_ms)),
+                    ListenEvent::Amd {
+                        verdict, after_ms, ..
+                    } => Some((*verdict, *after_ms)),
                     _ => None,
                 }) else {
                     panic!("no verdict")
                 };
                 counts[v as usize] += 1;
                 times.push(ms);
-                let want = if kind == "human" { AmdVerdict::Human } else { AmdVerdict::Machine };
+                let want = if kind == "human" {
+                    AmdVerdict::Human
+                } else {
+                    AmdVerdict::Machine
+                };
                 if v != want {
                     println!("  miss: {kind} {t:?} noise {noise_snr:?} -> {v:?} after {ms} ms");
                 }
                 total += 1;
                 correct += usize::from(v == want);
             }
-            let good = if kind == "human" { counts[0] } else { counts[1] };
+            let good = if kind == "human" {
+                counts[0]
+            } else {
+                counts[1]
+            };
             println!(
                 "| {kind}{} | {} | {} | {} | {} | {} | {} | {:.0} | {} |",
                 beep_hz.map(|h| format!(" {h:.0} Hz")).unwrap_or_default(),
-                noise_snr.map(|s| format!("white {s:.0} dB")).unwrap_or("none".into()),
+                noise_snr
+                    .map(|s| format!("white {s:.0} dB"))
+                    .unwrap_or("none".into()),
                 texts.len(),
                 good,
                 counts[0],

@@ -63,7 +63,12 @@ impl Amd {
 
     /// One frame of `frame_ms`: `speaking` is the VAD state after it.
     /// Returns the verdict and the time it took, once decided.
-    pub fn update(&mut self, frame_ms: u64, speaking: bool, beep: bool) -> Option<(AmdVerdict, u64)> {
+    pub fn update(
+        &mut self,
+        frame_ms: u64,
+        speaking: bool,
+        beep: bool,
+    ) -> Option<(AmdVerdict, u64)> {
         self.elapsed_ms += frame_ms;
         let verdict = if beep {
             Some(AmdVerdict::Machine)
@@ -107,16 +112,28 @@ mod tests {
     #[test]
     fn patterns() {
         // "hello?" then silence: human, decided 800 ms after the VAD's end.
-        assert_eq!(decide(&[(false, 400), (true, 900), (false, 3000)], 5000), Some((AmdVerdict::Human, 2100)));
+        assert_eq!(
+            decide(&[(false, 400), (true, 900), (false, 3000)], 5000),
+            Some((AmdVerdict::Human, 2100))
+        );
         // A long greeting: machine once 2.5 s of speech were heard.
-        assert_eq!(decide(&[(false, 300), (true, 4000)], 5000), Some((AmdVerdict::Machine, 2800)));
+        assert_eq!(
+            decide(&[(false, 300), (true, 4000)], 5000),
+            Some((AmdVerdict::Machine, 2800))
+        );
         // Phrases with short pauses still add up.
         assert_eq!(
-            decide(&[(true, 1200), (false, 600), (true, 1400), (false, 200)], 5000),
+            decide(
+                &[(true, 1200), (false, 600), (true, 1400), (false, 200)],
+                5000
+            ),
             Some((AmdVerdict::Machine, 3100))
         );
         // Nobody speaks: unknown at the timeout.
-        assert_eq!(decide(&[(false, 6000)], 3000), Some((AmdVerdict::Unknown, 3000)));
+        assert_eq!(
+            decide(&[(false, 6000)], 3000),
+            Some((AmdVerdict::Unknown, 3000))
+        );
         // A beep decides at once.
         let mut a = Amd::new(1, 5000);
         assert_eq!(a.update(20, true, true), Some((AmdVerdict::Machine, 20)));

@@ -337,18 +337,32 @@ pub(crate) mod tests {
     #[test]
     fn twist_limits() {
         for twist in [-7.0f32, -4.0, 0.0, 3.0] {
-            assert_eq!(detect(&synthesize('8', 80, 4000.0, twist, 0.0)), "8", "{twist} dB");
+            assert_eq!(
+                detect(&synthesize('8', 80, 4000.0, twist, 0.0)),
+                "8",
+                "{twist} dB"
+            );
         }
         for twist in [-10.0f32, -12.0, 6.0, 8.0] {
-            assert_eq!(detect(&synthesize('8', 80, 4000.0, twist, 0.0)), "", "{twist} dB");
+            assert_eq!(
+                detect(&synthesize('8', 80, 4000.0, twist, 0.0)),
+                "",
+                "{twist} dB"
+            );
         }
     }
 
     #[test]
     fn duration_limits() {
         for key in "159#".chars() {
-            assert_eq!(detect(&synthesize(key, 40, 5000.0, 0.0, 0.0)), key.to_string());
-            assert_eq!(detect(&synthesize(key, 45, 5000.0, 0.0, 0.0)), key.to_string());
+            assert_eq!(
+                detect(&synthesize(key, 40, 5000.0, 0.0, 0.0)),
+                key.to_string()
+            );
+            assert_eq!(
+                detect(&synthesize(key, 45, 5000.0, 0.0, 0.0)),
+                key.to_string()
+            );
             assert_eq!(detect(&synthesize(key, 20, 5000.0, 0.0, 0.0)), "");
             assert_eq!(detect(&synthesize(key, 15, 5000.0, 0.0, 0.0)), "");
         }
@@ -362,7 +376,11 @@ pub(crate) mod tests {
 
     #[test]
     fn level_and_noise() {
-        assert_eq!(detect(&synthesize('3', 80, 200.0, 0.0, 0.0)), "", "too quiet");
+        assert_eq!(
+            detect(&synthesize('3', 80, 200.0, 0.0, 0.0)),
+            "",
+            "too quiet"
+        );
         assert_eq!(detect(&synthesize('3', 80, 500.0, 0.0, 0.0)), "3");
         // Tones at 20 dB SNR over white noise still detected.
         let t = synthesize('6', 100, 3000.0, 0.0, 0.0);

@@ -170,7 +170,9 @@ impl Listener {
         self.spectrum.analyse(&self.frame);
         let vad = self.vad.get_or_insert_with(Vad::new);
         match vad.update(&self.spectrum) {
-            Some(VadChange::Start { .. }) if self.speech_events => out.push(ListenEvent::SpeechStart),
+            Some(VadChange::Start { .. }) if self.speech_events => {
+                out.push(ListenEvent::SpeechStart)
+            }
             Some(VadChange::End { duration_ms, .. }) if self.speech_events => {
                 out.push(ListenEvent::SpeechEnd { duration_ms })
             }
@@ -189,17 +191,19 @@ impl Listener {
             }
             None => true,
         });
-        self.amds.retain_mut(|a| match a.update(vad::FRAME_MS, speaking, beep.is_some()) {
-            Some((verdict, after_ms)) => {
-                out.push(ListenEvent::Amd {
-                    id: a.id,
-                    verdict,
-                    after_ms,
-                });
-                false
-            }
-            None => true,
-        });
+        self.amds.retain_mut(
+            |a| match a.update(vad::FRAME_MS, speaking, beep.is_some()) {
+                Some((verdict, after_ms)) => {
+                    out.push(ListenEvent::Amd {
+                        id: a.id,
+                        verdict,
+                        after_ms,
+                    });
+                    false
+                }
+                None => true,
+            },
+        );
     }
 }
 
@@ -294,9 +298,17 @@ mod tests {
             l.push(c, &mut ev);
         }
         assert!(!ev.contains(&ListenEvent::Dtmf('9')));
-        assert!(ev.iter().any(|e| matches!(e, ListenEvent::Beep { hz } if (hz - 1000.0).abs() < 10.0)));
-        assert!(ev.iter().any(|e| matches!(e, ListenEvent::Tone { id: 2, .. })));
-        assert!(!ev.iter().any(|e| matches!(e, ListenEvent::Tone { id: 1, .. })), "wrong frequency");
+        assert!(ev
+            .iter()
+            .any(|e| matches!(e, ListenEvent::Beep { hz } if (hz - 1000.0).abs() < 10.0)));
+        assert!(ev
+            .iter()
+            .any(|e| matches!(e, ListenEvent::Tone { id: 2, .. })));
+        assert!(
+            !ev.iter()
+                .any(|e| matches!(e, ListenEvent::Tone { id: 1, .. })),
+            "wrong frequency"
+        );
         l.cancel(1);
         assert!(l.watches.is_empty());
     }

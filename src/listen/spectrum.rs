@@ -113,11 +113,11 @@ mod tests {
         let mut s = Spectrum::new();
         for f in [300.0f32, 1000.0, 2500.0, 3500.0] {
             s.analyse(&crate::tone::sine(f, 8000, FRAME, 8000));
-            let (k, _) = s
-                .power
-                .iter()
-                .enumerate()
-                .fold((0, -1.0), |a, (i, &p)| if p > a.1 { (i, p) } else { a });
+            let (k, _) =
+                s.power
+                    .iter()
+                    .enumerate()
+                    .fold((0, -1.0), |a, (i, &p)| if p > a.1 { (i, p) } else { a });
             assert!((k as f32 * BIN_HZ - f).abs() <= BIN_HZ, "{f}: bin {k}");
         }
         s.analyse(&[0; FRAME]);

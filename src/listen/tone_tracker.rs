@@ -27,7 +27,11 @@ pub fn frame_tone(spectrum: &Spectrum, frame: &[i16]) -> Option<f32> {
     let lo = 2;
     let hi = p.len() - 2;
     let total: f32 = p[lo..=hi].iter().sum();
-    let ms = frame.iter().map(|&s| f32::from(s) * f32::from(s)).sum::<f32>() / FRAME as f32;
+    let ms = frame
+        .iter()
+        .map(|&s| f32::from(s) * f32::from(s))
+        .sum::<f32>()
+        / FRAME as f32;
     if ms < MIN_RMS * MIN_RMS || total <= 0.0 {
         return None;
     }
@@ -36,7 +40,11 @@ pub fn frame_tone(spectrum: &Spectrum, frame: &[i16]) -> Option<f32> {
     if around < MIN_PURITY * total || around / WINDOW_POWER < 0.5 * ms * MIN_PURITY {
         return None;
     }
-    let (l, c, r) = (p[k - 1].max(1e-9).ln(), p[k].max(1e-9).ln(), p[k + 1].max(1e-9).ln());
+    let (l, c, r) = (
+        p[k - 1].max(1e-9).ln(),
+        p[k].max(1e-9).ln(),
+        p[k + 1].max(1e-9).ln(),
+    );
     let den = l - 2.0 * c + r;
     let d = if den.abs() > 1e-9 {
         (0.5 * (l - r) / den).clamp(-0.5, 0.5)
@@ -167,7 +175,12 @@ mod tests {
         assert!(tones(&[0; 1600]).iter().all(Option::is_none));
         let d = crate::listen::inband_dtmf::synthesize('5', 200, 5000.0, 0.0, 0.0);
         assert!(tones(&d).iter().all(Option::is_none));
-        assert!(tones(&sine(1000.0, 8000, 1600, 50)).iter().all(Option::is_none), "too quiet");
+        assert!(
+            tones(&sine(1000.0, 8000, 1600, 50))
+                .iter()
+                .all(Option::is_none),
+            "too quiet"
+        );
     }
 
     #[test]

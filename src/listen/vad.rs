@@ -15,7 +15,9 @@ use super::spectrum::{Spectrum, BIN_HZ, FRAME};
 
 /// Milliseconds per frame.
 pub const FRAME_MS: u64 = 20;
-const BAND_EDGES_HZ: [f32; 9] = [200.0, 400.0, 600.0, 850.0, 1150.0, 1500.0, 2000.0, 2700.0, 3400.0];
+const BAND_EDGES_HZ: [f32; 9] = [
+    200.0, 400.0, 600.0, 850.0, 1150.0, 1500.0, 2000.0, 2700.0, 3400.0,
+];
 const BANDS: usize = BAND_EDGES_HZ.len() - 1;
 /// Lowest noise floor per band (dB, of the per-bin power scaled to sample
 /// variance): about -64 dBFS. Below this nothing counts as speech.
@@ -232,9 +234,13 @@ mod tests {
         a.extend(vec![0i16; 8000]);
         let (_, changes) = run(&a);
         assert_eq!(changes.len(), 2, "{changes:?}");
-        let VadChange::Start { at_ms } = changes[0] else { panic!() };
+        let VadChange::Start { at_ms } = changes[0] else {
+            panic!()
+        };
         assert!((980..=1080).contains(&at_ms), "start {at_ms}");
-        let VadChange::End { at_ms, duration_ms } = changes[1] else { panic!() };
+        let VadChange::End { at_ms, duration_ms } = changes[1] else {
+            panic!()
+        };
         assert!((1760..=1820).contains(&at_ms), "end {at_ms}");
         assert!((700..=840).contains(&duration_ms), "{duration_ms}");
     }

@@ -740,7 +740,12 @@ impl NativePeerConnection {
     /// Which detectors run on the received audio: in-band DTMF (on by
     /// default), `speechstart`/`speechend` events, `beep` events. `None` leaves one as it is.
     #[napi]
-    pub fn set_listening(&self, inband_dtmf: Option<bool>, speech: Option<bool>, beep: Option<bool>) {
+    pub fn set_listening(
+        &self,
+        inband_dtmf: Option<bool>,
+        speech: Option<bool>,
+        beep: Option<bool>,
+    ) {
         self.post(move |p, _| {
             let l = p.media_mut().listener_mut();
             if let Some(on) = inband_dtmf {
