@@ -273,6 +273,9 @@ export interface RTCPeerConnectionEventMap {
 
 let nextRequestId = 1;
 
+/** `v` when it is a finite number, else `fallback` (a NaN timeout must not fire at once or never). */
+const finiteOr = (v: number | undefined, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
+
 /**
  * A WebRTC peer connection with one bidirectional audio stream, whose media
  * (ICE, DTLS-SRTP, RTP, codecs, jitter buffer, DTMF) runs in Rust.
@@ -673,8 +676,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   waitForTone(hz: number, options: WaitForToneOptions = {}): Promise<{ hz: number }> {
     this.#checkOpen();
     if (!Number.isFinite(hz) || hz < 50 || hz > 3900) throw new SipwireError('ERR_INVALID_ARG', `tone frequency must be 50-3900 Hz, got ${hz}`);
-    const timeoutMs = options.timeoutMs ?? 10000;
-    const minDurationMs = Math.max(20, Math.min(options.minDurationMs ?? 200, 600000));
+    const timeoutMs = finiteOr(options.timeoutMs, 10000);
+    const minDurationMs = Math.max(20, Math.min(finiteOr(options.minDurationMs, 200), 600000));
     return this.#listenFor(timeoutMs, `no ${hz} Hz tone within ${timeoutMs} ms`, (id) => this.#native.watchTone(id, hz, minDurationMs)).then(
       (ev) => ({ hz: ev.hz ?? hz }),
     );
@@ -688,7 +691,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
    */
   async detectAnsweringMachine(options: AnsweringMachineOptions = {}): Promise<AnsweringMachineResult> {
     this.#checkOpen();
-    const timeoutMs = Math.max(100, Math.min(options.timeoutMs ?? 5000, 600000));
+    const timeoutMs = Math.max(100, Math.min(finiteOr(options.timeoutMs, 5000), 600000));
     // Rust decides on its own clock (audio frames); the JS timer only covers
     // a far end that sends no audio at all.
     const ev = await this.#listenFor(timeoutMs + 1000, null, (id) => this.#native.detectAnsweringMachine(id, timeoutMs));
