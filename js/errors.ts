@@ -28,6 +28,8 @@ export type SipwireErrorCode =
   | 'ERR_CODEC'
   | 'ERR_WEBRTC'
   | 'ERR_ABORTED'
+  | 'ERR_CALL_ENDED'
+  | 'ERR_TRANSFER_FAILED'
   | 'ERR_TIMEOUT'
   | 'ERR_INTERNAL';
 
@@ -43,6 +45,7 @@ const NAMES: Record<string, string> = {
   ERR_INVALID_ARG: 'TypeError',
   ERR_UNSUPPORTED: 'NotSupportedError',
   ERR_ABORTED: 'AbortError',
+  ERR_CALL_ENDED: 'InvalidStateError',
   ERR_TIMEOUT: 'TimeoutError',
 };
 

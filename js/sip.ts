@@ -19,8 +19,7 @@ export {
   type SessionDescriptionHandlerConfiguration,
   type SessionDescriptionHandlerOptions,
 } from './sdh';
-export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './bot';
-export { CallListening, type CallListenEventMap, type WaitForSpeechOptions, type WaitForSilenceOptions } from './bot';
+export * from './bot';
 export * from './transport';
 /** Re-exported from `sipwire` for `answerCall`-style checks before accepting an INVITE. */
 export { validateOffer } from './audio';
