@@ -178,14 +178,14 @@ fn score_vad(l: &Labelled, noisy: &[i16]) -> VadScore {
     let (states, changes) = vad::run(noisy);
     let n = l.labels.len().min(states.len());
     let (mut ok, mut sp, mut tp, mut ns, mut fa) = (0, 0, 0, 0, 0);
-    for i in 0..n {
-        ok += usize::from(states[i] == l.labels[i]);
-        if l.labels[i] {
+    for (&state, &label) in states.iter().zip(&l.labels) {
+        ok += usize::from(state == label);
+        if label {
             sp += 1;
-            tp += usize::from(states[i]);
+            tp += usize::from(state);
         } else {
             ns += 1;
-            fa += usize::from(states[i]);
+            fa += usize::from(state);
         }
     }
     // Detected segments from the changes.

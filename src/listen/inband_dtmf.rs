@@ -368,7 +368,7 @@ pub(crate) mod tests {
         }
         // Alignment within the 10 ms hop does not matter.
         for lead in 0..10 {
-            let mut v = silence(lead * 1);
+            let mut v = silence(lead);
             v.extend(synthesize('2', 40, 5000.0, 0.0, 0.0));
             assert_eq!(detect(&v), "2", "lead {lead} ms");
         }
