@@ -30,6 +30,7 @@ export type SipwireErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_CALL_ENDED'
   | 'ERR_TRANSFER_FAILED'
+  | 'ERR_TIMEOUT'
   | 'ERR_INTERNAL';
 
 const NAMES: Record<string, string> = {
@@ -45,6 +46,7 @@ const NAMES: Record<string, string> = {
   ERR_UNSUPPORTED: 'NotSupportedError',
   ERR_ABORTED: 'AbortError',
   ERR_CALL_ENDED: 'InvalidStateError',
+  ERR_TIMEOUT: 'TimeoutError',
 };
 
 /** An error from sipwire, with a stable {@link SipwireError.code}. */

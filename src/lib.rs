@@ -100,6 +100,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod hangup;
 pub mod intake;
+pub mod listen;
 pub mod logger;
 pub mod media;
 pub mod peer;

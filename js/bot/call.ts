@@ -39,9 +39,11 @@ import { CallEndedError, callStateOf, canTransition, type CallEnd, type CallStat
 import { DigitCollector, type CollectDigitsOptions, type CollectDigitsResult } from './digits';
 import { ReferEvent, referOutcome, TransferFailedError, type ReferAcceptOptions, type TransferOptions } from './transfer';
 import { toUri } from './sipjs';
+import { CallListening, type CallListenEventMap, type WaitForSilenceOptions, type WaitForSpeechOptions } from './listen';
+import type { AnsweringMachineOptions, AnsweringMachineResult, ListeningOptions, WaitForToneOptions } from '../peer-connection';
 
-/** How a digit travelled: RFC 4733 in RTP, or a SIP INFO (`application/dtmf-relay` or `application/dtmf`). */
-export type DtmfMethod = 'rfc4733' | 'info';
+/** How a digit travelled: RFC 4733 in RTP, a SIP INFO (`application/dtmf-relay` or `application/dtmf`), or tones in the audio (detected in Rust). */
+export type DtmfMethod = 'rfc4733' | 'info' | 'inband';
 
 /** A received DTMF digit. */
 export class DtmfCallEvent extends Event {
@@ -87,7 +89,7 @@ const GLARE_OWNER_MS: [number, number] = [2100, 4000];
 const GLARE_OTHER_MS: [number, number] = [0, 2000];
 
 /** Every event a {@link Call} dispatches, by type. */
-export interface CallEventMap {
+export interface CallEventMap extends CallListenEventMap {
   dtmf: DtmfCallEvent;
   established: Event;
   mediafailed: CallMediaFailedEvent;
@@ -341,7 +343,7 @@ export class Call extends TypedEventTarget<CallEventMap> {
   #attach(sdh: SessionDescriptionHandler): void {
     if (this.#attached.has(sdh)) return;
     this.#attached.add(sdh);
-    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, 'rfc4733')));
+    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, e.method)));
     sdh.addEventListener('mediafailed', (e) => {
       const reason = e.reason;
       this.dispatchEvent(new CallMediaFailedEvent(reason));
@@ -643,6 +645,37 @@ export class Call extends TypedEventTarget<CallEventMap> {
         if (this.#state !== 'established') throw new SipwireError('ERR_CLOSED', 're-INVITE: the call ended');
       }
     }
+  }
+
+  // Listening (js/bot/listen.ts): detectors run in Rust; these only wait for their events.
+  #listening: CallListening | undefined;
+  #listen(): CallListening {
+    return (this.#listening ??= new CallListening(this, () => this.#pc(), this.#ended));
+  }
+
+  /** Dispatch `speechstart`/`speechend` (`speech: true`) and `beep` (`beep: true`) on this call; `inbandDtmf` turns in-band digit detection on or off. */
+  listen(options: ListeningOptions): Promise<void> {
+    return this.#listen().listen(options);
+  }
+
+  /** Resolve once a tone near `hz` lasted `minDurationMs`; rejects with `ERR_TIMEOUT` (a wrong frequency never resolves it). */
+  waitForTone(hz: number, options?: WaitForToneOptions): Promise<{ hz: number }> {
+    return this.#listen().waitForTone(hz, options);
+  }
+
+  /** Resolve when the far end speaks; rejects with `ERR_TIMEOUT`, or `ERR_CLOSED` when the call ends. */
+  waitForSpeech(options?: WaitForSpeechOptions): Promise<void> {
+    return this.#listen().waitForSpeech(options);
+  }
+
+  /** Resolve once the far end was silent for `ms` after its last speech. */
+  waitForSilence(ms: number, options?: WaitForSilenceOptions): Promise<void> {
+    return this.#listen().waitForSilence(ms, options);
+  }
+
+  /** `'human'`, `'machine'` or `'unknown'` from the greeting's speech pattern (and a beep). */
+  detectAnsweringMachine(options?: AnsweringMachineOptions): Promise<AnsweringMachineResult> {
+    return this.#listen().detectAnsweringMachine(options);
   }
 
   /**

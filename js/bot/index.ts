@@ -22,3 +22,4 @@ export { digitOptions, type CollectDigitsOptions, type CollectDigitsResult, type
 export { ReferEvent, TransferFailedError, sipfragStatus, type TransferOptions, type ReferAcceptOptions } from './transfer';
 export { dial, type DialOptions } from './dial';
 export { serveCalls, CallServer, CallErrorEvent, IncomingCallEvent, type CallHandler, type CallServerEventMap } from './serve';
+export { CallListening, type CallListenEventMap, type WaitForSpeechOptions, type WaitForSilenceOptions } from './listen';
