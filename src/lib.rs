@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], gathering, RTCP schedule), [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
+//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
 //! | transport | [`transport`] ([`transport::webrtc`]), [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, DTLS fingerprint check, hang-up detection |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
@@ -99,6 +99,7 @@ pub mod early_checks;
 pub mod error;
 pub mod fingerprint;
 pub mod hangup;
+pub mod identity;
 pub mod intake;
 pub mod logger;
 pub mod media;
