@@ -93,10 +93,12 @@ export interface RTCIceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-offer' | 'closed';
-export type RTCIceGatheringState = 'new' | 'gathering' | 'complete';
-export type RTCIceConnectionState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
-export type RTCPeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+// The W3C state unions, as the native binding declares them (generated from
+// the Rust enums in src/napi/events.rs).
+export type RTCSignalingState = import('../index').RTCSignalingState;
+export type RTCIceGatheringState = import('../index').RTCIceGatheringState;
+export type RTCIceConnectionState = import('../index').RTCIceConnectionState;
+export type RTCPeerConnectionState = import('../index').RTCPeerConnectionState;
 /** Media direction, from our side. */
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -296,13 +298,13 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     }
   }
 
-  #onNative(ev: import('../index').NativeEvent): void {
+  #onNative(ev: NativeEvent): void {
     switch (ev.type) {
       case 'gatheringwaitdone':
       case 'playended': {
-        const resolve = this.#waiters.get(ev.id!);
-        this.#waiters.delete(ev.id!);
-        resolve?.({ stopped: ev.stopped ?? false });
+        const resolve = this.#waiters.get(ev.id);
+        this.#waiters.delete(ev.id);
+        resolve?.({ stopped: ev.type === 'playended' && ev.stopped });
         return;
       }
       case 'icecandidate':
@@ -312,16 +314,16 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
         );
         return;
       case 'dtmf':
-        this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
+        this.#dispatch(new DtmfEvent(ev.digit), this.ondtmf);
         return;
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.message, ev.code ?? ''), this.onwarning);
         return;
       case 'tonechange':
-        this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);
+        this.#dispatch(new RTCDTMFToneChangeEvent(ev.tone), this.ontonechange);
         return;
       case 'audio':
-        this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
+        this.dispatchEvent(new AudioEvent({ samples: ev.samples, sampleRate: ev.sampleRate }));
         return;
       default: {
         this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
@@ -352,16 +354,16 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   }
 
   get signalingState(): RTCSignalingState {
-    return this.#closed ? 'closed' : (this.#native.signalingState as RTCSignalingState);
+    return this.#closed ? 'closed' : this.#native.signalingState;
   }
   get iceGatheringState(): RTCIceGatheringState {
-    return this.#native.iceGatheringState as RTCIceGatheringState;
+    return this.#native.iceGatheringState;
   }
   get iceConnectionState(): RTCIceConnectionState {
-    return this.#closed ? 'closed' : (this.#native.iceConnectionState as RTCIceConnectionState);
+    return this.#closed ? 'closed' : this.#native.iceConnectionState;
   }
   get connectionState(): RTCPeerConnectionState {
-    return this.#closed ? 'closed' : (this.#native.connectionState as RTCPeerConnectionState);
+    return this.#closed ? 'closed' : this.#native.connectionState;
   }
   /** The local description, including every candidate gathered so far. */
   get localDescription(): RTCSessionDescriptionInit | null {

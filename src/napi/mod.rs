@@ -47,12 +47,18 @@ static MIMALLOC_OPTIONS: extern "C" fn() = {
     set_options
 };
 
+mod events;
+
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
 use crate::media::MediaEvent;
 use crate::peer::{Description, Peer, PeerEvent, SdpType};
 use crate::sdp::Direction;
 use crate::shard::{PeerHandle, LIVE_PEERS, OPEN_SOCKETS};
+use events::{
+    NativeEvent, RTCIceConnectionState, RTCIceGatheringState, RTCPeerConnectionState,
+    RTCSignalingState,
+};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -107,109 +113,6 @@ pub struct NativeDescription {
     pub sdp_type: String,
     /// SDP text.
     pub sdp: String,
-}
-
-/// An event from the native side, tagged by `type`.
-#[napi(object)]
-pub struct NativeEvent {
-    /// The connection this event belongs to (its `id`).
-    pub pc: f64,
-    /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
-    /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
-    /// `rtptimeout`, `audio`, `playended`.
-    #[napi(js_name = "type")]
-    pub kind: String,
-    /// New state for state-change events; the message for `warning`.
-    pub state: Option<String>,
-    /// Candidate line for `icecandidate` (absent = end of candidates).
-    pub candidate: Option<String>,
-    /// Digit for `dtmf`; tone for `tonechange` (`""` = all sent).
-    pub digit: Option<String>,
-    /// Request id for `gatheringwaitdone` / `playended`.
-    pub id: Option<f64>,
-    /// `playended`: true when stopped early.
-    pub stopped: Option<bool>,
-    /// `audio`: decoded mono PCM.
-    pub samples: Option<Int16Array>,
-    /// `audio`: rate of `samples`.
-    pub sample_rate: Option<u32>,
-    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
-    /// `dtls-fingerprint-mismatch`.
-    pub code: Option<String>,
-}
-
-fn event_to_js(ev: PeerEvent) -> NativeEvent {
-    let mut out = NativeEvent {
-        pc: 0.0,
-        kind: String::new(),
-        state: None,
-        candidate: None,
-        digit: None,
-        id: None,
-        stopped: None,
-        samples: None,
-        sample_rate: None,
-        code: None,
-    };
-    match ev {
-        PeerEvent::SignalingState(s) => {
-            (out.kind, out.state) = ("signalingstatechange".into(), Some(s.into()))
-        }
-        PeerEvent::IceGatheringState(s) => {
-            (out.kind, out.state) = ("icegatheringstatechange".into(), Some(s.into()))
-        }
-        PeerEvent::IceConnectionState(s) => {
-            (out.kind, out.state) = ("iceconnectionstatechange".into(), Some(s))
-        }
-        PeerEvent::ConnectionState(s) => {
-            (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
-        }
-        PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
-        PeerEvent::Warning(m) => {
-            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
-            let coded = m
-                .strip_prefix('[')
-                .and_then(|r| r.split_once("] "))
-                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
-                .map(|(c, t)| (c.to_string(), t.to_string()));
-            out.kind = "warning".into();
-            match coded {
-                Some((code, text)) => (out.state, out.code) = (Some(text), Some(code)),
-                None => out.state = Some(m),
-            }
-        }
-        PeerEvent::CodedWarning { code, message } => {
-            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
-        }
-        PeerEvent::GatheringWaitDone(id) => {
-            (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
-        }
-        PeerEvent::Media(MediaEvent::Dtmf(c)) => {
-            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
-        }
-        PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
-        PeerEvent::Media(MediaEvent::Warning { code, message }) => {
-            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
-        }
-        PeerEvent::Media(MediaEvent::ToneChange(t)) => {
-            out.kind = "tonechange".into();
-            out.digit = Some(t.map(String::from).unwrap_or_default());
-        }
-        PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => {
-            out.kind = "playended".into();
-            out.id = Some(id as f64);
-            out.stopped = Some(stopped);
-        }
-        PeerEvent::Media(MediaEvent::Audio {
-            samples,
-            sample_rate,
-        }) => {
-            out.kind = "audio".into();
-            out.samples = Some(Int16Array::new(samples));
-            out.sample_rate = Some(sample_rate);
-        }
-    }
-    out
 }
 
 fn desc_to_js(d: Description) -> NativeDescription {
@@ -440,9 +343,10 @@ impl NativePeerConnection {
         let tsfn = event_channel(on_event)?;
         let handle = PeerHandle::create(cfg, move |id| {
             Box::new(move |ev: PeerEvent| {
-                let mut ev = event_to_js(ev);
-                ev.pc = id as f64;
-                tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
+                tsfn.call(
+                    events::event_to_js(id as f64, ev),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
             })
         })
         .map_err(to_napi)?;
@@ -721,26 +625,26 @@ impl NativePeerConnection {
 
     /// W3C `signalingState`.
     #[napi(getter)]
-    pub fn signaling_state(&self) -> String {
-        self.handle.snapshot().signaling_state.into()
+    pub fn signaling_state(&self) -> RTCSignalingState {
+        events::signaling_state(self.handle.snapshot().signaling_state)
     }
 
     /// W3C `iceGatheringState`.
     #[napi(getter)]
-    pub fn ice_gathering_state(&self) -> String {
-        self.handle.snapshot().ice_gathering_state.into()
+    pub fn ice_gathering_state(&self) -> RTCIceGatheringState {
+        events::ice_gathering_state(self.handle.snapshot().ice_gathering_state)
     }
 
     /// W3C `iceConnectionState`.
     #[napi(getter)]
-    pub fn ice_connection_state(&self) -> String {
-        self.handle.snapshot().ice_connection_state
+    pub fn ice_connection_state(&self) -> RTCIceConnectionState {
+        events::ice_connection_state(&self.handle.snapshot().ice_connection_state)
     }
 
     /// W3C `connectionState`.
     #[napi(getter)]
-    pub fn connection_state(&self) -> String {
-        self.handle.snapshot().connection_state
+    pub fn connection_state(&self) -> RTCPeerConnectionState {
+        events::connection_state(&self.handle.snapshot().connection_state)
     }
 
     /// W3C `localDescription` (with every candidate gathered so far).

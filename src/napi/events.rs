@@ -1,0 +1,224 @@
+//! Native events and states as precise TypeScript types.
+//!
+//! States are `#[napi(string_enum)]`s, which `napi build` (with
+//! `"constEnum": false` in package.json) writes to `index.d.ts` as unions of
+//! their W3C strings. Events are one structured enum: napi writes it as a
+//! union discriminated by `type`, each member with only its own fields, so
+//! the facade narrows with `switch (ev.type)` and needs no `!` or casts.
+
+use crate::media::MediaEvent;
+use crate::peer::PeerEvent;
+use napi::bindgen_prelude::Int16Array;
+use napi_derive::napi;
+
+/// W3C `RTCSignalingState`.
+#[napi(string_enum = "kebab-case")]
+#[derive(Debug, PartialEq)]
+pub enum RTCSignalingState {
+    Stable,
+    HaveLocalOffer,
+    HaveRemoteOffer,
+    Closed,
+}
+
+/// W3C `RTCIceGatheringState`.
+#[napi(string_enum = "kebab-case")]
+#[derive(Debug, PartialEq)]
+pub enum RTCIceGatheringState {
+    New,
+    Gathering,
+    Complete,
+}
+
+/// W3C `RTCIceConnectionState`.
+#[napi(string_enum = "kebab-case")]
+#[derive(Debug, PartialEq)]
+pub enum RTCIceConnectionState {
+    New,
+    Checking,
+    Connected,
+    Completed,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+/// W3C `RTCPeerConnectionState`.
+#[napi(string_enum = "kebab-case")]
+#[derive(Debug, PartialEq)]
+pub enum RTCPeerConnectionState {
+    New,
+    Connecting,
+    Connected,
+    Disconnected,
+    Failed,
+    Closed,
+}
+
+/// The core's `signalingState` string.
+pub fn signaling_state(s: &str) -> RTCSignalingState {
+    match s {
+        "have-local-offer" => RTCSignalingState::HaveLocalOffer,
+        "have-remote-offer" => RTCSignalingState::HaveRemoteOffer,
+        "closed" => RTCSignalingState::Closed,
+        _ => RTCSignalingState::Stable,
+    }
+}
+
+/// The core's `iceGatheringState` string.
+pub fn ice_gathering_state(s: &str) -> RTCIceGatheringState {
+    match s {
+        "gathering" => RTCIceGatheringState::Gathering,
+        "complete" => RTCIceGatheringState::Complete,
+        _ => RTCIceGatheringState::New,
+    }
+}
+
+/// rtc's `iceConnectionState` string (its W3C name; anything else, such
+/// as rtc's `unspecified`, is `new`).
+pub fn ice_connection_state(s: &str) -> RTCIceConnectionState {
+    match s {
+        "checking" => RTCIceConnectionState::Checking,
+        "connected" => RTCIceConnectionState::Connected,
+        "completed" => RTCIceConnectionState::Completed,
+        "disconnected" => RTCIceConnectionState::Disconnected,
+        "failed" => RTCIceConnectionState::Failed,
+        "closed" => RTCIceConnectionState::Closed,
+        _ => RTCIceConnectionState::New,
+    }
+}
+
+/// rtc's `connectionState` string (as [`ice_connection_state`]).
+pub fn connection_state(s: &str) -> RTCPeerConnectionState {
+    match s {
+        "connecting" => RTCPeerConnectionState::Connecting,
+        "connected" => RTCPeerConnectionState::Connected,
+        "disconnected" => RTCPeerConnectionState::Disconnected,
+        "failed" => RTCPeerConnectionState::Failed,
+        "closed" => RTCPeerConnectionState::Closed,
+        _ => RTCPeerConnectionState::New,
+    }
+}
+
+/// An event from the native side; `pc` is the connection's `id`.
+#[napi(discriminant = "type", discriminant_case = "lowercase")]
+pub enum NativeEvent {
+    /// `signalingstatechange`
+    SignalingStateChange { pc: f64, state: RTCSignalingState },
+    /// `icegatheringstatechange`
+    IceGatheringStateChange {
+        pc: f64,
+        state: RTCIceGatheringState,
+    },
+    /// `iceconnectionstatechange`
+    IceConnectionStateChange {
+        pc: f64,
+        state: RTCIceConnectionState,
+    },
+    /// `connectionstatechange`
+    ConnectionStateChange {
+        pc: f64,
+        state: RTCPeerConnectionState,
+    },
+    /// `icecandidate`: a candidate line; absent = end of candidates.
+    IceCandidate { pc: f64, candidate: Option<String> },
+    /// A `waitForGatheringComplete` request (`id`) ended.
+    GatheringWaitDone { pc: f64, id: f64 },
+    /// A `play` request (`id`) ended; `stopped`: ended early by `stopPlayback`.
+    PlayEnded { pc: f64, id: f64, stopped: bool },
+    /// An RFC 4733 digit received.
+    Dtmf { pc: f64, digit: String },
+    /// A DTMF tone started sending; `""`: the queue is done.
+    ToneChange { pc: f64, tone: String },
+    /// No RTP for `rtpTimeout` ms while receiving.
+    RtpTimeout { pc: f64 },
+    /// Something to know that is not an error; `code` is stable when given,
+    /// e.g. `recording-failed`, `remote-closed`, `dtls-fingerprint-mismatch`.
+    Warning {
+        pc: f64,
+        message: String,
+        code: Option<String>,
+    },
+    /// Decoded mono PCM for `audio()` subscribers.
+    Audio {
+        pc: f64,
+        samples: Int16Array,
+        sample_rate: u32,
+    },
+}
+
+/// The JS form of a core event of connection `pc`.
+pub fn event_to_js(pc: f64, ev: PeerEvent) -> NativeEvent {
+    match ev {
+        PeerEvent::SignalingState(s) => NativeEvent::SignalingStateChange {
+            pc,
+            state: signaling_state(s),
+        },
+        PeerEvent::IceGatheringState(s) => NativeEvent::IceGatheringStateChange {
+            pc,
+            state: ice_gathering_state(s),
+        },
+        PeerEvent::IceConnectionState(s) => NativeEvent::IceConnectionStateChange {
+            pc,
+            state: ice_connection_state(&s),
+        },
+        PeerEvent::ConnectionState(s) => NativeEvent::ConnectionStateChange {
+            pc,
+            state: connection_state(&s),
+        },
+        PeerEvent::IceCandidate(candidate) => NativeEvent::IceCandidate { pc, candidate },
+        PeerEvent::Warning(m) => {
+            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
+            let coded = m
+                .strip_prefix('[')
+                .and_then(|r| r.split_once("] "))
+                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
+                .map(|(c, t)| (c.to_string(), t.to_string()));
+            match coded {
+                Some((code, message)) => NativeEvent::Warning {
+                    pc,
+                    message,
+                    code: Some(code),
+                },
+                None => NativeEvent::Warning {
+                    pc,
+                    message: m,
+                    code: None,
+                },
+            }
+        }
+        PeerEvent::CodedWarning { code, message } => NativeEvent::Warning {
+            pc,
+            message,
+            code: Some(code.into()),
+        },
+        PeerEvent::GatheringWaitDone(id) => NativeEvent::GatheringWaitDone { pc, id: id as f64 },
+        PeerEvent::Media(MediaEvent::Dtmf(c)) => NativeEvent::Dtmf {
+            pc,
+            digit: c.to_string(),
+        },
+        PeerEvent::Media(MediaEvent::RtpTimeout) => NativeEvent::RtpTimeout { pc },
+        PeerEvent::Media(MediaEvent::Warning { code, message }) => NativeEvent::Warning {
+            pc,
+            message,
+            code: Some(code.into()),
+        },
+        PeerEvent::Media(MediaEvent::ToneChange(t)) => NativeEvent::ToneChange {
+            pc,
+            tone: t.map(String::from).unwrap_or_default(),
+        },
+        PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => NativeEvent::PlayEnded {
+            pc,
+            id: id as f64,
+            stopped,
+        },
+        PeerEvent::Media(MediaEvent::Audio {
+            samples,
+            sample_rate,
+        }) => NativeEvent::Audio {
+            pc,
+            samples: Int16Array::new(samples),
+            sample_rate,
+        },
+    }
+}
