@@ -222,11 +222,6 @@ impl Peer {
         self.wall = Some(anchor);
     }
 
-    /// Local socket addresses.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.locals
-    }
-
     /// W3C `signalingState`.
     pub fn signaling_state(&self) -> SignalingState {
         self.signaling
@@ -544,11 +539,6 @@ impl Peer {
             candidates: &self.candidates,
         };
         crate::stats::report(&view, transport, timestamp_ms)
-    }
-
-    /// Remote info of the current negotiation.
-    pub fn remote_info(&self) -> Option<&RemoteSdp> {
-        self.remote_info.as_ref()
     }
 
     /// Our candidates.
