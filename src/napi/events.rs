@@ -5,10 +5,15 @@
 //! their W3C strings. Events are one structured enum: napi writes it as a
 //! union discriminated by `type`, each member with only its own fields, so
 //! the facade narrows with `switch (ev.type)` and needs no `!` or casts.
+//!
+//! Events of every connection leave through one threadsafe function
+//! ([`event_channel`]), whose hold on Node's event loop follows the
+//! connections that are `ref()`ed ([`sync_event_loop_ref`]).
 
 use crate::media::MediaEvent;
 use crate::peer::PeerEvent;
-use napi::bindgen_prelude::Int16Array;
+use napi::bindgen_prelude::{Env, Function, Int16Array, Result, Status};
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 /// W3C `RTCSignalingState`.
@@ -220,5 +225,69 @@ pub fn event_to_js(pc: f64, ev: PeerEvent) -> NativeEvent {
             samples: Int16Array::new(samples),
             sample_rate,
         },
+    }
+}
+
+pub(super) type EventTsfn = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, false>;
+
+thread_local! {
+    /// The event channel shared by every live connection (JS thread only).
+    pub(super) static EVENTS: std::cell::RefCell<std::sync::Weak<EventTsfn>> =
+        const { std::cell::RefCell::new(std::sync::Weak::new()) };
+}
+
+/// One threadsafe function for all connections' events, alive while any
+/// connection is. One per connection made libuv walk every connection's
+/// async handle on each wake-up (`uv__async_io` was 28% of the JS thread at
+/// 500 calls) and defeated its coalescing of wake-ups. Strong, not weak: a
+/// live connection keeps Node running, like a socket; when the last one is
+/// closed the shards drop their sinks, the function is released and Node
+/// may exit. `dispatch` must route by the events' `pc` field; it is the same
+/// function for every connection (the JS wrapper's), so only the first
+/// call's is used.
+pub(super) fn event_channel(
+    dispatch: Function<NativeEvent, ()>,
+) -> Result<std::sync::Arc<EventTsfn>> {
+    EVENTS.with(|cell| {
+        if let Some(t) = cell.borrow().upgrade() {
+            return Ok(t);
+        }
+        let t = std::sync::Arc::new(
+            dispatch
+                .build_threadsafe_function()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        *cell.borrow_mut() = std::sync::Arc::downgrade(&t);
+        Ok(t)
+    })
+}
+
+thread_local! {
+    /// Open connections that are `ref()`ed (the default). The shared event
+    /// channel keeps Node's event loop alive only while this is non-zero, so
+    /// `unref()` works per connection although the channel is one (JS thread
+    /// only, like `EVENTS`).
+    pub(super) static REFED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Ref or unref the shared event channel to match [`REFED`]. uv handles'
+/// ref state is a flag, not a count, so calling this repeatedly is harmless.
+pub(super) fn sync_event_loop_ref(env: &Env) {
+    let Some(t) = EVENTS.with(|c| c.borrow().upgrade()) else {
+        return; // no live channel: nothing holds the loop
+    };
+    let refed = REFED.with(|r| r.get()) > 0;
+    // SAFETY: called on the JS thread with its env; the Arc keeps the
+    // function unreleased for the duration of the call.
+    let status = unsafe {
+        if refed {
+            napi::sys::napi_ref_threadsafe_function(env.raw(), t.raw())
+        } else {
+            napi::sys::napi_unref_threadsafe_function(env.raw(), t.raw())
+        }
+    };
+    if status != napi::sys::Status::napi_ok {
+        log::warn!("napi_(un)ref_threadsafe_function failed: status {status}");
     }
 }

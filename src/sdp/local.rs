@@ -1,4 +1,7 @@
 //! Rewriting of local SDP (produced by rtc) before it is sent to a SIP peer.
+//!
+//! About half of this file is tests against real rtc output; the rewrite
+//! itself is one pass over one SDP and stays together.
 
 use std::net::{IpAddr, SocketAddr};
 
