@@ -89,13 +89,13 @@ export declare class NativePeerConnection {
   /** W3C `close`. Idempotent; frees sockets and lets Node exit. */
   close(): void
   /** W3C `signalingState`. */
-  get signalingState(): string
+  get signalingState(): RTCSignalingState
   /** W3C `iceGatheringState`. */
-  get iceGatheringState(): string
+  get iceGatheringState(): RTCIceGatheringState
   /** W3C `iceConnectionState`. */
-  get iceConnectionState(): string
+  get iceConnectionState(): RTCIceConnectionState
   /** W3C `connectionState`. */
-  get connectionState(): string
+  get connectionState(): RTCPeerConnectionState
   /** W3C `localDescription` (with every candidate gathered so far). */
   get localDescription(): NativeDescription | null
   /** True when RFC 4733 DTMF can be sent now (telephone-event negotiated, direction sends). */
@@ -104,8 +104,14 @@ export declare class NativePeerConnection {
   get remoteDescription(): NativeDescription | null
 }
 
+/** What answering-machine detection decided. */
+export type AmdVerdict = 'human' | 'machine' | 'unknown'
+
 /** Dominant frequency of a mono PCM buffer in Hz, or `null` for silence. */
 export declare function detectTone(samples: Int16Array, sampleRate: number): number | null
+
+/** How a received DTMF digit arrived. */
+export type DtmfMethod = 'rfc4733' | 'inband'
 
 /** Constructor options (see `RTCConfiguration` in `js/`). */
 export interface NativeConfig {
@@ -142,43 +148,25 @@ export interface NativeDescription {
   sdp: string
 }
 
-/** An event from the native side, tagged by `type`. */
-export interface NativeEvent {
-  /** The connection this event belongs to (its `id`). */
-  pc: number
-  /**
-   * `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
-   * `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
-   * `rtptimeout`, `audio`, `playended`, `speechstart`, `speechend`, `tonedetected`,
-   * `beep`, `amd`.
-   */
-  type: string
-  /** New state for state-change events; the message for `warning`. */
-  state?: string
-  /** Candidate line for `icecandidate` (absent = end of candidates). */
-  candidate?: string
-  /** Digit for `dtmf`; tone for `tonechange` (`""` = all sent). */
-  digit?: string
-  /** Request id for `gatheringwaitdone` / `playended`. */
-  id?: number
-  /** `playended`: true when stopped early. */
-  stopped?: boolean
-  /** `audio`: decoded mono PCM. */
-  samples?: Int16Array
-  /** `audio`: rate of `samples`. */
-  sampleRate?: number
-  /**
-   * `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
-   * `dtls-fingerprint-mismatch`.
-   */
-  code?: string
-  /** `dtmf`: how the digit arrived, `rfc4733` or `inband`. */
-  method?: string
-  /** `tonedetected` / `beep`: the measured frequency. */
-  hz?: number
-  /** `speechend`: the utterance's length; `amd`: the time to decide. */
-  ms?: number
-}
+/** An event from the native side; `pc` is the connection's `id`. */
+export type NativeEvent =
+  | { type: 'signalingstatechange'; pc: number; state: RTCSignalingState }
+  | { type: 'icegatheringstatechange'; pc: number; state: RTCIceGatheringState }
+  | { type: 'iceconnectionstatechange'; pc: number; state: RTCIceConnectionState }
+  | { type: 'connectionstatechange'; pc: number; state: RTCPeerConnectionState }
+  | { type: 'icecandidate'; pc: number; candidate?: string }
+  | { type: 'gatheringwaitdone'; pc: number; id: number }
+  | { type: 'playended'; pc: number; id: number; stopped: boolean }
+  | { type: 'dtmf'; pc: number; digit: string; method: DtmfMethod }
+  | { type: 'speechstart'; pc: number }
+  | { type: 'speechend'; pc: number; ms: number }
+  | { type: 'tonedetected'; pc: number; id: number; hz: number }
+  | { type: 'beep'; pc: number; hz: number }
+  | { type: 'amd'; pc: number; id: number; verdict: AmdVerdict; ms: number }
+  | { type: 'tonechange'; pc: number; tone: string }
+  | { type: 'rtptimeout'; pc: number }
+  | { type: 'warning'; pc: number; message: string; code?: string }
+  | { type: 'audio'; pc: number; samples: Int16Array; sampleRate: number }
 
 /** One `iceServers` entry. */
 export interface NativeIceServer {
@@ -219,6 +207,18 @@ export interface NativeWav {
 
 /** Read a WAV file into mono 16-bit PCM. */
 export declare function readWav(path: string): NativeWav
+
+/** W3C `RTCIceConnectionState`. */
+export type RTCIceConnectionState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed'
+
+/** W3C `RTCIceGatheringState`. */
+export type RTCIceGatheringState = 'new' | 'gathering' | 'complete'
+
+/** W3C `RTCPeerConnectionState`. */
+export type RTCPeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed'
+
+/** W3C `RTCSignalingState`. */
+export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-offer' | 'closed'
 
 /**
  * Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.

@@ -836,8 +836,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativePeerConnection = nativeBinding.NativePeerConnection
+module.exports.AmdVerdict = nativeBinding.AmdVerdict
 module.exports.detectTone = nativeBinding.detectTone
+module.exports.DtmfMethod = nativeBinding.DtmfMethod
 module.exports.nativeResources = nativeBinding.nativeResources
 module.exports.readWav = nativeBinding.readWav
+module.exports.RTCIceConnectionState = nativeBinding.RTCIceConnectionState
+module.exports.RTCIceGatheringState = nativeBinding.RTCIceGatheringState
+module.exports.RTCPeerConnectionState = nativeBinding.RTCPeerConnectionState
+module.exports.RTCSignalingState = nativeBinding.RTCSignalingState
 module.exports.validateOffer = nativeBinding.validateOffer
 module.exports.writeWav = nativeBinding.writeWav

@@ -126,10 +126,12 @@ export interface RTCIceCandidateInit {
   sdpMLineIndex?: number | null;
 }
 
-export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-offer' | 'closed';
-export type RTCIceGatheringState = 'new' | 'gathering' | 'complete';
-export type RTCIceConnectionState = 'new' | 'checking' | 'connected' | 'completed' | 'disconnected' | 'failed' | 'closed';
-export type RTCPeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+// The W3C state unions, as the native binding declares them (generated from
+// the Rust enums in src/napi/events.rs).
+export type RTCSignalingState = import('../index').RTCSignalingState;
+export type RTCIceGatheringState = import('../index').RTCIceGatheringState;
+export type RTCIceConnectionState = import('../index').RTCIceConnectionState;
+export type RTCPeerConnectionState = import('../index').RTCPeerConnectionState;
 /** Media direction, from our side. */
 export type MediaDirection = 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 
@@ -361,13 +363,13 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     }
   }
 
-  #onNative(ev: import('../index').NativeEvent): void {
+  #onNative(ev: NativeEvent): void {
     switch (ev.type) {
       case 'gatheringwaitdone':
       case 'playended': {
-        const resolve = this.#waiters.get(ev.id!);
-        this.#waiters.delete(ev.id!);
-        resolve?.({ stopped: ev.stopped ?? false });
+        const resolve = this.#waiters.get(ev.id);
+        this.#waiters.delete(ev.id);
+        resolve?.({ stopped: ev.type === 'playended' && ev.stopped });
         return;
       }
       case 'icecandidate':
@@ -377,32 +379,32 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
         );
         return;
       case 'dtmf':
-        this.#dispatch(new DtmfEvent(ev.digit!, ev.method === 'inband' ? 'inband' : 'rfc4733'), this.ondtmf);
+        this.#dispatch(new DtmfEvent(ev.digit, ev.method), this.ondtmf);
         return;
       case 'speechstart':
         this.dispatchEvent(new Event('speechstart'));
         return;
       case 'speechend':
-        this.dispatchEvent(new SpeechEndEvent(ev.ms ?? 0));
+        this.dispatchEvent(new SpeechEndEvent(ev.ms));
         return;
       case 'beep':
-        this.dispatchEvent(new BeepEvent(ev.hz ?? 0));
+        this.dispatchEvent(new BeepEvent(ev.hz));
         return;
       case 'tonedetected':
       case 'amd': {
-        const w = this.#listenWaiters.get(ev.id!);
-        this.#listenWaiters.delete(ev.id!);
+        const w = this.#listenWaiters.get(ev.id);
+        this.#listenWaiters.delete(ev.id);
         w?.resolve(ev);
         return;
       }
       case 'warning':
-        this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
+        this.#dispatch(new WarningEvent(ev.message, ev.code ?? ''), this.onwarning);
         return;
       case 'tonechange':
-        this.#dispatch(new RTCDTMFToneChangeEvent(ev.digit ?? ''), this.ontonechange);
+        this.#dispatch(new RTCDTMFToneChangeEvent(ev.tone), this.ontonechange);
         return;
       case 'audio':
-        this.dispatchEvent(new AudioEvent({ samples: ev.samples!, sampleRate: ev.sampleRate! }));
+        this.dispatchEvent(new AudioEvent({ samples: ev.samples, sampleRate: ev.sampleRate }));
         return;
       default: {
         this.#dispatch(new Event(ev.type), this.#stateHandler(ev.type));
@@ -435,16 +437,16 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   }
 
   get signalingState(): RTCSignalingState {
-    return this.#closed ? 'closed' : (this.#native.signalingState as RTCSignalingState);
+    return this.#closed ? 'closed' : this.#native.signalingState;
   }
   get iceGatheringState(): RTCIceGatheringState {
-    return this.#native.iceGatheringState as RTCIceGatheringState;
+    return this.#native.iceGatheringState;
   }
   get iceConnectionState(): RTCIceConnectionState {
-    return this.#closed ? 'closed' : (this.#native.iceConnectionState as RTCIceConnectionState);
+    return this.#closed ? 'closed' : this.#native.iceConnectionState;
   }
   get connectionState(): RTCPeerConnectionState {
-    return this.#closed ? 'closed' : (this.#native.connectionState as RTCPeerConnectionState);
+    return this.#closed ? 'closed' : this.#native.connectionState;
   }
   /** The local description, including every candidate gathered so far. */
   get localDescription(): RTCSessionDescriptionInit | null {
@@ -679,7 +681,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     const timeoutMs = finiteOr(options.timeoutMs, 10000);
     const minDurationMs = Math.max(20, Math.min(finiteOr(options.minDurationMs, 200), 600000));
     return this.#listenFor(timeoutMs, `no ${hz} Hz tone within ${timeoutMs} ms`, (id) => this.#native.watchTone(id, hz, minDurationMs)).then(
-      (ev) => ({ hz: ev.hz ?? hz }),
+      (ev) => ({ hz: ev.type === 'tonedetected' ? ev.hz : hz }),
     );
   }
 
@@ -695,8 +697,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     // Rust decides on its own clock (audio frames); the JS timer only covers
     // a far end that sends no audio at all.
     const ev = await this.#listenFor(timeoutMs + 1000, null, (id) => this.#native.detectAnsweringMachine(id, timeoutMs));
-    const r = ev.state;
-    return r === 'human' || r === 'machine' ? r : 'unknown';
+    return ev.type === 'amd' ? ev.verdict : 'unknown';
   }
 
   /** Start a native tone watch or detection and settle with its event, its timeout (reject, or `unknown` when `timeoutMessage` is null) or close. */
@@ -706,7 +707,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
       const timer = setTimeout(() => {
         this.#listenWaiters.delete(id);
         if (!this.#closed) this.#native.cancelListen(id);
-        if (timeoutMessage === null) resolve({ pc: this.#native.id, type: 'amd', state: 'unknown' });
+        if (timeoutMessage === null) resolve({ pc: this.#native.id, type: 'amd', id, verdict: 'unknown', ms: timeoutMs });
         else reject(new SipwireError('ERR_TIMEOUT', timeoutMessage));
       }, Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1)));
       this.#listenWaiters.set(id, {

@@ -6,6 +6,9 @@
 //! triple end packet, inter-tone gaps, `,` pauses); [`DtmfReceiver`] turns
 //! received packets back into digits, reporting each event exactly once.
 //! Neither reads a clock: time advances by calls to [`DtmfSender::tick`].
+//!
+//! Sender and receiver share one file (over 600 lines, a third of it tests):
+//! they are the two halves of one payload format and its digit table.
 
 use std::collections::VecDeque;
 

@@ -37,9 +37,6 @@ pub enum Error {
     /// The WebRTC engine (rtc) reported an error.
     #[error("webrtc: {0}")]
     Rtc(String),
-    /// An operation was cut short (for example `play()` stopped by `stopPlayback()`).
-    #[error("aborted: {0}")]
-    Aborted(String),
 }
 
 impl Error {
@@ -55,19 +52,6 @@ impl Error {
             Error::Wav(_) => "ERR_WAV",
             Error::Codec(_) => "ERR_CODEC",
             Error::Rtc(_) => "ERR_WEBRTC",
-            Error::Aborted(_) => "ERR_ABORTED",
-        }
-    }
-
-    /// DOMException-style name, as browsers would use for the same failure.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Error::InvalidState(_) | Error::Closed => "InvalidStateError",
-            Error::Sdp(_) => "InvalidAccessError",
-            Error::InvalidArgument(_) => "TypeError",
-            Error::Unsupported(_) => "NotSupportedError",
-            Error::Aborted(_) => "AbortError",
-            _ => "OperationError",
         }
     }
 }

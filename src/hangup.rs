@@ -60,6 +60,9 @@ pub struct ProbeCredentials {
     pub remote_pwd: String,
     /// Whether we are the controlling agent (we made the first offer).
     pub controlling: bool,
+    /// ICE tie-breaker for the probe's ICE-CONTROLLING/CONTROLLED
+    /// attribute; drawn by the peer from its [`crate::identity::Entropy`].
+    pub tie_breaker: u64,
 }
 
 impl ProbeCredentials {
@@ -74,6 +77,7 @@ impl ProbeCredentials {
             remote_ufrag: attr(remote_sdp, "a=ice-ufrag:")?,
             remote_pwd: attr(remote_sdp, "a=ice-pwd:")?,
             controlling,
+            tie_breaker: 0,
         })
     }
 }
@@ -262,10 +266,10 @@ fn probe_request(c: &ProbeCredentials) -> Option<(TransactionId, Vec<u8>)> {
     let tid = TransactionId::new();
     let role: Box<dyn Setter> = if c.controlling {
         Box::new(rtc::ice::attributes::control::AttrControlling(
-            rand::random(),
+            c.tie_breaker,
         ))
     } else {
-        Box::new(rtc::ice::attributes::control::AttrControlled(rand::random()))
+        Box::new(rtc::ice::attributes::control::AttrControlled(c.tie_breaker))
     };
     let mut m = Message::new();
     m.build(&[

@@ -11,9 +11,9 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
+//! | binding | `napi` (feature `node`): `events`, `audio` | JS <-> core translation, typed events and states, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], gathering, RTCP schedule), [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
+//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
 //! | transport | [`transport`] ([`transport::webrtc`]), [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, DTLS fingerprint check, hang-up detection |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
@@ -29,9 +29,12 @@
 //! [`peer::Peer`], [`media::Media`], the RTCP reporter, the DTMF sender and
 //! receiver, the jitter buffer and the STUN gatherer are state machines: time
 //! arrives as an `Instant` argument, bytes arrive as slices, and output is
-//! polled. Only [`shard`] reads `Instant::now()` or touches a socket. That is
+//! polled. Only [`shard`] reads `Instant::now()` or touches a socket.
+//! Randomness and the DTLS certificate come in the same way, through
+//! [`identity::Identity`] given to [`peer::Peer::with_identity`]. That is
 //! what lets `tests/two_peers.rs` run two full peers (ICE, DTLS, SRTP, Opus)
-//! in memory under a virtual clock, with no sockets, threads or sleeps.
+//! in memory under a virtual clock, seeded, with no sockets, threads or
+//! sleeps.
 //!
 //! ## The run loop
 //!
@@ -99,6 +102,7 @@ pub mod early_checks;
 pub mod error;
 pub mod fingerprint;
 pub mod hangup;
+pub mod identity;
 pub mod intake;
 pub mod listen;
 pub mod logger;

@@ -4,6 +4,13 @@
 //! Errors cross as `Error` objects whose message starts with `[CODE]`; the
 //! TypeScript facade in `js/` turns that prefix into `err.code` and a
 //! DOMException-style `err.name`.
+//!
+//! Layout: [`events`] (event and state types, the shared event channel),
+//! [`audio`] (WAV loading off the JS thread, WAV and tone helpers), and here
+//! the `NativePeerConnection` class with its configuration and description
+//! types. The class stays in one file although it is over 600 lines: it is
+//! one method per JS member, each a few lines of translation, and napi
+//! generates the class's `.d.ts` from one `#[napi] impl`.
 
 // napi-derive generates code that trips these lints; the items are FFI glue.
 #![allow(clippy::new_without_default)]
@@ -47,15 +54,21 @@ static MIMALLOC_OPTIONS: extern "C" fn() = {
     set_options
 };
 
+pub mod audio;
+pub mod events;
+
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
-use crate::listen::ListenEvent;
-use crate::media::MediaEvent;
 use crate::peer::{Description, Peer, PeerEvent, SdpType};
 use crate::sdp::Direction;
 use crate::shard::{PeerHandle, LIVE_PEERS, OPEN_SOCKETS};
+use audio::LoadWav;
+use events::{
+    event_channel, sync_event_loop_ref, NativeEvent, RTCIceConnectionState, RTCIceGatheringState,
+    RTCPeerConnectionState, RTCSignalingState, REFED,
+};
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::time::Duration;
 
@@ -110,148 +123,6 @@ pub struct NativeDescription {
     pub sdp: String,
 }
 
-/// An event from the native side, tagged by `type`.
-#[napi(object)]
-pub struct NativeEvent {
-    /// The connection this event belongs to (its `id`).
-    pub pc: f64,
-    /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
-    /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
-    /// `rtptimeout`, `audio`, `playended`, `speechstart`, `speechend`, `tonedetected`,
-    /// `beep`, `amd`.
-    #[napi(js_name = "type")]
-    pub kind: String,
-    /// New state for state-change events; the message for `warning`.
-    pub state: Option<String>,
-    /// Candidate line for `icecandidate` (absent = end of candidates).
-    pub candidate: Option<String>,
-    /// Digit for `dtmf`; tone for `tonechange` (`""` = all sent).
-    pub digit: Option<String>,
-    /// Request id for `gatheringwaitdone` / `playended`.
-    pub id: Option<f64>,
-    /// `playended`: true when stopped early.
-    pub stopped: Option<bool>,
-    /// `audio`: decoded mono PCM.
-    pub samples: Option<Int16Array>,
-    /// `audio`: rate of `samples`.
-    pub sample_rate: Option<u32>,
-    /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
-    /// `dtls-fingerprint-mismatch`.
-    pub code: Option<String>,
-    /// `dtmf`: how the digit arrived, `rfc4733` or `inband`.
-    pub method: Option<String>,
-    /// `tonedetected` / `beep`: the measured frequency.
-    pub hz: Option<f64>,
-    /// `speechend`: the utterance's length; `amd`: the time to decide.
-    pub ms: Option<f64>,
-}
-
-fn event_to_js(ev: PeerEvent) -> NativeEvent {
-    let mut out = NativeEvent {
-        pc: 0.0,
-        kind: String::new(),
-        state: None,
-        candidate: None,
-        digit: None,
-        id: None,
-        stopped: None,
-        samples: None,
-        sample_rate: None,
-        code: None,
-        method: None,
-        hz: None,
-        ms: None,
-    };
-    match ev {
-        PeerEvent::SignalingState(s) => {
-            (out.kind, out.state) = ("signalingstatechange".into(), Some(s.into()))
-        }
-        PeerEvent::IceGatheringState(s) => {
-            (out.kind, out.state) = ("icegatheringstatechange".into(), Some(s.into()))
-        }
-        PeerEvent::IceConnectionState(s) => {
-            (out.kind, out.state) = ("iceconnectionstatechange".into(), Some(s))
-        }
-        PeerEvent::ConnectionState(s) => {
-            (out.kind, out.state) = ("connectionstatechange".into(), Some(s))
-        }
-        PeerEvent::IceCandidate(c) => (out.kind, out.candidate) = ("icecandidate".into(), c),
-        PeerEvent::Warning(m) => {
-            // "[code] text" (crate::sdp::limits::coded) carries a stable code.
-            let coded = m
-                .strip_prefix('[')
-                .and_then(|r| r.split_once("] "))
-                .filter(|(c, _)| !c.is_empty() && !c.contains(' '))
-                .map(|(c, t)| (c.to_string(), t.to_string()));
-            out.kind = "warning".into();
-            match coded {
-                Some((code, text)) => (out.state, out.code) = (Some(text), Some(code)),
-                None => out.state = Some(m),
-            }
-        }
-        PeerEvent::CodedWarning { code, message } => {
-            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
-        }
-        PeerEvent::GatheringWaitDone(id) => {
-            (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
-        }
-        PeerEvent::Media(MediaEvent::Dtmf(c)) => {
-            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()));
-            out.method = Some("rfc4733".into());
-        }
-        PeerEvent::Media(MediaEvent::Listen(ev)) => listen_event_to_js(ev, &mut out),
-        PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
-        PeerEvent::Media(MediaEvent::Warning { code, message }) => {
-            (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
-        }
-        PeerEvent::Media(MediaEvent::ToneChange(t)) => {
-            out.kind = "tonechange".into();
-            out.digit = Some(t.map(String::from).unwrap_or_default());
-        }
-        PeerEvent::Media(MediaEvent::PlayEnded { id, stopped }) => {
-            out.kind = "playended".into();
-            out.id = Some(id as f64);
-            out.stopped = Some(stopped);
-        }
-        PeerEvent::Media(MediaEvent::Audio {
-            samples,
-            sample_rate,
-        }) => {
-            out.kind = "audio".into();
-            out.samples = Some(Int16Array::new(samples));
-            out.sample_rate = Some(sample_rate);
-        }
-    }
-    out
-}
-
-fn listen_event_to_js(ev: ListenEvent, out: &mut NativeEvent) {
-    match ev {
-        ListenEvent::Dtmf(c) => {
-            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()));
-            out.method = Some("inband".into());
-        }
-        ListenEvent::SpeechStart => out.kind = "speechstart".into(),
-        ListenEvent::SpeechEnd { duration_ms } => {
-            (out.kind, out.ms) = ("speechend".into(), Some(duration_ms as f64))
-        }
-        ListenEvent::Tone { id, hz } => {
-            out.kind = "tonedetected".into();
-            (out.id, out.hz) = (Some(id as f64), Some(f64::from(hz)));
-        }
-        ListenEvent::Beep { hz } => (out.kind, out.hz) = ("beep".into(), Some(f64::from(hz))),
-        ListenEvent::Amd {
-            id,
-            verdict,
-            after_ms,
-        } => {
-            out.kind = "amd".into();
-            (out.id, out.state) = (Some(id as f64), Some(verdict.as_str().into()));
-            out.ms = Some(after_ms as f64);
-        }
-    }
-}
-
 fn desc_to_js(d: Description) -> NativeDescription {
     NativeDescription {
         sdp_type: d.sdp_type.as_str().into(),
@@ -264,111 +135,6 @@ fn desc_from_js(d: NativeDescription) -> std::result::Result<Description, CoreEr
         sdp_type: SdpType::parse(&d.sdp_type)?,
         sdp: d.sdp,
     })
-}
-
-type EventTsfn = ThreadsafeFunction<NativeEvent, (), NativeEvent, Status, false>;
-
-thread_local! {
-    /// The event channel shared by every live connection (JS thread only).
-    static EVENTS: std::cell::RefCell<std::sync::Weak<EventTsfn>> =
-        const { std::cell::RefCell::new(std::sync::Weak::new()) };
-}
-
-/// One threadsafe function for all connections' events, alive while any
-/// connection is. One per connection made libuv walk every connection's
-/// async handle on each wake-up (`uv__async_io` was 28% of the JS thread at
-/// 500 calls) and defeated its coalescing of wake-ups. Strong, not weak: a
-/// live connection keeps Node running, like a socket; when the last one is
-/// closed the shards drop their sinks, the function is released and Node
-/// may exit. `dispatch` must route by the events' `pc` field; it is the same
-/// function for every connection (the JS wrapper's), so only the first
-/// call's is used.
-fn event_channel(dispatch: Function<NativeEvent, ()>) -> Result<std::sync::Arc<EventTsfn>> {
-    EVENTS.with(|cell| {
-        if let Some(t) = cell.borrow().upgrade() {
-            return Ok(t);
-        }
-        let t = std::sync::Arc::new(
-            dispatch
-                .build_threadsafe_function()
-                .callee_handled::<false>()
-                .build()?,
-        );
-        *cell.borrow_mut() = std::sync::Arc::downgrade(&t);
-        Ok(t)
-    })
-}
-
-/// `playWav`'s blocking part: read, decode, resample.
-pub struct LoadWav {
-    handle: PeerHandle,
-    stops: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    stops_at_start: u64,
-    id: u64,
-    path: String,
-    looped: bool,
-}
-
-impl Task for LoadWav {
-    type Output = (Vec<i16>, u32);
-    type JsValue = f64;
-
-    fn compute(&mut self) -> Result<Self::Output> {
-        let path = &self.path;
-        let bytes =
-            std::fs::read(path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        let wav = crate::wav::read_wav(&bytes)
-            .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-        crate::media::to_supported_rate(wav.samples, wav.sample_rate).map_err(to_napi)
-    }
-
-    fn resolve(&mut self, _env: Env, (samples, rate): Self::Output) -> Result<f64> {
-        let duration_ms = samples.len() as f64 * 1000.0 / rate as f64;
-        let (id, looped) = (self.id, self.looped);
-        let stopped = self.stops.load(std::sync::atomic::Ordering::Acquire) != self.stops_at_start;
-        self.handle.with(Box::new(move |peer, _| {
-            if let Some(p) = peer {
-                if stopped {
-                    // stopPlayback() came while the file was loading.
-                    p.push_media_events(vec![MediaEvent::PlayEnded { id, stopped: true }]);
-                } else if let Err(e) = p.media_mut().play(id, &samples, rate, looped) {
-                    // Unreachable for a supported rate; never silent all the same.
-                    log::warn!("play: {e}");
-                }
-            }
-            None
-        }));
-        Ok(duration_ms)
-    }
-}
-
-thread_local! {
-    /// Open connections that are `ref()`ed (the default). The shared event
-    /// channel keeps Node's event loop alive only while this is non-zero, so
-    /// `unref()` works per connection although the channel is one (JS thread
-    /// only, like `EVENTS`).
-    static REFED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// Ref or unref the shared event channel to match [`REFED`]. uv handles'
-/// ref state is a flag, not a count, so calling this repeatedly is harmless.
-fn sync_event_loop_ref(env: &Env) {
-    let Some(t) = EVENTS.with(|c| c.borrow().upgrade()) else {
-        return; // no live channel: nothing holds the loop
-    };
-    let refed = REFED.with(|r| r.get()) > 0;
-    // SAFETY: called on the JS thread with its env; the Arc keeps the
-    // function unreleased for the duration of the call.
-    let status = unsafe {
-        if refed {
-            napi::sys::napi_ref_threadsafe_function(env.raw(), t.raw())
-        } else {
-            napi::sys::napi_unref_threadsafe_function(env.raw(), t.raw())
-        }
-    };
-    if status != napi::sys::Status::napi_ok {
-        log::warn!("napi_(un)ref_threadsafe_function failed: status {status}");
-    }
 }
 
 type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
@@ -480,9 +246,10 @@ impl NativePeerConnection {
         let tsfn = event_channel(on_event)?;
         let handle = PeerHandle::create(cfg, move |id| {
             Box::new(move |ev: PeerEvent| {
-                let mut ev = event_to_js(ev);
-                ev.pc = id as f64;
-                tsfn.call(ev, ThreadsafeFunctionCallMode::NonBlocking);
+                tsfn.call(
+                    events::event_to_js(id as f64, ev),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                );
             })
         })
         .map_err(to_napi)?;
@@ -816,26 +583,26 @@ impl NativePeerConnection {
 
     /// W3C `signalingState`.
     #[napi(getter)]
-    pub fn signaling_state(&self) -> String {
-        self.handle.snapshot().signaling_state.into()
+    pub fn signaling_state(&self) -> RTCSignalingState {
+        events::signaling_state(self.handle.snapshot().signaling_state)
     }
 
     /// W3C `iceGatheringState`.
     #[napi(getter)]
-    pub fn ice_gathering_state(&self) -> String {
-        self.handle.snapshot().ice_gathering_state.into()
+    pub fn ice_gathering_state(&self) -> RTCIceGatheringState {
+        events::ice_gathering_state(self.handle.snapshot().ice_gathering_state)
     }
 
     /// W3C `iceConnectionState`.
     #[napi(getter)]
-    pub fn ice_connection_state(&self) -> String {
-        self.handle.snapshot().ice_connection_state
+    pub fn ice_connection_state(&self) -> RTCIceConnectionState {
+        events::ice_connection_state(&self.handle.snapshot().ice_connection_state)
     }
 
     /// W3C `connectionState`.
     #[napi(getter)]
-    pub fn connection_state(&self) -> String {
-        self.handle.snapshot().connection_state
+    pub fn connection_state(&self) -> RTCPeerConnectionState {
+        events::connection_state(&self.handle.snapshot().connection_state)
     }
 
     /// W3C `localDescription` (with every candidate gathered so far).
@@ -920,39 +687,4 @@ pub fn native_resources() -> NativeResources {
         open_sockets: OPEN_SOCKETS.load(std::sync::atomic::Ordering::Relaxed) as u32,
         live_peers: LIVE_PEERS.load(std::sync::atomic::Ordering::Relaxed) as u32,
     }
-}
-
-/// Dominant frequency of a mono PCM buffer in Hz, or `null` for silence.
-#[napi]
-pub fn detect_tone(samples: Int16Array, sample_rate: u32) -> Option<f64> {
-    crate::tone::dominant_frequency(&samples, sample_rate).map(|f| f as f64)
-}
-
-/// Read a WAV file: mono PCM and its rate.
-#[napi(object)]
-pub struct NativeWav {
-    /// Mono samples.
-    pub samples: Int16Array,
-    /// Sample rate in Hz.
-    pub sample_rate: u32,
-}
-
-/// Read a WAV file into mono 16-bit PCM.
-#[napi]
-pub fn read_wav(path: String) -> Result<NativeWav> {
-    let bytes =
-        std::fs::read(&path).map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-    let w = crate::wav::read_wav(&bytes)
-        .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))?;
-    Ok(NativeWav {
-        samples: Int16Array::new(w.samples),
-        sample_rate: w.sample_rate,
-    })
-}
-
-/// Write mono 16-bit PCM to a WAV file.
-#[napi]
-pub fn write_wav(path: String, samples: Int16Array, sample_rate: u32) -> Result<()> {
-    std::fs::write(&path, crate::wav::encode_wav(&samples, sample_rate))
-        .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))
 }

@@ -75,7 +75,6 @@ impl Peer {
                 .map(|o| o.rejected_sections.clone())
                 .unwrap_or_default(),
             strip_bundle: offer.is_some_and(|o| !o.had_bundle),
-            strip_mid: false,
             dedupe_telephone_event: true,
         }
     }

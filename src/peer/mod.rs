@@ -41,6 +41,7 @@ pub use signaling::{next_state, Apply, Description, SdpType, SignalingState};
 use crate::config::PeerConfig;
 use crate::delay::WallAnchor;
 use crate::error::{Error, Result};
+use crate::identity::Identity;
 use crate::media::{Media, MediaEvent};
 use crate::sdp::{Direction, RemoteSdp, Setup};
 use crate::transport::webrtc::WebRtcTransport;
@@ -132,6 +133,8 @@ pub struct Peer {
     hangup: crate::hangup::Hangup,
     /// STUN server names the I/O layer is still resolving.
     pending_dns: usize,
+    /// Randomness and DTLS certificate (see [`crate::identity`]).
+    identity: Identity,
 }
 
 /// The media-facing side of the transport: what media and RTCP code use, so
@@ -141,10 +144,33 @@ fn wire(t: &mut Option<WebRtcTransport>) -> Option<&mut dyn MediaTransport> {
 }
 
 impl Peer {
-    /// A new connection whose sockets are already bound at `locals`.
+    /// A new connection whose sockets are already bound at `locals`, with
+    /// OS randomness and the process-wide certificate.
     pub fn new(cfg: PeerConfig, locals: Vec<SocketAddr>, now: Instant) -> Self {
-        let ssrc: u32 = rand::random();
-        let mut media = Media::new(ssrc, rand::random(), rand::random());
+        Self::with_identity(cfg, locals, now, Identity::default())
+    }
+
+    /// [`Peer::new`] with its randomness and certificate given: with
+    /// [`Identity::seeded`] a test's SSRCs, RTP origins and ICE credentials
+    /// repeat from run to run.
+    ///
+    /// ```
+    /// use sipwire::{config::PeerConfig, identity::Identity, peer::Peer};
+    /// use std::time::Instant;
+    /// let at = vec!["127.0.0.1:40000".parse().unwrap()];
+    /// let a = Peer::with_identity(PeerConfig::default(), at.clone(), Instant::now(), Identity::seeded(1));
+    /// let b = Peer::with_identity(PeerConfig::default(), at, Instant::now(), Identity::seeded(1));
+    /// assert_eq!(a.media().ssrc(), b.media().ssrc());
+    /// ```
+    pub fn with_identity(
+        cfg: PeerConfig,
+        locals: Vec<SocketAddr>,
+        now: Instant,
+        identity: Identity,
+    ) -> Self {
+        let random = &identity.entropy;
+        let ssrc = random.u32();
+        let mut media = Media::new(ssrc, random.u16(), random.u32());
         media.set_rtp_timeout_ticks((cfg.rtp_timeout.as_millis() / 20) as u64);
         media.set_opus_complexity(cfg.opus_complexity);
         if cfg.measure_one_way_delay {
@@ -182,10 +208,11 @@ impl Peer {
             srflx: None,
             stun_out: VecDeque::new(),
             epoch: now,
-            rtcp: crate::rtcp::Reporter::new(ssrc, rand::random()),
+            rtcp: crate::rtcp::Reporter::new(ssrc, random.u32()),
             wall: None,
             hangup: crate::hangup::Hangup::default(),
             pending_dns,
+            identity,
         }
     }
 
@@ -193,11 +220,6 @@ impl Peer {
     /// (abs-send-time). Without it nothing is stamped or measured.
     pub fn set_wall_anchor(&mut self, anchor: WallAnchor) {
         self.wall = Some(anchor);
-    }
-
-    /// Local socket addresses.
-    pub fn local_addrs(&self) -> &[SocketAddr] {
-        &self.locals
     }
 
     /// W3C `signalingState`.
@@ -240,6 +262,7 @@ impl Peer {
         let codecs = negotiation::engine_codecs(&self.cfg.codecs, remote_offer)?;
         let t = WebRtcTransport::new(
             &self.cfg,
+            &self.identity,
             &codecs,
             remote_offer.and_then(|o| o.setup),
             self.media.ssrc(),
@@ -516,11 +539,6 @@ impl Peer {
             candidates: &self.candidates,
         };
         crate::stats::report(&view, transport, timestamp_ms)
-    }
-
-    /// Remote info of the current negotiation.
-    pub fn remote_info(&self) -> Option<&RemoteSdp> {
-        self.remote_info.as_ref()
     }
 
     /// Our candidates.

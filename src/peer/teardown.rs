@@ -103,7 +103,11 @@ impl Peer {
     /// still there (see [`crate::hangup`]).
     pub(super) fn on_remote_bye(&mut self, now: Instant) {
         let creds = match (self.local.as_ref(), self.remote.as_ref()) {
-            (Some(l), Some(r)) => crate::hangup::ProbeCredentials::from_sdp(&l.sdp, &r.sdp, true),
+            (Some(l), Some(r)) => crate::hangup::ProbeCredentials::from_sdp(&l.sdp, &r.sdp, true)
+                .map(|c| crate::hangup::ProbeCredentials {
+                    tie_breaker: self.identity.entropy.u64(),
+                    ..c
+                }),
             _ => None,
         };
         self.hangup.on_bye(now, creds);

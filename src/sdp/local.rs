@@ -1,4 +1,7 @@
 //! Rewriting of local SDP (produced by rtc) before it is sent to a SIP peer.
+//!
+//! About half of this file is tests against real rtc output; the rewrite
+//! itself is one pass over one SDP and stays together.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -24,8 +27,6 @@ pub struct LocalRewrite {
     pub rejected_sections: Vec<RejectedSection>,
     /// Remove `a=group:BUNDLE`.
     pub strip_bundle: bool,
-    /// Reserved: remove `a=mid` (not implemented yet).
-    pub strip_mid: bool,
     /// Keep only one telephone-event payload type per clock rate.
     pub dedupe_telephone_event: bool,
 }
@@ -284,22 +285,6 @@ pub fn strip_rejected_sections(sdp: &str) -> String {
         return to_crlf(sdp);
     };
     doc.media.retain(|m| m.port_number() != 0);
-    doc.to_sdp_string()
-}
-
-/// Increment the session version in `o=` (RFC 3264 §8: each new offer/answer
-/// in a session must bump it). Returns the input (CRLF) if `o=` is malformed.
-pub fn bump_origin_version(sdp: &str) -> String {
-    let Ok(mut doc) = Sdp::parse(sdp) else {
-        return to_crlf(sdp);
-    };
-    if let Some(o) = doc.session.iter_mut().find(|l| l.typ == 'o') {
-        let mut f: Vec<String> = o.value.split_whitespace().map(str::to_string).collect();
-        if let Some(v) = f.get(2).and_then(|v| v.parse::<u64>().ok()) {
-            f[2] = v.wrapping_add(1).to_string();
-            o.value = f.join(" ");
-        }
-    }
     doc.to_sdp_string()
 }
 
@@ -562,15 +547,6 @@ mod tests {
         let without = strip_rejected_sections(&with);
         assert_rtc_accepts(&without);
         assert_eq!(without, rewrite_local(RTC_LOCAL, &LocalRewrite::default()));
-    }
-
-    #[test]
-    fn bumps_origin() {
-        let out = bump_origin_version(RTC_LOCAL);
-        assert!(out.contains("o=- 8021357349174420188 407217447 IN IP4 0.0.0.0\r\n"));
-        let out = bump_origin_version(&RTC_LOCAL.replace("407217446", "18446744073709551615"));
-        assert!(out.contains(" 0 IN IP4"));
-        assert_eq!(bump_origin_version("x"), "x\r\n");
     }
 
     #[test]

@@ -69,8 +69,8 @@ pub mod remote;
 
 pub use error::SdpError;
 pub use local::{
-    answer_setup, bump_origin_version, default_candidate, remove_payload_types, rewrite_local,
-    set_direction, strip_rejected_sections, LocalRewrite,
+    answer_setup, default_candidate, remove_payload_types, rewrite_local, set_direction,
+    strip_rejected_sections, LocalRewrite,
 };
 pub use remote::{normalize_remote, RemoteCodec, RemoteSdp, SdpKind};
 

@@ -56,6 +56,7 @@ impl WebRtcTransport {
     /// `remote_setup` is the offer's `a=setup` when we answer.
     pub fn new(
         cfg: &PeerConfig,
+        identity: &crate::identity::Identity,
         codecs: &[EngineCodec],
         remote_setup: Option<Setup>,
         ssrc: u32,
@@ -93,7 +94,12 @@ impl WebRtcTransport {
             Some(Setup::Passive) => RTCDtlsRole::Client,
             _ => RTCDtlsRole::Server,
         };
-        let se = SettingEngineBuilder::new()
+        let mut se = SettingEngineBuilder::new();
+        if let Some(provider) = identity.entropy.crypto_provider()? {
+            // ICE credentials (also at restart), tie-breakers, DTLS randoms.
+            se = se.with_crypto_provider(provider);
+        }
+        let se = se
             .with_answering_dtls_role(role)
             .with_multicast_dns_mode(rtc::ice::mdns::MulticastDnsMode::Disabled)
             .with_ice_connection_attempts(Some(Duration::from_millis(10)), Some(100))
@@ -112,7 +118,7 @@ impl WebRtcTransport {
         let mut pc = RTCPeerConnectionBuilder::new()
             .with_configuration(
                 RTCConfigurationBuilder::new()
-                    .with_certificates(vec![crate::certificate::shared()?])
+                    .with_certificates(vec![identity.certificate()?])
                     .build(),
             )
             .with_setting_engine(se)

@@ -194,11 +194,9 @@ fn sdp_normalize() -> Target {
                             setup: Some(sdp::answer_setup(info.setup)),
                             rejected_sections: info.rejected_sections.clone(),
                             strip_bundle: !info.had_bundle,
-                            strip_mid: false,
                             dedupe_telephone_event: true,
                         };
-                        let local = sdp::rewrite_local(&info.sdp, &rw);
-                        let _ = sdp::bump_origin_version(&local);
+                        let _ = sdp::rewrite_local(&info.sdp, &rw);
                         let _ = sdp::extmap_id(&info.sdp, "urn:ietf:params:rtp-hdrext:sdes:mid");
                         out.push(Ok(
                             info.codecs.len() * 16 + info.rejected_sections.len().min(15)
