@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`], [`intake`], [`fingerprint`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, remote SDP intake (shared with validateOffer), DTLS fingerprint check, gathering, the rtc engine, getStats |
+//! | connection | [`peer`], [`plain_rtp`], [`sdes`], [`intake`], [`fingerprint`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, remote SDP intake (shared with validateOffer), DTLS fingerprint check, gathering, the rtc engine, plain RTP and SDES-SRTP without ICE, getStats |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
@@ -99,8 +99,10 @@ pub mod intake;
 pub mod logger;
 pub mod media;
 pub mod peer;
+pub mod plain_rtp;
 pub mod recording;
 pub mod rtcp;
+pub mod sdes;
 pub mod sdp;
 pub mod shard;
 pub mod srflx;
