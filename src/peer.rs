@@ -42,6 +42,9 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+#[path = "peer_plain.rs"]
+mod plain;
+
 /// While media flows, rtc's deadline is re-read every this many ticks
 /// (100 ms) rather than after every RTP packet in or out.
 const DEADLINE_REFRESH_TICKS: u64 = 5;
@@ -220,6 +223,9 @@ pub struct Peer {
     /// The far end's `a=fingerprint`s; its certificate is checked against
     /// them when DTLS completes (crate::fingerprint), not by rtc.
     remote_fingerprints: Vec<crate::fingerprint::Fingerprint>,
+    /// Set when this call runs RTP/AVP or SDES-SRTP instead of ICE + DTLS
+    /// (see `peer_plain.rs`).
+    plain: Option<plain::PlainState>,
 }
 
 impl Peer {
@@ -276,6 +282,7 @@ impl Peer {
             hangup: crate::hangup::Hangup::default(),
             pending_dns,
             remote_fingerprints: Vec::new(),
+            plain: None,
         }
     }
 
@@ -526,6 +533,9 @@ impl Peer {
                 "createOffer called in have-remote-offer".into(),
             ));
         }
+        if self.wants_plain_local() {
+            return self.plain_create_offer();
+        }
         self.build_pc(now, None)?;
         if ice_restart {
             self.pc()?.restart_ice();
@@ -548,6 +558,9 @@ impl Peer {
                 "createAnswer called in {}",
                 self.signaling.as_str()
             )));
+        }
+        if self.plain.is_some() {
+            return self.plain_create_answer();
         }
         let answer = self.pc()?.create_answer(None)?;
         let info = self
@@ -599,6 +612,9 @@ impl Peer {
                 _ => self.create_offer(now, false)?,
             },
         };
+        if self.plain.is_some() && desc.sdp_type != SdpType::Rollback {
+            return self.plain_set_local(now, desc);
+        }
         match (desc.sdp_type, self.signaling) {
             (SdpType::Rollback, SignalingState::HaveLocalOffer) => {
                 self.rtc_rollback(now, true)?;
@@ -670,6 +686,16 @@ impl Peer {
                 "cannot roll back a remote description in {}",
                 self.signaling.as_str()
             ))),
+            (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer)
+                if self.wants_plain_offer(&desc.sdp) =>
+            {
+                self.plain_remote_offer(desc)
+            }
+            (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer)
+                if self.plain.is_some() =>
+            {
+                self.plain_remote_answer(desc)
+            }
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
                 // The same checks as validate_offer (crate::intake).
                 let intake::PreparedOffer { info, for_rtc } =
@@ -745,9 +771,20 @@ impl Peer {
         offer: &RemoteSdp,
         dir: Direction,
     ) -> Result<()> {
+        self.apply_codecs(&answer.codecs, &offer.codecs, &answer.sdp, dir)
+    }
+
+    /// [`Peer::apply_negotiation`] on codec lists, shared with plain calls.
+    fn apply_codecs(
+        &mut self,
+        answer: &[sdp::RemoteCodec],
+        offer: &[sdp::RemoteCodec],
+        answer_sdp: &str,
+        dir: Direction,
+    ) -> Result<()> {
         let mut recv = RecvCodecs::default();
         let mut send_kind = None;
-        for c in &answer.codecs {
+        for c in answer {
             if c.name.eq_ignore_ascii_case("telephone-event") {
                 recv.telephone_event.push((c.pt, c.clock_rate));
                 continue;
@@ -772,7 +809,7 @@ impl Peer {
         // Receive every format either side listed (RFC 3264 §5.1: the offerer
         // must be ready for all it offered). Chromium answers PCMU-only after
         // setCodecPreferences yet sends Opus on the PT our offer gave it.
-        for c in &offer.codecs {
+        for c in offer {
             if recv.audio.iter().any(|(p, _)| *p == c.pt)
                 || recv.telephone_event.iter().any(|(p, _)| *p == c.pt)
             {
@@ -797,7 +834,7 @@ impl Peer {
         self.media.set_direction(dir);
         // The answer's id is the negotiated one, for both directions (RFC 8285).
         let ext_id =
-            sdp::extmap_id(&answer.sdp, ABS_SEND_TIME_URI).and_then(|id| u8::try_from(id).ok());
+            sdp::extmap_id(answer_sdp, ABS_SEND_TIME_URI).and_then(|id| u8::try_from(id).ok());
         self.media.set_abs_send_time_id(ext_id);
         Ok(())
     }
@@ -963,6 +1000,9 @@ impl Peer {
     /// W3C `localDescription`, with every candidate gathered so far.
     pub fn local_description(&self) -> Option<Description> {
         let d = self.pending_local.as_ref().or(self.local.as_ref())?;
+        if self.plain.is_some() {
+            return Some(d.clone()); // ours already, with no candidates to add
+        }
         let is_answer = d.sdp_type != SdpType::Offer;
         let offer = if is_answer {
             self.remote_info.as_ref()
@@ -1086,6 +1126,13 @@ impl Peer {
         } else {
             None
         };
+        if self.plain.is_some() {
+            if let Some(pkts) = bye {
+                self.plain_send_rtcp(&pkts);
+            }
+            self.connected = false;
+            return;
+        }
         let Some(pc) = self.pc.as_mut() else { return };
         if let Some(pkts) = bye {
             let msg = TaggedRTCMessage {
@@ -1224,6 +1271,12 @@ impl Peer {
                 self.pump_srflx(now);
                 return;
             }
+        }
+        if self.plain.is_some() {
+            if !self.closed {
+                self.plain_datagram(now, remote, data);
+            }
+            return;
         }
         if self.pc.is_none() || self.hangup.is_down() {
             return;
@@ -1373,7 +1426,9 @@ impl Peer {
             if let Some(wall) = self.wall {
                 self.media.stamp_send_time(&mut pkt, wall.unix_time(now));
             }
-            if let Some(pc) = self.pc.as_mut() {
+            if self.plain.is_some() {
+                self.plain_send_rtp(&pkt);
+            } else if let Some(pc) = self.pc.as_mut() {
                 // Straight into the pipeline: RTCRtpSender::write_rtp rebuilds
                 // the sender's parameters (codec list, extensions) on every
                 // packet just to validate what Media already guarantees (our
@@ -1391,10 +1446,10 @@ impl Peer {
         if self.connected && self.rtcp.due(self.media.ticks()) {
             let ntp = self.ntp(now);
             let (sender, reception) = (self.media.sender_info(), self.media.reception());
-            if let (Some(pkts), Some(pc)) = (
-                self.rtcp.poll(self.media.ticks(), ntp, sender, reception),
-                self.pc.as_mut(),
-            ) {
+            let pkts = self.rtcp.poll(self.media.ticks(), ntp, sender, reception);
+            if let (Some(pkts), true) = (pkts.as_ref(), self.plain.is_some()) {
+                self.plain_send_rtcp(pkts);
+            } else if let (Some(pkts), Some(pc)) = (pkts, self.pc.as_mut()) {
                 let msg = TaggedRTCMessage {
                     now,
                     message: RTCMessage::RtcpPacket(String::new(), pkts),
@@ -1625,6 +1680,27 @@ fn force_sendrecv(sdp_text: &str) -> String {
 pub fn validate_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<RemoteSdp> {
     // The very path setRemoteDescription takes (crate::intake).
     intake::prepare_offer(sdp_text, codecs).map(|p| p.info)
+}
+
+/// Check a remote offer as `setRemoteDescription` on a new connection with
+/// `cfg` would, whatever its profile: ICE + DTLS-SRTP ([`validate_offer`]),
+/// RTP/AVP (refused when `cfg.allow_unencrypted_media` is false) or SDES
+/// (refused when no `a=crypto` line is usable).
+///
+/// ```
+/// use sipwire::{config::PeerConfig, peer::validate_offer_for};
+/// let offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+/// assert!(validate_offer_for(offer, &PeerConfig::default()).is_ok());
+/// let strict = PeerConfig { allow_unencrypted_media: false, ..Default::default() };
+/// assert_eq!(validate_offer_for(offer, &strict).unwrap_err().code(), "ERR_UNSUPPORTED_PROFILE");
+/// ```
+pub fn validate_offer_for(sdp_text: &str, cfg: &PeerConfig) -> Result<()> {
+    match crate::sdp::plain::profile_of(sdp_text) {
+        Ok(crate::sdp::plain::MediaProfile::Rtp | crate::sdp::plain::MediaProfile::Sdes) => {
+            plain::check_offer(sdp_text, &cfg.codecs, cfg.allow_unencrypted_media).map(|_| ())
+        }
+        _ => validate_offer(sdp_text, &cfg.codecs).map(|_| ()),
+    }
 }
 
 /// RFC 3264 §6.1: the answer's direction given what we want and what was offered.

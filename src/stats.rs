@@ -185,7 +185,23 @@ pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> 
         "packetsSent": m.packets_sent, "packetsReceived": m.packets_received,
         "bytesSent": m.bytes_sent, "bytesReceived": m.bytes_received,
     });
-    if rtc_transport.is_none() {
+    if let Some((cipher, latched)) = peer.plain_transport_info() {
+        // No ICE, no DTLS: a transport with counters (and the SRTP suite
+        // for SDES), no candidate, pair or certificate entries.
+        let mut t = json!({
+            "id": "T01", "type": "transport", "timestamp": timestamp,
+            "packetsSent": m.packets_sent, "packetsReceived": m.packets_received,
+            "bytesSent": m.bytes_sent, "bytesReceived": m.bytes_received,
+        });
+        if let Some(c) = cipher {
+            t["srtpCipher"] = json!(c);
+        }
+        if let Some(a) = latched {
+            // sipwire extension: where symmetric RTP latched.
+            t["remoteAddress"] = json!(a.to_string());
+        }
+        out.push(t);
+    } else if rtc_transport.is_none() {
         out.push(ours);
     }
     if let Some(send) = peer.media().send_codec() {
@@ -256,7 +272,7 @@ pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> 
         "id": format!("MS{}", peer.media().ssrc()), "type": "media-source", "timestamp": timestamp,
         "kind": "audio", "trackIdentifier": "sipwire-audio",
     }));
-    let fallback = if have_candidates || !ice.local.is_empty() {
+    let fallback = if have_candidates || !ice.local.is_empty() || peer.is_plain() {
         &[][..]
     } else {
         peer.candidates()
