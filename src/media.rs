@@ -210,6 +210,8 @@ pub struct Media {
     opus_complexity: i32,
     /// abs-send-time measurement; `None` unless enabled (costs nothing then).
     one_way: Option<OneWayDelay>,
+    /// G.711 packets of other lengths than 20 ms, as 20 ms frames.
+    reframe: crate::audio::reframe::Reframer,
 }
 
 struct OneWayDelay {
@@ -256,6 +258,7 @@ impl Media {
             pending: None,
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             one_way: None,
+            reframe: Default::default(),
         }
     }
 
@@ -584,6 +587,18 @@ impl Media {
                 &mut slot.as_mut().expect("just set").1
             }
         };
+        if matches!(kind, CodecKind::Pcmu | CodecKind::Pcma) {
+            // Phones and trunks may send 10-60 ms packets (crate::audio::reframe).
+            let frame = kind.samples_per_frame();
+            self.reframe.push(
+                pkt.header.sequence_number,
+                pkt.header.timestamp,
+                &pkt.payload,
+                frame,
+                &mut |seq, ts, p| jb.push(seq, ts, p),
+            );
+            return;
+        }
         jb.push(
             pkt.header.sequence_number,
             pkt.header.timestamp,

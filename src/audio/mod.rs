@@ -5,5 +5,6 @@
 pub mod codec;
 pub mod g711;
 pub mod jitter;
+pub mod reframe;
 pub mod resample;
 pub mod seq;
