@@ -10,6 +10,7 @@
 //! Once a call is plain it stays plain (re-INVITEs included).
 
 use super::{intersect, Description, Peer, PeerEvent, SdpType, SignalingState, Transmit};
+use crate::audio::aggregate::Aggregator;
 use crate::audio::codec::CodecKind;
 use crate::error::{Error, Result};
 use crate::plain_rtp::{Inbound, PlainRtp};
@@ -38,6 +39,11 @@ pub(super) struct PlainState {
     version: u64,
     /// The suite in use, for getStats' `srtpCipher`.
     suite: Option<Suite>,
+    /// Joins 20 ms G.711 packets when the far end's `a=ptime` asks for 40
+    /// or 60 ms; once made it stays (it renumbers the stream).
+    aggregator: Option<Aggregator>,
+    /// Payload types the aggregator may join.
+    joinable: Vec<u8>,
 }
 
 impl PlainState {
@@ -52,6 +58,8 @@ impl PlainState {
             session_id: rand::random::<u32>() as u64,
             version: 0,
             suite: None,
+            aggregator: None,
+            joinable: Vec::new(),
         }
     }
 }
@@ -487,6 +495,24 @@ impl Peer {
             .collect();
         st.payload_types.sort_unstable();
         st.payload_types.dedup();
+        // a=ptime on send: G.711 frames joined to 40/60 ms within a=maxptime.
+        let g711 = self
+            .media
+            .send_codec()
+            .filter(|c| matches!(c.kind, CodecKind::Pcmu | CodecKind::Pcma))
+            .map(|c| c.pt);
+        let max = remote.maxptime.unwrap_or(60).clamp(20, 60);
+        let frames = remote.ptime.map_or(1, |p| (p.min(max) / 20).clamp(1, 3)) as usize;
+        let st = self
+            .plain
+            .as_mut()
+            .ok_or_else(|| Error::InvalidState("no plain call".into()))?;
+        st.joinable = g711.into_iter().collect();
+        match (&mut st.aggregator, frames) {
+            (None, 1) => {}
+            (None, n) => st.aggregator = Some(Aggregator::new(n, rand::random())),
+            (Some(a), n) => *a = Aggregator::new(n, a.next_seq()),
+        }
         if !self.connected {
             self.connected = true;
             self.connection_state = "connected".into();
@@ -545,8 +571,23 @@ impl Peer {
 
     /// Send one RTP packet of a plain call.
     pub(super) fn plain_send_rtp(&mut self, pkt: &Packet) {
-        let Ok(raw) = pkt.marshal() else { return };
-        self.plain_out(raw.freeze(), false);
+        let joined = match self.plain.as_mut() {
+            Some(PlainState {
+                aggregator: Some(a),
+                joinable,
+                ..
+            }) => a.push(pkt.clone(), joinable),
+            _ => {
+                let Ok(raw) = pkt.marshal() else { return };
+                self.plain_out(raw.freeze(), false);
+                return;
+            }
+        };
+        for p in joined {
+            if let Ok(raw) = p.marshal() {
+                self.plain_out(raw.freeze(), false);
+            }
+        }
     }
 
     /// Send an RTCP compound packet of a plain call.

@@ -611,3 +611,43 @@ fn garbage_on_the_plain_rtp_port_leaves_the_call_intact() {
     }
     p.assert_audio_both_ways(700.0, 1200.0);
 }
+
+#[test]
+fn plain_rtp_honours_ptime_40_on_send_and_reframes_on_receive() {
+    let cfg = PeerConfig {
+        codecs: vec![sipwire::audio::codec::CodecKind::Pcmu],
+        ..profile("rtp")
+    };
+    let mut p = Pair::with_configs(cfg, PeerConfig::default());
+    p.subscribe();
+    let now = p.now;
+    let offer = p.a.peer.create_offer(now, false).unwrap();
+    p.a.peer
+        .set_local_description(now, Some(offer.clone()))
+        .unwrap();
+    p.b.peer.set_remote_description(now, offer).unwrap();
+    let answer = p.b.peer.create_answer(now).unwrap();
+    p.b.peer
+        .set_local_description(now, Some(answer.clone()))
+        .unwrap();
+    // B asks for 40 ms packets: A joins two 20 ms frames per packet.
+    let asked = Description {
+        sdp_type: SdpType::Answer,
+        sdp: answer.sdp.replace("a=ptime:20", "a=ptime:40"),
+    };
+    p.a.peer.set_remote_description(now, asked).unwrap();
+    p.assert_audio_both_ways(1000.0, 440.0);
+    let (sent_frames, got) = (
+        p.a.peer.media().stats().frames_encoded,
+        p.b.peer.media().stats().packets_received,
+    );
+    assert!(
+        got * 2 <= sent_frames + 2 && got * 2 + 4 >= sent_frames,
+        "B got {got} packets for {sent_frames} frames: 40 ms each"
+    );
+    assert_eq!(
+        p.b.peer.media().stats().packets_lost,
+        0,
+        "renumbered without gaps"
+    );
+}
