@@ -32,6 +32,7 @@ export type {
   RecordingOptions,
   AudioFrame,
   CodecName,
+  MediaProfile,
   OneWayDelayStats,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';

@@ -58,7 +58,27 @@ export interface RTCConfiguration {
    * {@link OneWayDelayStats}). @defaultValue false
    */
   measureOneWayDelay?: boolean;
+  /**
+   * The media profile of this connection's offers: `'webrtc'` (ICE +
+   * DTLS-SRTP, `UDP/TLS/RTP/SAVPF`, what browsers and WebRTC gateways speak),
+   * `'rtp'` (plain `RTP/AVP` over UDP, no ICE: trunks, PBXs, phones, SIPp) or
+   * `'sdes'` (`RTP/SAVP` with `a=crypto` keys, RFC 4568). Answers always take
+   * the offer's profile. @defaultValue `'webrtc'`
+   */
+  mediaProfile?: MediaProfile;
+  /**
+   * Whether unencrypted media (`RTP/AVP`) is acceptable. `false` refuses
+   * plain-RTP offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488) and forbids
+   * `mediaProfile: 'rtp'`. The default is `true` because a plain-RTP offer
+   * comes from a peer that has no encryption to offer, so refusing it only
+   * fails the call, and sipwire never offers plain RTP unless
+   * `mediaProfile: 'rtp'` asks for it. @defaultValue true
+   */
+  allowUnencryptedMedia?: boolean;
 }
+
+/** The media profiles of {@link RTCConfiguration.mediaProfile}. */
+export type MediaProfile = 'webrtc' | 'rtp' | 'sdes';
 
 /**
  * Extra `inbound-rtp` stats fields present when
@@ -270,6 +290,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
             rtpTimeout: config.rtpTimeout,
             opusComplexity: config.opusComplexity,
             measureOneWayDelay: config.measureOneWayDelay,
+            mediaProfile: config.mediaProfile,
+            allowUnencryptedMedia: config.allowUnencryptedMedia,
           },
           dispatchNative,
         ),

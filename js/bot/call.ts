@@ -19,6 +19,7 @@ import { SipwireError } from '../errors';
 import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
+import { effectivePeerConnectionConfiguration } from '../sdh/session-description-handler-factory';
 import { TypedEventTarget } from '../typed-event-target';
 
 /** How a digit travelled: RFC 4733 in RTP, or a SIP INFO (`application/dtmf-relay`). */
@@ -322,11 +323,20 @@ export class Call extends TypedEventTarget<CallEventMap> {
  */
 export async function answerCall(
   invitation: Invitation,
-  options: CallOptions & { codecs?: Array<'opus' | 'pcmu' | 'pcma'>; sessionDescriptionHandlerOptions?: SipSdhOptions } = {},
+  options: CallOptions & {
+    codecs?: Array<'opus' | 'pcmu' | 'pcma'>;
+    allowUnencryptedMedia?: boolean;
+    sessionDescriptionHandlerOptions?: SipSdhOptions;
+  } = {},
 ): Promise<Call> {
   const body = invitation.request.body;
   if (body) {
-    const problem = validateOffer(body, options.codecs);
+    // Judge the offer by what the call's connection will be configured with.
+    const ua = invitation.userAgent.configuration;
+    const pcc = effectivePeerConnectionConfiguration(ua.sessionDescriptionHandlerFactory, ua.sessionDescriptionHandlerFactoryOptions);
+    const problem = validateOffer(body, options.codecs ?? pcc.codecs, {
+      allowUnencryptedMedia: options.allowUnencryptedMedia ?? pcc.allowUnencryptedMedia,
+    });
     if (problem) {
       await invitation.reject({ statusCode: 488, reasonPhrase: 'Not Acceptable Here' });
       throw new SipwireError(problem.code as never, `call refused with 488: ${problem.message}`);
