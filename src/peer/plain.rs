@@ -9,57 +9,46 @@
 //! offer's profile), or our own offer when `mediaProfile` is `rtp`/`sdes`.
 //! Once a call is plain it stays plain (re-INVITEs included).
 
-use super::{intersect, Description, Peer, PeerEvent, SdpType, SignalingState, Transmit};
-use crate::audio::aggregate::Aggregator;
+use super::gathering::GatherState;
+use super::negotiation::{self, answer_direction, intersect, parse_direction};
+use super::{Description, Peer, PeerEvent, SdpType, SignalingState};
 use crate::audio::codec::CodecKind;
 use crate::error::{Error, Result};
-use crate::plain_rtp::{Inbound, PlainRtp};
 use crate::sdes::{CryptoAttr, SrtpPair, Suite};
 use crate::sdp::plain::{self as psdp, LocalFormat, MediaProfile, PlainLocal, PlainSdp};
 use crate::sdp::{Direction, RemoteCodec, SdpError};
-use bytes::BytesMut;
-use rtc::rtp::packet::Packet;
-use rtc::shared::marshal::{Marshal, Unmarshal};
+use crate::transport::plain::PlainTransport;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 /// Plain-profile state of one call.
 pub(super) struct PlainState {
     profile: MediaProfile,
-    transport: PlainRtp,
+    /// The wire (the peer's `wire()` hands it to media and RTCP).
+    pub(super) transport: PlainTransport,
     /// Our `a=crypto` lines: every suite in an offer, the chosen one after.
     local_crypto: Vec<CryptoAttr>,
     /// The remote offer awaiting our answer.
     pending_remote: Option<PlainSdp>,
     /// What our pending offer lists.
     offered_formats: Vec<LocalFormat>,
-    /// Payload types we accept (negotiated audio + telephone-event + CN).
-    payload_types: Vec<u8>,
     session_id: u64,
     version: u64,
     /// The suite in use, for getStats' `srtpCipher`.
     suite: Option<Suite>,
-    /// Joins 20 ms G.711 packets when the far end's `a=ptime` asks for 40
-    /// or 60 ms; once made it stays (it renumbers the stream).
-    aggregator: Option<Aggregator>,
-    /// Payload types the aggregator may join.
-    joinable: Vec<u8>,
 }
 
 impl PlainState {
-    fn new(profile: MediaProfile) -> Self {
+    fn new(profile: MediaProfile, locals: Vec<SocketAddr>) -> Self {
         PlainState {
             profile,
-            transport: PlainRtp::new(None),
+            transport: PlainTransport::new(locals),
             local_crypto: Vec::new(),
             pending_remote: None,
             offered_formats: Vec::new(),
-            payload_types: Vec::new(),
             session_id: rand::random::<u32>() as u64,
             version: 0,
             suite: None,
-            aggregator: None,
-            joinable: Vec::new(),
         }
     }
 }
@@ -69,8 +58,30 @@ fn fill_random(b: &mut [u8]) {
     rand::rng().fill_bytes(b);
 }
 
+/// Check a remote offer as `setRemoteDescription` on a new connection with
+/// `cfg` would, whatever its profile: ICE + DTLS-SRTP
+/// ([`super::validate_offer`]), RTP/AVP (refused when
+/// `cfg.allow_unencrypted_media` is false) or SDES (refused when no
+/// `a=crypto` line is usable).
+///
+/// ```
+/// use sipwire::{config::PeerConfig, peer::validate_offer_for};
+/// let offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+/// assert!(validate_offer_for(offer, &PeerConfig::default()).is_ok());
+/// let strict = PeerConfig { allow_unencrypted_media: false, ..Default::default() };
+/// assert_eq!(validate_offer_for(offer, &strict).unwrap_err().code(), "ERR_UNSUPPORTED_PROFILE");
+/// ```
+pub fn validate_offer_for(sdp_text: &str, cfg: &crate::config::PeerConfig) -> Result<()> {
+    match psdp::profile_of(sdp_text) {
+        Ok(MediaProfile::Rtp | MediaProfile::Sdes) => {
+            check_offer(sdp_text, &cfg.codecs, cfg.allow_unencrypted_media).map(|_| ())
+        }
+        _ => super::validate_offer(sdp_text, &cfg.codecs).map(|_| ()),
+    }
+}
+
 /// Check a plain offer: the policy, a usable crypto line for SDES, a common
-/// codec. Shared by `validate_offer` and `setRemoteDescription`.
+/// codec. Shared by `validate_offer_for` and `setRemoteDescription`.
 pub(super) fn check_offer(
     text: &str,
     codecs: &[CodecKind],
@@ -128,30 +139,24 @@ impl Peer {
     /// getStats' view of a plain call: `(srtpCipher, latched source)`.
     pub fn plain_transport_info(&self) -> Option<(Option<&'static str>, Option<SocketAddr>)> {
         let p = self.plain.as_ref()?;
-        Some((p.suite.map(Suite::name), p.transport.latched()))
+        Some((p.suite.map(Suite::name), p.transport.rtp.latched()))
     }
 
     /// Whether a remote offer goes the plain way.
     pub(super) fn wants_plain_offer(&self, text: &str) -> bool {
         self.plain.is_some()
-            || (self.pc.is_none()
+            || (self.transport.is_none()
                 && psdp::profile_of(text).is_ok_and(|p| p != MediaProfile::WebRtc))
     }
 
     /// Whether our next offer is plain.
     pub(super) fn wants_plain_local(&self) -> bool {
         self.plain.is_some()
-            || (self.pc.is_none() && self.cfg.media_profile != MediaProfile::WebRtc)
+            || (self.transport.is_none() && self.cfg.media_profile != MediaProfile::WebRtc)
     }
 
     fn local_addr_for(&self, remote: Option<SocketAddr>) -> SocketAddr {
-        let v4 = remote.is_none_or(|r| r.is_ipv4());
-        self.locals
-            .iter()
-            .find(|a| a.is_ipv4() == v4)
-            .or(self.locals.first())
-            .copied()
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9)))
+        PlainTransport::new(self.locals.clone()).local_for(remote)
     }
 
     /// setRemoteDescription(offer) in a plain profile.
@@ -161,9 +166,10 @@ impl Peer {
             &self.cfg.codecs,
             self.cfg.allow_unencrypted_media,
         )?;
+        let locals = self.locals.clone();
         let st = self
             .plain
-            .get_or_insert_with(|| PlainState::new(info.profile));
+            .get_or_insert_with(|| PlainState::new(info.profile, locals));
         if st.profile != info.profile {
             return Err(SdpError::UnsupportedProfile(format!(
                 "a re-offer may not change the media profile from {} to {}",
@@ -237,7 +243,7 @@ impl Peer {
             proto: info.proto.clone(),
             addr,
             formats,
-            direction: super::answer_direction(wanted, info.direction),
+            direction: answer_direction(wanted, info.direction),
             crypto: st.local_crypto.clone(),
             ptime: 20,
             rtcp_mux: info.rtcp_mux,
@@ -303,7 +309,10 @@ impl Peer {
             .and_then(|r| psdp::parse(&r.sdp, "remote").ok())
             .and_then(|r| r.media.rtp);
         let addr = self.local_addr_for(remote);
-        let st = self.plain.get_or_insert_with(|| PlainState::new(profile));
+        let locals = self.locals.clone();
+        let st = self
+            .plain
+            .get_or_insert_with(|| PlainState::new(profile, locals));
         if profile == MediaProfile::Sdes && st.local_crypto.len() != Suite::ALL.len() {
             // A re-offer keeps the suite in use first, with its key.
             let current = st.local_crypto.first().cloned();
@@ -349,7 +358,7 @@ impl Peer {
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveLocalOffer) => {
                 psdp::parse(&desc.sdp, "local offer")?;
                 self.pending_direction =
-                    super::parse_direction(&desc.sdp).unwrap_or(self.wanted_direction);
+                    parse_direction(&desc.sdp).unwrap_or(self.wanted_direction);
                 self.pending_local = Some(desc);
                 self.plain_gathered(now);
                 self.set_signaling(SignalingState::HaveLocalOffer);
@@ -474,27 +483,22 @@ impl Peer {
             Some((mine, theirs)) => Some(SrtpPair::new(mine, theirs)?),
             None => None,
         };
-        self.apply_codecs(answer, offer, "", dir)?;
+        let n = negotiation::negotiate_codecs(answer, offer, "", dir, &self.cfg.codecs)?;
+        self.media.configure(Some(n.send), n.recv)?;
+        self.media.set_direction(n.direction);
         let st = self
             .plain
             .as_mut()
             .ok_or_else(|| Error::InvalidState("no plain call".into()))?;
         let mut media = remote.media;
         media.rtcp_mux = remote.rtcp_mux;
-        st.transport.set_remote(media);
-        if srtp.is_some() || st.transport.is_secure() {
-            st.transport.set_srtp(srtp);
+        st.transport.rtp.set_remote(media);
+        if srtp.is_some() || st.transport.rtp.is_secure() {
+            st.transport.rtp.set_srtp(srtp);
         }
         st.suite = keys.map(|(m, _)| m.suite);
-        // Comfort noise (13) is accepted and ignored, never offered.
-        st.payload_types = answer
-            .iter()
-            .chain(offer)
-            .map(|c| c.pt)
-            .chain([13])
-            .collect();
-        st.payload_types.sort_unstable();
-        st.payload_types.dedup();
+        st.transport
+            .set_payload_types(answer.iter().chain(offer).map(|c| c.pt).collect());
         // a=ptime on send: G.711 frames joined to 40/60 ms within a=maxptime.
         let g711 = self
             .media
@@ -507,12 +511,8 @@ impl Peer {
             .plain
             .as_mut()
             .ok_or_else(|| Error::InvalidState("no plain call".into()))?;
-        st.joinable = g711.into_iter().collect();
-        match (&mut st.aggregator, frames) {
-            (None, 1) => {}
-            (None, n) => st.aggregator = Some(Aggregator::new(n, rand::random())),
-            (Some(a), n) => *a = Aggregator::new(n, a.next_seq()),
-        }
+        st.transport
+            .set_frames_per_packet(frames, g711.into_iter().collect());
         if !self.connected {
             self.connected = true;
             self.connection_state = "connected".into();
@@ -524,96 +524,12 @@ impl Peer {
 
     /// No ICE: gathering is complete at once (SIP.js waits for it).
     fn plain_gathered(&mut self, _now: Instant) {
-        if self.gathering == super::GatherState::New {
-            self.gathering = super::GatherState::InProgress;
+        if self.gathering == GatherState::New {
+            self.gathering = GatherState::InProgress;
             self.events
                 .push_back(PeerEvent::IceGatheringState("gathering"));
             self.candidates.clear();
             self.complete_gathering();
-        }
-    }
-
-    /// A datagram for a plain call.
-    pub(super) fn plain_datagram(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) {
-        let arrival = now.saturating_duration_since(self.epoch);
-        let Some(st) = self.plain.as_mut() else {
-            return;
-        };
-        match st
-            .transport
-            .on_datagram(now, remote, data, &st.payload_types)
-        {
-            Inbound::Rtp(bytes) => {
-                let Ok(pkt) = Packet::unmarshal(&mut &bytes[..]) else {
-                    return;
-                };
-                if pkt.header.payload_type == 13 {
-                    return; // CN: silence is what the jitter buffer plays anyway
-                }
-                let mut ev = std::mem::take(&mut self.media_events);
-                self.media.on_rtp(&pkt, arrival, &mut ev);
-                self.events.extend(ev.drain(..).map(PeerEvent::Media));
-                self.media_events = ev;
-            }
-            Inbound::Rtcp(bytes) => {
-                let Ok(pkts) = rtc::rtcp::packet::unmarshal(&mut &bytes[..]) else {
-                    return;
-                };
-                let recv_unix = self.wall.map(|w| w.unix_time(now));
-                let ntp = crate::rtcp::ntp_from_unix(recv_unix.unwrap_or(arrival));
-                self.rtcp.on_rtcp(&pkts, ntp);
-            }
-            Inbound::Dropped(why) => {
-                log::trace!("plain RTP: dropped a datagram from {remote}: {why}")
-            }
-        }
-    }
-
-    /// Send one RTP packet of a plain call.
-    pub(super) fn plain_send_rtp(&mut self, pkt: &Packet) {
-        let joined = match self.plain.as_mut() {
-            Some(PlainState {
-                aggregator: Some(a),
-                joinable,
-                ..
-            }) => a.push(pkt.clone(), joinable),
-            _ => {
-                let Ok(raw) = pkt.marshal() else { return };
-                self.plain_out(raw.freeze(), false);
-                return;
-            }
-        };
-        for p in joined {
-            if let Ok(raw) = p.marshal() {
-                self.plain_out(raw.freeze(), false);
-            }
-        }
-    }
-
-    /// Send an RTCP compound packet of a plain call.
-    pub(super) fn plain_send_rtcp(&mut self, pkts: &[Box<dyn rtc::rtcp::packet::Packet>]) {
-        let Ok(raw) = rtc::rtcp::packet::marshal(pkts) else {
-            return;
-        };
-        self.plain_out(raw.freeze(), true);
-    }
-
-    fn plain_out(&mut self, raw: bytes::Bytes, rtcp: bool) {
-        let Some(st) = self.plain.as_mut() else {
-            return;
-        };
-        let out = if rtcp {
-            st.transport.send_rtcp(&raw)
-        } else {
-            st.transport.send_rtp(&raw)
-        };
-        if let Some((to, data)) = out {
-            let local = self.local_addr_for(Some(to));
-            self.stun_out.push_back(Transmit {
-                local,
-                remote: to,
-                data: BytesMut::from(&data[..]),
-            });
         }
     }
 }
