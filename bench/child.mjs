@@ -40,6 +40,7 @@ function udpDrops() {
 // install only fails the runs that need it.
 const STACKS = {
   'sipwire-bot-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu'),
+  'sipwire-bot-rtp': async () => (await import('./stacks/sipwire.mjs')).create('bot-rtp'),
   'sipwire-bot-opus': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus'),
   'sipwire-idle-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('idle-pcmu'),
   'sipwire-2p-bot-pcmu': async () => (await import('./stacks/sipwire-2p.mjs')).create('bot-pcmu'),
