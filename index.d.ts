@@ -138,6 +138,17 @@ export interface NativeConfig {
    * delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
    */
   measureOneWayDelay?: boolean
+  /**
+   * The profile of our offers: `"webrtc"` (ICE + DTLS-SRTP), `"rtp"`
+   * (plain RTP/AVP) or `"sdes"` (RTP/SAVP with `a=crypto`). Answers take
+   * the offer's profile. @default "webrtc"
+   */
+  mediaProfile?: string
+  /**
+   * Accept and offer unencrypted media (RTP/AVP); `false` answers such
+   * offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488). @default true
+   */
+  allowUnencryptedMedia?: boolean
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -223,8 +234,10 @@ export type RTCSignalingState = 'stable' | 'have-local-offer' | 'have-remote-off
 /**
  * Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
  * SIP uses it to answer 488 before accepting a call.
+ * `allowUnencryptedMedia` (default true) as in the constructor: false
+ * refuses an RTP/AVP offer.
  */
-export declare function validateOffer(sdp: string, codecs?: Array<string> | undefined | null): NativeOfferProblem | null
+export declare function validateOffer(sdp: string, codecs?: Array<string> | undefined | null, allowUnencryptedMedia?: boolean | undefined | null): NativeOfferProblem | null
 
 /** Write mono 16-bit PCM to a WAV file. */
 export declare function writeWav(path: string, samples: Int16Array, sampleRate: number): void

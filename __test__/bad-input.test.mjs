@@ -52,10 +52,40 @@ test('an offer with only unknown codecs is rejected with ERR_NO_COMMON_CODEC', a
   }
 });
 
-test('an RTP/AVP offer without fingerprint is rejected with ERR_UNSUPPORTED_PROFILE', async () => {
-  const b = new RTCPeerConnection(LOOPBACK);
+test('an RTP/AVP offer is refused with ERR_UNSUPPORTED_PROFILE when allowUnencryptedMedia is false', async () => {
+  const b = new RTCPeerConnection({ ...LOOPBACK, allowUnencryptedMedia: false });
   try {
     await assert.rejects(b.setRemoteDescription({ type: 'offer', sdp: PLAIN_RTP }), { code: 'ERR_UNSUPPORTED_PROFILE' });
+    assert.equal(b.signalingState, 'stable');
+    await stillUsable(b);
+  } finally {
+    b.close();
+  }
+});
+
+test('by default an RTP/AVP offer is answered in RTP/AVP, without ICE or DTLS', async () => {
+  const b = new RTCPeerConnection(LOOPBACK);
+  try {
+    await b.setRemoteDescription({ type: 'offer', sdp: PLAIN_RTP });
+    await b.setLocalDescription(await b.createAnswer());
+    const sdp = b.localDescription.sdp;
+    assert.match(sdp, /m=audio \d+ RTP\/AVP 0 8 101/);
+    assert.doesNotMatch(sdp, /ice-ufrag|fingerprint|a=setup/);
+  } finally {
+    b.close();
+  }
+});
+
+test('an SDES offer with only unknown crypto suites is rejected with ERR_UNSUPPORTED_PROFILE', async () => {
+  const b = new RTCPeerConnection(LOOPBACK);
+  try {
+    const sdp = PLAIN_RTP.replace('RTP/AVP', 'RTP/SAVP') +
+      'a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n' +
+      'a=crypto:2 AES_192_CM_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n';
+    const err = await b.setRemoteDescription({ type: 'offer', sdp }).catch((e) => e);
+    assert.equal(err.code, 'ERR_UNSUPPORTED_PROFILE');
+    assert.match(err.message, /F8_128_HMAC_SHA1_80/);
+    assert.doesNotMatch(err.message, /PS1uQCVe/, 'no key in the message');
     await stillUsable(b);
   } finally {
     b.close();

@@ -1,7 +1,7 @@
 // SIPp (sip-tester) as a UAS answering a sipwire bot's INVITE over UDP, through a lossy relay
 // of ours that drops the first INVITE and the first 200 OK and duplicates the next 200 OK.
-// SIPp speaks no ICE/DTLS and sipwire no RTP/AVP yet, so the scenario answers with a
-// WebRTC-shaped SDP (__test__/sipp/uas-webrtc-answer.xml) and only the SIP dialog is checked:
+// The scenario answers with a WebRTC-shaped SDP (__test__/sipp/uas-webrtc-answer.xml; plain
+// RTP with SIPp is sipp-rtp.test.mjs) and only the SIP dialog is checked:
 // INVITE/180/200/ACK/BYE/200 with the bot's timer A and SIPp's 200 retransmission recovering
 // the losses. SIPp missing is a failure, not a skip.
 import test from "node:test";

@@ -40,6 +40,7 @@ function udpDrops() {
 // install only fails the runs that need it.
 const STACKS = {
   'sipwire-bot-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu'),
+  'sipwire-bot-rtp': async () => (await import('./stacks/sipwire.mjs')).create('bot-rtp'),
   'sipwire-bot-opus': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus'),
   'sipwire-bot-pcmu-plain': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu-plain'),
   'sipwire-bot-pcmu-listen': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu-listen'),

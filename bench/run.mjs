@@ -19,6 +19,7 @@ import { renderTable, writeReport } from './report.mjs';
 const ALL_STACKS = [
   // Order = priority when the time budget runs out: the target comparisons first.
   'sipwire-bot-pcmu',
+  'sipwire-bot-rtp',
   'node-datachannel',
   'wrtc-pcmu',
   'sipwire-bot-opus',

@@ -40,8 +40,14 @@ export function sineWave(freqHz: number, sampleRate: number, durationMs: number,
 /**
  * Check an SDP offer as `setRemoteDescription` would, without a connection.
  * Returns `null` when acceptable, else the stable code and message; SIP code
- * uses it to answer 488 before `accept()`.
+ * uses it to answer 488 before `accept()`. Plain `RTP/AVP` offers are
+ * acceptable unless `options.allowUnencryptedMedia` is `false`; SDES offers
+ * need one usable `a=crypto` line.
  */
-export function validateOffer(sdp: string, codecs?: Array<'opus' | 'pcmu' | 'pcma'>): { code: string; message: string } | null {
-  return callNative(() => native.validateOffer(sdp, codecs)) ?? null;
+export function validateOffer(
+  sdp: string,
+  codecs?: Array<'opus' | 'pcmu' | 'pcma'>,
+  options: { allowUnencryptedMedia?: boolean } = {},
+): { code: string; message: string } | null {
+  return callNative(() => native.validateOffer(sdp, codecs, options.allowUnencryptedMedia)) ?? null;
 }

@@ -34,6 +34,7 @@ export type {
   RecordingOptions,
   AudioFrame,
   CodecName,
+  MediaProfile,
   OneWayDelayStats,
   ListeningOptions,
   WaitForToneOptions,

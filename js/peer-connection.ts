@@ -59,6 +59,23 @@ export interface RTCConfiguration {
    */
   measureOneWayDelay?: boolean;
   /**
+   * The media profile of this connection's offers: `'webrtc'` (ICE +
+   * DTLS-SRTP, `UDP/TLS/RTP/SAVPF`, what browsers and WebRTC gateways speak),
+   * `'rtp'` (plain `RTP/AVP` over UDP, no ICE: trunks, PBXs, phones, SIPp) or
+   * `'sdes'` (`RTP/SAVP` with `a=crypto` keys, RFC 4568). Answers always take
+   * the offer's profile. @defaultValue `'webrtc'`
+   */
+  mediaProfile?: MediaProfile;
+  /**
+   * Whether unencrypted media (`RTP/AVP`) is acceptable. `false` refuses
+   * plain-RTP offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488) and forbids
+   * `mediaProfile: 'rtp'`. The default is `true` because a plain-RTP offer
+   * comes from a peer that has no encryption to offer, so refusing it only
+   * fails the call, and sipwire never offers plain RTP unless
+   * `mediaProfile: 'rtp'` asks for it. @defaultValue true
+   */
+  allowUnencryptedMedia?: boolean;
+  /**
    * Detect DTMF tones in the received audio (in Rust, ITU-T Q.24 tolerances)
    * and report them as `dtmf` events with `method: 'inband'`; a key press
    * that also arrives by RFC 4733 is reported once. @defaultValue true
@@ -92,6 +109,9 @@ export interface AnsweringMachineOptions {
   /** Give up (`'unknown'`) after this long. @defaultValue 5000 */
   timeoutMs?: number;
 }
+
+/** The media profiles of {@link RTCConfiguration.mediaProfile}. */
+export type MediaProfile = 'webrtc' | 'rtp' | 'sdes';
 
 /**
  * Extra `inbound-rtp` stats fields present when
@@ -336,6 +356,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
             rtpTimeout: config.rtpTimeout,
             opusComplexity: config.opusComplexity,
             measureOneWayDelay: config.measureOneWayDelay,
+            mediaProfile: config.mediaProfile,
+            allowUnencryptedMedia: config.allowUnencryptedMedia,
           },
           dispatchNative,
         ),

@@ -56,6 +56,14 @@ pub struct PeerConfig {
     /// Negotiate abs-send-time, stamp every RTP packet we send and sample
     /// the one-way delay of every one received (see [`crate::delay`]).
     pub measure_one_way_delay: bool,
+    /// The profile our offers use (`webrtc`, `rtp`, `sdes`); answers always
+    /// take the offer's.
+    pub media_profile: crate::sdp::plain::MediaProfile,
+    /// Whether unencrypted media (RTP/AVP) may be offered or accepted.
+    /// Default true: a plain-RTP offer comes from a peer that has no
+    /// encryption at all, so refusing it only fails the call, and nothing
+    /// here offers plain RTP unless `media_profile` says `rtp`.
+    pub allow_unencrypted_media: bool,
 }
 
 impl Default for PeerConfig {
@@ -72,6 +80,8 @@ impl Default for PeerConfig {
             rtp_timeout: Duration::from_secs(10),
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             measure_one_way_delay: false,
+            media_profile: crate::sdp::plain::MediaProfile::WebRtc,
+            allow_unencrypted_media: true,
         }
     }
 }
@@ -97,6 +107,10 @@ pub struct PeerConfigInput {
     pub opus_complexity: Option<u32>,
     /// See [`PeerConfig::measure_one_way_delay`]; default off.
     pub measure_one_way_delay: Option<bool>,
+    /// `webrtc` (default), `rtp` or `sdes`.
+    pub media_profile: Option<String>,
+    /// See [`PeerConfig::allow_unencrypted_media`]; default true.
+    pub allow_unencrypted_media: Option<bool>,
 }
 
 impl PeerConfigInput {
@@ -205,6 +219,20 @@ impl PeerConfigInput {
             cfg.rtp_timeout = Duration::from_millis(ms as u64);
         }
         cfg.measure_one_way_delay = self.measure_one_way_delay.unwrap_or(false);
+        cfg.allow_unencrypted_media = self.allow_unencrypted_media.unwrap_or(true);
+        if let Some(p) = self.media_profile.as_deref() {
+            cfg.media_profile = crate::sdp::plain::MediaProfile::parse(p).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "mediaProfile must be \"webrtc\", \"rtp\" or \"sdes\", got {p:?}"
+                ))
+            })?;
+        }
+        if cfg.media_profile == crate::sdp::plain::MediaProfile::Rtp && !cfg.allow_unencrypted_media
+        {
+            return Err(Error::InvalidArgument(
+                "mediaProfile \"rtp\" offers unencrypted media, which allowUnencryptedMedia: false forbids".into(),
+            ));
+        }
         Ok(cfg)
     }
 }

@@ -13,8 +13,8 @@
 //! |---|---|---|
 //! | binding | `napi` (feature `node`): `events`, `audio` | JS <-> core translation, typed events and states, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
-//! | transport | [`transport`] ([`transport::webrtc`]), [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, DTLS fingerprint check, hang-up detection |
+//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown, plain-profile calls), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
+//! | transport | [`transport`] ([`transport::webrtc`], [`transport::plain`]), [`plain_rtp`], [`sdes`], [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, plain RTP and SDES-SRTP without ICE, DTLS fingerprint check, hang-up detection |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
@@ -108,8 +108,10 @@ pub mod listen;
 pub mod logger;
 pub mod media;
 pub mod peer;
+pub mod plain_rtp;
 pub mod recording;
 pub mod rtcp;
+pub mod sdes;
 pub mod sdp;
 pub mod shard;
 pub mod srflx;

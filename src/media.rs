@@ -221,6 +221,8 @@ pub struct Media {
     listen_events: Vec<ListenEvent>,
     /// One report per key press when RFC 4733 and in-band both carry it.
     digits: DigitDedup,
+    /// G.711 packets of other lengths than 20 ms, as 20 ms frames.
+    reframe: crate::audio::reframe::Reframer,
 }
 
 struct OneWayDelay {
@@ -272,6 +274,7 @@ impl Media {
             listen_buf: Vec::with_capacity(crate::listen::RATE as usize / 50),
             listen_events: Vec::new(),
             digits: DigitDedup::default(),
+            reframe: Default::default(),
         }
     }
 
@@ -607,6 +610,18 @@ impl Media {
                 &mut slot.as_mut().expect("just set").1
             }
         };
+        if matches!(kind, CodecKind::Pcmu | CodecKind::Pcma) {
+            // Phones and trunks may send 10-60 ms packets (crate::audio::reframe).
+            let frame = kind.samples_per_frame();
+            self.reframe.push(
+                pkt.header.sequence_number,
+                pkt.header.timestamp,
+                &pkt.payload,
+                frame,
+                &mut |seq, ts, p| jb.push(seq, ts, p),
+            );
+            return;
+        }
         jb.push(
             pkt.header.sequence_number,
             pkt.header.timestamp,

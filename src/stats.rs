@@ -175,6 +175,9 @@ pub struct PeerView<'a> {
     /// Our candidate lines, for `local-candidate` entries when the transport
     /// wrote none.
     pub candidates: &'a [String],
+    /// For a plain-profile call (no ICE, no DTLS): the SRTP suite (SDES) and
+    /// where media latched; `None` for ICE + DTLS.
+    pub plain: Option<(Option<&'static str>, Option<std::net::SocketAddr>)>,
 }
 
 impl PeerView<'_> {
@@ -221,7 +224,23 @@ pub fn report(peer: &PeerView, transport: (Vec<Value>, IceView), timestamp: f64)
         "packetsSent": m.packets_sent, "packetsReceived": m.packets_received,
         "bytesSent": m.bytes_sent, "bytesReceived": m.bytes_received,
     });
-    if rtc_transport.is_none() {
+    if let Some((cipher, latched)) = peer.plain {
+        // No ICE, no DTLS: a transport with counters (and the SRTP suite
+        // for SDES), no candidate, pair or certificate entries.
+        let mut t = json!({
+            "id": "T01", "type": "transport", "timestamp": timestamp,
+            "packetsSent": m.packets_sent, "packetsReceived": m.packets_received,
+            "bytesSent": m.bytes_sent, "bytesReceived": m.bytes_received,
+        });
+        if let Some(c) = cipher {
+            t["srtpCipher"] = json!(c);
+        }
+        if let Some(a) = latched {
+            // sipwire extension: where symmetric RTP latched.
+            t["remoteAddress"] = json!(a.to_string());
+        }
+        out.push(t);
+    } else if rtc_transport.is_none() {
         out.push(ours);
     }
     if let Some(send) = peer.media().send_codec() {
@@ -292,7 +311,7 @@ pub fn report(peer: &PeerView, transport: (Vec<Value>, IceView), timestamp: f64)
         "id": format!("MS{}", peer.media().ssrc()), "type": "media-source", "timestamp": timestamp,
         "kind": "audio", "trackIdentifier": "sipwire-audio",
     }));
-    let fallback = if have_candidates || !ice.local.is_empty() {
+    let fallback = if have_candidates || !ice.local.is_empty() || peer.plain.is_some() {
         &[][..]
     } else {
         peer.candidates()

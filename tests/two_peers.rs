@@ -27,19 +27,15 @@ struct Side {
     states: Vec<String>,
     signaling: Vec<&'static str>,
     warnings: Vec<String>,
+    rtp_timeouts: usize,
 }
 
 impl Side {
-    fn new(port: u16, now: Instant) -> Self {
+    fn new(port: u16, now: Instant, cfg: PeerConfig) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         // Seeded: SSRCs, RTP origins, ICE credentials and DTLS randoms repeat
         // from run to run, so a failure reproduces.
-        let peer = Peer::with_identity(
-            PeerConfig::default(),
-            vec![addr],
-            now,
-            Identity::seeded(port as u64),
-        );
+        let peer = Peer::with_identity(cfg, vec![addr], now, Identity::seeded(port as u64));
         Side {
             peer,
             addr,
@@ -47,6 +43,7 @@ impl Side {
             states: vec![],
             signaling: vec![],
             warnings: vec![],
+            rtp_timeouts: 0,
         }
     }
 
@@ -56,6 +53,7 @@ impl Side {
                 PeerEvent::ConnectionState(s) => self.states.push(s),
                 PeerEvent::SignalingState(s) => self.signaling.push(s),
                 PeerEvent::Warning(w) => self.warnings.push(w),
+                PeerEvent::Media(MediaEvent::RtpTimeout) => self.rtp_timeouts += 1,
                 PeerEvent::Media(MediaEvent::Audio { samples, .. }) => {
                     self.heard.extend_from_slice(&samples)
                 }
@@ -79,6 +77,9 @@ impl Side {
 
     fn play_tone(&mut self, hz: f32) {
         let s = tone::sine(hz, 48000, 48000, 8000);
+        // A new tone replaces the looping one (a loop never ends by itself).
+        let mut ended = Vec::new();
+        self.peer.media_mut().stop_playback(&mut ended);
         self.peer.media_mut().play(1, &s, 48000, true).unwrap();
     }
 }
@@ -94,10 +95,14 @@ struct Pair {
 
 impl Pair {
     fn new() -> Self {
+        Pair::with_configs(PeerConfig::default(), PeerConfig::default())
+    }
+
+    fn with_configs(a: PeerConfig, b: PeerConfig) -> Self {
         let now = Instant::now();
         Pair {
-            a: Side::new(40000, now),
-            b: Side::new(40002, now),
+            a: Side::new(40000, now, a),
+            b: Side::new(40002, now, b),
             now,
             next_tick: now + TICK,
             delivered: 0,
@@ -448,4 +453,243 @@ fn seeded_peers_repeat_the_same_call_setup() {
     );
     assert_ne!(first.0, first.1, "the two sides draw from different seeds");
     assert_eq!(first, run());
+}
+
+fn profile(name: &str) -> PeerConfig {
+    PeerConfig {
+        media_profile: sipwire::sdp::plain::MediaProfile::parse(name).unwrap(),
+        ..Default::default()
+    }
+}
+
+fn plain_pair(offerer_cfg: PeerConfig) -> (Pair, Description, Description) {
+    let mut p = Pair::with_configs(offerer_cfg, PeerConfig::default());
+    p.subscribe();
+    let (offer, answer) = p.negotiate(Who::A, false);
+    // No handshake: both are connected as soon as the answer is applied.
+    assert!(p.a.connected() && p.b.connected());
+    (p, offer, answer)
+}
+
+fn stats_types(peer: &mut Peer, now: Instant) -> Vec<String> {
+    peer.stats(now, 0.0)
+        .iter()
+        .map(|v| v["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn plain_rtp_offer_answer_carries_audio_without_ice_or_dtls() {
+    let (mut p, offer, answer) = plain_pair(profile("rtp"));
+    assert!(
+        offer.sdp.contains("m=audio 40000 RTP/AVP "),
+        "{}",
+        offer.sdp
+    );
+    assert!(!offer.sdp.contains("ice-ufrag") && !offer.sdp.contains("fingerprint"));
+    assert!(
+        answer.sdp.contains("m=audio 40002 RTP/AVP "),
+        "{}",
+        answer.sdp
+    );
+    p.assert_audio_both_ways(1000.0, 440.0);
+    let now = p.now;
+    let types = stats_types(&mut p.a.peer, now);
+    for t in ["transport", "outbound-rtp", "inbound-rtp", "codec"] {
+        assert!(types.iter().any(|x| x == t), "{t} missing from {types:?}");
+    }
+    for t in ["candidate-pair", "local-candidate", "certificate"] {
+        assert!(!types.iter().any(|x| x == t), "{t} in {types:?}");
+    }
+    // RFC 4733 on the plain stream.
+    p.a.peer.media_mut().send_dtmf("1#", 100, 70).unwrap();
+    p.run_for(Duration::from_millis(600));
+    assert_eq!(p.b.peer.media().stats().dtmf_received, 2);
+}
+
+#[test]
+fn sdes_negotiates_the_strongest_suite_and_carries_audio_and_dtmf() {
+    let (mut p, offer, answer) = plain_pair(profile("sdes"));
+    assert_eq!(offer.sdp.matches("a=crypto:").count(), 4, "{}", offer.sdp);
+    assert!(offer.sdp.contains("m=audio 40000 RTP/SAVP "));
+    assert_eq!(answer.sdp.matches("a=crypto:").count(), 1);
+    assert!(
+        answer.sdp.contains(" AEAD_AES_256_GCM inline:"),
+        "{}",
+        answer.sdp
+    );
+    p.assert_audio_both_ways(700.0, 1200.0);
+    let now = p.now;
+    let t = p.b.peer.stats(now, 0.0);
+    let tr = t.iter().find(|v| v["type"] == "transport").unwrap();
+    assert_eq!(tr["srtpCipher"], "AEAD_AES_256_GCM");
+    assert!(tr.get("iceState").is_none() && tr.get("dtlsState").is_none());
+    // RFC 4733 through SRTP.
+    p.b.peer.media_mut().send_dtmf("5", 100, 70).unwrap();
+    p.run_for(Duration::from_millis(400));
+    assert!(p.a.peer.media().stats().dtmf_received >= 1);
+}
+
+#[test]
+fn sdes_reinvite_with_new_keys_hold_and_resume() {
+    let (mut p, _, _) = plain_pair(profile("sdes"));
+    p.assert_audio_both_ways(1000.0, 440.0);
+    // B (the answerer) re-offers: hold, then resume; media follows each time.
+    p.b.peer.set_direction(Direction::SendOnly).unwrap();
+    let (offer, answer) = p.negotiate(Who::B, false);
+    assert!(offer.sdp.contains("a=sendonly") && answer.sdp.contains("a=recvonly"));
+    assert_eq!(p.a.peer.media().direction(), Direction::RecvOnly);
+    p.b.peer.set_direction(Direction::SendRecv).unwrap();
+    p.negotiate(Who::B, false);
+    p.assert_audio_both_ways(880.0, 660.0);
+}
+
+#[test]
+fn sdes_with_wrong_keys_gives_no_audio_and_an_rtp_timeout() {
+    let mut cfg = profile("sdes");
+    cfg.rtp_timeout = Duration::from_millis(1000);
+    let mut p = Pair::with_configs(cfg, PeerConfig::default());
+    p.subscribe();
+    let now = p.now;
+    let offer = p.a.peer.create_offer(now, false).unwrap();
+    p.a.peer
+        .set_local_description(now, Some(offer.clone()))
+        .unwrap();
+    p.b.peer.set_remote_description(now, offer).unwrap();
+    let answer = p.b.peer.create_answer(now).unwrap();
+    p.b.peer
+        .set_local_description(now, Some(answer.clone()))
+        .unwrap();
+    // Replace B's key in what A receives: same suite and tag, other bytes.
+    let line = answer
+        .sdp
+        .lines()
+        .find(|l| l.starts_with("a=crypto:"))
+        .unwrap();
+    let key = line.rsplit("inline:").next().unwrap();
+    let forged = "A".repeat(key.trim_end_matches('=').len())
+        + &"=".repeat(key.len() - key.trim_end_matches('=').len());
+    let bad = Description {
+        sdp_type: SdpType::Answer,
+        sdp: answer.sdp.replace(key, &forged),
+    };
+    p.a.peer.set_remote_description(now, bad).unwrap();
+    p.a.play_tone(1000.0);
+    p.run_for(Duration::from_millis(1500));
+    assert!(
+        p.b.hears(200).is_some(),
+        "B still hears A (A has B's real view of A's key)"
+    );
+    assert_eq!(p.a.peer.media().stats().packets_received, 0);
+    assert_eq!(p.a.rtp_timeouts, 1, "A reports rtptimeout once");
+    assert_eq!(p.b.rtp_timeouts, 0);
+}
+
+#[test]
+fn unencrypted_offer_refused_by_policy_and_unknown_suites_refused() {
+    let strict = PeerConfig {
+        allow_unencrypted_media: false,
+        ..Default::default()
+    };
+    let mut p = Pair::with_configs(profile("rtp"), strict.clone());
+    let now = p.now;
+    let offer = p.a.peer.create_offer(now, false).unwrap();
+    let e =
+        p.b.peer
+            .set_remote_description(now, offer.clone())
+            .unwrap_err();
+    assert_eq!(e.code(), "ERR_UNSUPPORTED_PROFILE");
+    assert_eq!(
+        sipwire::peer::validate_offer_for(&offer.sdp, &strict)
+            .unwrap_err()
+            .code(),
+        "ERR_UNSUPPORTED_PROFILE"
+    );
+    assert!(sipwire::peer::validate_offer_for(&offer.sdp, &PeerConfig::default()).is_ok());
+    let mut q = Pair::with_configs(profile("sdes"), PeerConfig::default());
+    let offer = q.a.peer.create_offer(now, false).unwrap();
+    let unknown: String = offer
+        .sdp
+        .lines()
+        .map(|l| {
+            if l.starts_with("a=crypto:") {
+                "a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n";
+    let e = sipwire::peer::validate_offer_for(&unknown, &PeerConfig::default()).unwrap_err();
+    assert_eq!(e.code(), "ERR_UNSUPPORTED_PROFILE");
+    let e =
+        q.b.peer
+            .set_remote_description(
+                now,
+                Description {
+                    sdp_type: SdpType::Offer,
+                    sdp: unknown,
+                },
+            )
+            .unwrap_err();
+    assert_eq!(e.code(), "ERR_UNSUPPORTED_PROFILE");
+}
+
+#[test]
+fn garbage_on_the_plain_rtp_port_leaves_the_call_intact() {
+    let (mut p, _, _) = plain_pair(profile("sdes"));
+    p.assert_audio_both_ways(1000.0, 440.0);
+    let stranger: SocketAddr = "127.0.0.1:45555".parse().unwrap();
+    let now = p.now;
+    for junk in [
+        &b"hello"[..],
+        &[0x80u8; 400],
+        &[0x80, 201, 0, 1, 0, 0, 0, 1],
+        &[0u8; 1500],
+    ] {
+        p.a.peer.handle_datagram(now, p.a.addr, stranger, junk);
+        p.a.peer.handle_datagram(now, p.a.addr, p.b.addr, junk);
+    }
+    p.assert_audio_both_ways(700.0, 1200.0);
+}
+
+#[test]
+fn plain_rtp_honours_ptime_40_on_send_and_reframes_on_receive() {
+    let cfg = PeerConfig {
+        codecs: vec![sipwire::audio::codec::CodecKind::Pcmu],
+        ..profile("rtp")
+    };
+    let mut p = Pair::with_configs(cfg, PeerConfig::default());
+    p.subscribe();
+    let now = p.now;
+    let offer = p.a.peer.create_offer(now, false).unwrap();
+    p.a.peer
+        .set_local_description(now, Some(offer.clone()))
+        .unwrap();
+    p.b.peer.set_remote_description(now, offer).unwrap();
+    let answer = p.b.peer.create_answer(now).unwrap();
+    p.b.peer
+        .set_local_description(now, Some(answer.clone()))
+        .unwrap();
+    // B asks for 40 ms packets: A joins two 20 ms frames per packet.
+    let asked = Description {
+        sdp_type: SdpType::Answer,
+        sdp: answer.sdp.replace("a=ptime:20", "a=ptime:40"),
+    };
+    p.a.peer.set_remote_description(now, asked).unwrap();
+    p.assert_audio_both_ways(1000.0, 440.0);
+    let (sent_frames, got) = (
+        p.a.peer.media().stats().frames_encoded,
+        p.b.peer.media().stats().packets_received,
+    );
+    assert!(
+        got * 2 <= sent_frames + 2 && got * 2 + 4 >= sent_frames,
+        "B got {got} packets for {sent_frames} frames: 40 ms each"
+    );
+    assert_eq!(
+        p.b.peer.media().stats().packets_lost,
+        0,
+        "renumbered without gaps"
+    );
 }

@@ -3,6 +3,8 @@
 import { UserAgent, Registerer, RegistererState, Inviter, SessionState, SIPExtension } from 'sip.js';
 import { sessionDescriptionHandlerFactory, Call, answerCall, WsTransport, InMemorySipLink } from '../../dist/sip.js';
 import { detectTone } from '../../dist/index.js';
+import { UdpTransport } from '../../dist/transport/index.js';
+import { freePort } from './kamailio.mjs';
 
 export const DOMAIN = 'sipwire.invalid';
 
@@ -164,6 +166,41 @@ export const near = (f, want, frac = 0.02) => f !== null && Math.abs(f - want) <
 export async function inboundPackets(call) {
   const s = [...(await call.stats()).values()].find((x) => x.type === 'inbound-rtp');
   return s ? s.packetsReceived : 0;
+}
+
+/**
+ * A bot UA on SIP/UDP at 127.0.0.1 (no registration, no proxy) whose calls use
+ * `pc` as their connection configuration; far ends call `uri` directly.
+ */
+export async function startUdpBot(pc = {}) {
+  const port = await freePort();
+  const invites = [];
+  const waiters = [];
+  const ua = new UserAgent({
+    uri: UserAgent.makeURI(`sip:bot@127.0.0.1:${port}`),
+    transportConstructor: UdpTransport,
+    transportOptions: { bindAddress: "127.0.0.1", port },
+    sessionDescriptionHandlerFactory: sessionDescriptionHandlerFactory({
+      peerConnectionConfiguration: { bindAddresses: ["127.0.0.1"], ...pc },
+    }),
+    logLevel: "error",
+    logBuiltinEnabled: false,
+    delegate: {
+      onInvite: (inv) => {
+        const w = waiters.shift();
+        if (w) w(inv);
+        else invites.push(inv);
+      },
+    },
+  });
+  await ua.start();
+  return {
+    ua,
+    uri: `sip:bot@127.0.0.1:${port}`,
+    nextInvite: (ms = 10000) =>
+      invites.length ? Promise.resolve(invites.shift()) : withTimeout(new Promise((r) => waiters.push(r)), ms, "INVITE at the bot"),
+    stop: () => ua.stop(),
+  };
 }
 
 export { SessionState };

@@ -1,7 +1,9 @@
-// sipwire adapters. Three modes:
+// sipwire adapters. Modes:
 //  - bot-pcmu / bot-opus: each end play()s a tone and records what it receives
 //    to /dev/null, so encode, RTP, jitter buffer and decode all run in Rust and
 //    JS is idle after setup (one looped play() per end).
+//  - bot-rtp: bot-pcmu over plain RTP/AVP (mediaProfile 'rtp': no ICE, no
+//    DTLS, no SRTP), what a bot talking to a SIP trunk or SIPp runs.
 //  - js-pcm: JS writes 20 ms PCM frames with writePcm() from one shared timer
 //    and receives 20 ms batches through subscribeAudio(), like wrtc's
 //    RTCAudioSource/RTCAudioSink (PCMU, 16 kHz PCM on the JS side).
@@ -49,7 +51,7 @@ export function peerConfig(codec, mode = '') {
 
 export function create(mode) {
   const codec = mode.startsWith('bot-opus') ? 'opus' : 'pcmu';
-  const rate = mode.startsWith('bot-pcmu') ? 8000 : 16000;
+  const rate = mode.startsWith('bot-pcmu') || mode === 'bot-rtp' ? 8000 : 16000;
   const tone = sineWave(400, rate, TONE_MS);
   // js-pcm: one 1 s, 400 Hz buffer; 20 ms slices of it are phase-continuous.
   const pcm = sineWave(400, 16000, 1000);
@@ -119,7 +121,7 @@ export function create(mode) {
     delay: 'histogram',
     async openCall(i, timeoutMs) {
       const cfg = peerConfig(codec, mode);
-      const a = new RTCPeerConnection(cfg);
+      const a = new RTCPeerConnection(mode === 'bot-rtp' ? { ...cfg, mediaProfile: 'rtp' } : cfg);
       const b = new RTCPeerConnection(cfg);
       const call = { a, b, closed: false, sink: 0 };
       try {

@@ -34,6 +34,7 @@ import { SipwireError } from '../errors';
 import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
+import { effectivePeerConnectionConfiguration } from '../sdh/session-description-handler-factory';
 import { TypedEventTarget } from '../typed-event-target';
 import { CallEndedError, callStateOf, canTransition, type CallEnd, type CallState } from './call-state';
 import { DigitCollector, type CollectDigitsOptions, type CollectDigitsResult } from './digits';
@@ -768,8 +769,13 @@ export class Call extends TypedEventTarget<CallEventMap> {
 
 /** Options of {@link answerCall}. */
 export interface AnswerCallOptions extends CallOptions {
-  /** Codecs acceptable in the offer. */
+  /** Codecs acceptable in the offer. @defaultValue the UA's factory's `peerConnectionConfiguration.codecs` */
   codecs?: Array<'opus' | 'pcmu' | 'pcma'>;
+  /**
+   * Accept unencrypted (`RTP/AVP`) offers; `false` answers them 488.
+   * @defaultValue the UA's factory's `peerConnectionConfiguration.allowUnencryptedMedia`, else true
+   */
+  allowUnencryptedMedia?: boolean;
   sessionDescriptionHandlerOptions?: SipSdhOptions;
 }
 
@@ -780,7 +786,12 @@ export interface AnswerCallOptions extends CallOptions {
 export async function answerCall(invitation: Invitation, options: AnswerCallOptions = {}): Promise<Call> {
   const body = invitation.request.body;
   if (body) {
-    const problem = validateOffer(body, options.codecs);
+    // Judge the offer by what the call's connection will be configured with.
+    const ua = invitation.userAgent.configuration;
+    const pcc = effectivePeerConnectionConfiguration(ua.sessionDescriptionHandlerFactory, ua.sessionDescriptionHandlerFactoryOptions);
+    const problem = validateOffer(body, options.codecs ?? pcc.codecs, {
+      allowUnencryptedMedia: options.allowUnencryptedMedia ?? pcc.allowUnencryptedMedia,
+    });
     if (problem) {
       await invitation.reject({ statusCode: 488, reasonPhrase: 'Not Acceptable Here' });
       throw new SipwireError(problem.code as never, `call refused with 488: ${problem.message}`);

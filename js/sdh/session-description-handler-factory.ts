@@ -5,6 +5,7 @@
 import type { Session, SessionDescriptionHandlerFactory } from 'sip.js';
 import { SessionDescriptionHandler } from './session-description-handler';
 import type { SessionDescriptionHandlerConfiguration } from './session-description-handler-options';
+import type { RTCConfiguration } from '../peer-connection';
 
 /**
  * Build a factory. Options given here are defaults; SIP.js's
@@ -20,7 +21,7 @@ import type { SessionDescriptionHandlerConfiguration } from './session-descripti
 export function sessionDescriptionHandlerFactory(
   defaults: SessionDescriptionHandlerConfiguration = {},
 ): SessionDescriptionHandlerFactory {
-  return (session: Session, options?: object) => {
+  const factory = (session: Session, options?: object) => {
     const o = (options ?? {}) as SessionDescriptionHandlerConfiguration;
     let logger;
     try {
@@ -34,4 +35,23 @@ export function sessionDescriptionHandlerFactory(
       peerConnectionConfiguration: { ...defaults.peerConnectionConfiguration, ...o.peerConnectionConfiguration },
     });
   };
+  defaultsOf.set(factory, defaults);
+  return factory;
+}
+
+const defaultsOf = new WeakMap<SessionDescriptionHandlerFactory, SessionDescriptionHandlerConfiguration>();
+
+/**
+ * The connection configuration a user agent's calls get from its factory
+ * (made by {@link sessionDescriptionHandlerFactory}) and its
+ * `sessionDescriptionHandlerFactoryOptions`, later winning: what `answerCall`
+ * checks an offer against before accepting it.
+ */
+export function effectivePeerConnectionConfiguration(
+  factory: unknown,
+  factoryOptions: unknown,
+): RTCConfiguration {
+  const d = typeof factory === 'function' ? defaultsOf.get(factory as SessionDescriptionHandlerFactory) : undefined;
+  const o = (factoryOptions ?? {}) as SessionDescriptionHandlerConfiguration;
+  return { ...d?.peerConnectionConfiguration, ...o.peerConnectionConfiguration };
 }

@@ -2,8 +2,10 @@
 //! sample-rate conversion, an audio jitter buffer and RTP sequence/timestamp
 //! unwrapping. Everything here is sans-IO: no sockets, no clocks, no threads.
 
+pub mod aggregate;
 pub mod codec;
 pub mod g711;
 pub mod jitter;
+pub mod reframe;
 pub mod resample;
 pub mod seq;

@@ -111,6 +111,13 @@ pub struct NativeConfig {
     /// Negotiate the abs-send-time RTP header extension and report one-way
     /// delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
     pub measure_one_way_delay: Option<bool>,
+    /// The profile of our offers: `"webrtc"` (ICE + DTLS-SRTP), `"rtp"`
+    /// (plain RTP/AVP) or `"sdes"` (RTP/SAVP with `a=crypto`). Answers take
+    /// the offer's profile. @default "webrtc"
+    pub media_profile: Option<String>,
+    /// Accept and offer unencrypted media (RTP/AVP); `false` answers such
+    /// offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488). @default true
+    pub allow_unencrypted_media: Option<bool>,
 }
 
 /// `RTCSessionDescriptionInit`.
@@ -240,6 +247,8 @@ impl NativePeerConnection {
                 rtp_timeout_ms: c.rtp_timeout,
                 opus_complexity: c.opus_complexity,
                 measure_one_way_delay: c.measure_one_way_delay,
+                media_profile: c.media_profile,
+                allow_unencrypted_media: c.allow_unencrypted_media,
             },
         };
         let cfg = input.validate().map_err(to_napi)?;
@@ -645,13 +654,19 @@ pub struct NativeOfferProblem {
 
 /// Check an SDP offer as `setRemoteDescription` would; `null` when acceptable.
 /// SIP uses it to answer 488 before accepting a call.
-#[napi(ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null")]
+/// `allowUnencryptedMedia` (default true) as in the constructor: false
+/// refuses an RTP/AVP offer.
+#[napi(
+    ts_args_type = "sdp: string, codecs?: Array<string> | undefined | null, allowUnencryptedMedia?: boolean | undefined | null"
+)]
 pub fn validate_offer(
     sdp: napi::JsString<'_>,
     codecs: Option<Vec<String>>,
+    allow_unencrypted_media: Option<bool>,
 ) -> Result<Option<NativeOfferProblem>> {
     let cfg = PeerConfigInput {
         codecs: codecs.unwrap_or_default(),
+        allow_unencrypted_media,
         ..Default::default()
     }
     .validate()
@@ -666,7 +681,7 @@ pub fn validate_offer(
         return Ok(Some(problem(e.into())));
     }
     let sdp = sdp.into_utf8()?.into_owned()?;
-    Ok(crate::peer::validate_offer(&sdp, &cfg.codecs)
+    Ok(crate::peer::validate_offer_for(&sdp, &cfg)
         .err()
         .map(problem))
 }

@@ -26,6 +26,9 @@ impl Peer {
     pub fn create_offer(&mut self, now: Instant, ice_restart: bool) -> Result<Description> {
         self.check_open()?;
         signaling::check_create_offer(self.signaling)?;
+        if self.wants_plain_local() {
+            return self.plain_create_offer();
+        }
         self.build_transport(now, None)?;
         let offer = self.engine()?.create_offer(ice_restart)?;
         let dir = self.wanted_direction;
@@ -41,6 +44,9 @@ impl Peer {
     pub fn create_answer(&mut self, _now: Instant) -> Result<Description> {
         self.check_open()?;
         signaling::check_create_answer(self.signaling)?;
+        if self.plain.is_some() {
+            return self.plain_create_answer();
+        }
         let answer = self.engine()?.create_answer()?;
         let info = self
             .pending_remote_info
@@ -100,6 +106,9 @@ impl Peer {
             },
         };
         let next = next_state(self.signaling, Apply::Local, desc.sdp_type)?;
+        if self.plain.is_some() && desc.sdp_type != SdpType::Rollback {
+            return self.plain_set_local(now, desc);
+        }
         match desc.sdp_type {
             SdpType::Rollback => {
                 self.rtc_rollback(now, true)?;
@@ -151,6 +160,12 @@ impl Peer {
                 self.pending_remote = None;
                 self.pending_remote_info = None;
                 self.set_signaling(next);
+            }
+            SdpType::Offer if self.wants_plain_offer(&desc.sdp) => {
+                self.plain_remote_offer(desc)?;
+            }
+            SdpType::Answer | SdpType::Pranswer if self.plain.is_some() => {
+                self.plain_remote_answer(desc)?;
             }
             SdpType::Offer => {
                 // The same checks as validate_offer (crate::intake).
@@ -233,6 +248,9 @@ impl Peer {
     /// W3C `localDescription`, with every candidate gathered so far.
     pub fn local_description(&self) -> Option<Description> {
         let d = self.pending_local.as_ref().or(self.local.as_ref())?;
+        if self.plain.is_some() {
+            return Some(d.clone()); // ours already, with no candidates to add
+        }
         let is_answer = d.sdp_type != SdpType::Offer;
         let offer = if is_answer {
             self.remote_info.as_ref()
@@ -306,7 +324,7 @@ impl Peer {
         Ok(())
     }
 
-    fn set_signaling(&mut self, s: SignalingState) {
+    pub(super) fn set_signaling(&mut self, s: SignalingState) {
         if self.signaling != s {
             self.signaling = s;
             self.events.push_back(PeerEvent::SignalingState(s.as_str()));

@@ -158,7 +158,7 @@ impl Peer {
         self.events.push_back(PeerEvent::IceCandidate(Some(line)));
     }
 
-    fn complete_gathering(&mut self) {
+    pub(super) fn complete_gathering(&mut self) {
         if self.gathering == GatherState::Complete {
             return;
         }

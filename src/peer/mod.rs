@@ -16,6 +16,7 @@
 //! | `gathering` | host and srflx candidates, gathering state, gathering waits |
 //! | `teardown` | close, transport loss (far end hung up, DTLS failure), internal failure |
 //! | `rtcp_schedule` | when our RTCP reports go out, and what arrives |
+//! | `plain` | calls in the plain profiles (RTP/AVP, SDES-SRTP): their SDP, keys and [`crate::transport::plain::PlainTransport`] |
 //! | this file | the sans-IO surface: datagrams, timers, media ticks, polls |
 //!
 //! The wire under the media is a [`crate::transport::MediaTransport`]; today
@@ -30,12 +31,14 @@
 mod descriptions;
 mod gathering;
 pub mod negotiation;
+mod plain;
 mod rtcp_schedule;
 pub mod signaling;
 mod teardown;
 
 pub use crate::transport::Transmit;
 pub use negotiation::{answer_direction, validate_offer};
+pub use plain::validate_offer_for;
 pub use signaling::{next_state, Apply, Description, SdpType, SignalingState};
 
 use crate::config::PeerConfig;
@@ -135,11 +138,20 @@ pub struct Peer {
     pending_dns: usize,
     /// Randomness and DTLS certificate (see [`crate::identity`]).
     identity: Identity,
+    /// Set when this call runs RTP/AVP or SDES-SRTP instead of ICE + DTLS
+    /// (see `plain`); its transport is then the one [`wire`] returns.
+    plain: Option<plain::PlainState>,
 }
 
 /// The media-facing side of the transport: what media and RTCP code use, so
 /// that they do not depend on which transport carries them.
-fn wire(t: &mut Option<WebRtcTransport>) -> Option<&mut dyn MediaTransport> {
+fn wire<'a>(
+    t: &'a mut Option<WebRtcTransport>,
+    plain: &'a mut Option<plain::PlainState>,
+) -> Option<&'a mut dyn MediaTransport> {
+    if let Some(p) = plain.as_mut() {
+        return Some(&mut p.transport as &mut dyn MediaTransport);
+    }
     t.as_mut().map(|t| t as &mut dyn MediaTransport)
 }
 
@@ -213,6 +225,7 @@ impl Peer {
             hangup: crate::hangup::Hangup::default(),
             pending_dns,
             identity,
+            plain: None,
         }
     }
 
@@ -293,7 +306,7 @@ impl Peer {
     }
 
     fn feed_transport(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8]) {
-        if let Some(t) = wire(&mut self.transport) {
+        if let Some(t) = wire(&mut self.transport, &mut self.plain) {
             t.handle_datagram(now, local, remote, data);
         }
     }
@@ -330,6 +343,14 @@ impl Peer {
                 return;
             }
         }
+        if self.plain.is_some() {
+            // No ICE, no DTLS, no hang-up probes: straight to the wire rules.
+            if !self.closed {
+                self.feed_transport(now, local, remote, data);
+                self.drain_transport(now);
+            }
+            return;
+        }
         if self.transport.is_none() || self.hangup.is_down() {
             return;
         }
@@ -350,7 +371,7 @@ impl Peer {
         }
         self.feed_transport(now, local, remote, data);
         self.drain_transport(now);
-        if wire(&mut self.transport).is_some_and(|t| t.remote_closed()) {
+        if wire(&mut self.transport, &mut self.plain).is_some_and(|t| t.remote_closed()) {
             self.transport_lost(
                 now,
                 crate::hangup::REMOTE_CLOSED,
@@ -362,7 +383,7 @@ impl Peer {
             // DTLS client (drained above) queues its ClientHello where only
             // a timer run collects it: without this it waited for the next
             // ICE check timer, ~10 ms of every call setup.
-            if let Some(t) = wire(&mut self.transport) {
+            if let Some(t) = wire(&mut self.transport, &mut self.plain) {
                 t.poke(now);
             }
             self.drain_transport(now);
@@ -371,7 +392,7 @@ impl Peer {
 
     /// Next time [`Peer::handle_timeout`] must run.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        let deadline = wire(&mut self.transport).and_then(|t| t.poll_timeout());
+        let deadline = wire(&mut self.transport, &mut self.plain).and_then(|t| t.poll_timeout());
         let w = self
             .gathering_waiters
             .iter()
@@ -390,7 +411,7 @@ impl Peer {
         self.pump_srflx(now);
         self.hangup_timers(now);
         if !self.hangup.is_down() {
-            if let Some(t) = wire(&mut self.transport) {
+            if let Some(t) = wire(&mut self.transport, &mut self.plain) {
                 t.handle_timeout(now);
             }
         }
@@ -417,14 +438,14 @@ impl Peer {
             if let Some(wall) = self.wall {
                 self.media.stamp_send_time(&mut pkt, wall.unix_time(now));
             }
-            if let Some(t) = wire(&mut self.transport) {
+            if let Some(t) = wire(&mut self.transport, &mut self.plain) {
                 t.send_rtp(now, pkt);
             }
             next = self.media.next_packet();
         }
         self.send_rtcp_if_due(now);
         if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
-            if let Some(t) = wire(&mut self.transport) {
+            if let Some(t) = wire(&mut self.transport, &mut self.plain) {
                 t.refresh_timeout();
             }
         }
@@ -439,7 +460,7 @@ impl Peer {
         if self.hangup.is_down() {
             return;
         }
-        let Some(t) = wire(&mut self.transport) else {
+        let Some(t) = wire(&mut self.transport, &mut self.plain) else {
             return;
         };
         let mut failure = None;
@@ -468,7 +489,7 @@ impl Peer {
             self.transport_lost(now, code, message);
             return;
         }
-        let Some(t) = wire(&mut self.transport) else {
+        let Some(t) = wire(&mut self.transport, &mut self.plain) else {
             return;
         };
         let mut bye = false;
@@ -493,7 +514,9 @@ impl Peer {
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;
-        if bye {
+        // A plain peer's RTCP BYE has no ICE to probe: its SIP BYE (or
+        // rtpTimeout) ends the call.
+        if bye && self.plain.is_none() {
             self.on_remote_bye(now);
         }
         if self.hangup.has_early_dtls()
@@ -513,7 +536,7 @@ impl Peer {
         if let Some(t) = self.stun_out.pop_front() {
             return Some(t);
         }
-        wire(&mut self.transport)?.poll_transmit()
+        wire(&mut self.transport, &mut self.plain)?.poll_transmit()
     }
 
     /// Queue media events produced outside a tick (e.g. by stop_playback).
@@ -528,7 +551,7 @@ impl Peer {
 
     /// Stats as W3C `RTCStatsReport` entries (JSON objects with `id`, `type`, `timestamp`).
     pub fn stats(&mut self, now: Instant, timestamp_ms: f64) -> Vec<serde_json::Value> {
-        let transport = wire(&mut self.transport)
+        let transport = wire(&mut self.transport, &mut self.plain)
             .map(|t| t.stats(now))
             .unwrap_or_default();
         let view = crate::stats::PeerView {
@@ -537,6 +560,7 @@ impl Peer {
             ice_connection_state: &self.ice_state,
             connection_state: &self.connection_state,
             candidates: &self.candidates,
+            plain: self.plain_transport_info(),
         };
         crate::stats::report(&view, transport, timestamp_ms)
     }

@@ -21,7 +21,7 @@ use crate::delay::ABS_SEND_TIME_URI;
 use crate::error::{Error, Result};
 use crate::intake;
 use crate::media::{RecvCodecs, SendCodec};
-use crate::sdp::{self, Direction, RemoteSdp};
+use crate::sdp::{self, Direction, RemoteCodec, RemoteSdp};
 use crate::transport::EngineCodec;
 
 /// The codecs to build the engine with: ours (offerer) or the offer's, in
@@ -147,9 +147,21 @@ pub fn negotiate(
     direction: Direction,
     ours: &[CodecKind],
 ) -> Result<Negotiated> {
+    negotiate_codecs(&answer.codecs, &offer.codecs, &answer.sdp, direction, ours)
+}
+
+/// [`negotiate`] on codec lists (plain-profile calls have no [`RemoteSdp`]);
+/// `answer_sdp` is searched for the abs-send-time extmap.
+pub fn negotiate_codecs(
+    answer: &[RemoteCodec],
+    offer: &[RemoteCodec],
+    answer_sdp: &str,
+    direction: Direction,
+    ours: &[CodecKind],
+) -> Result<Negotiated> {
     let mut recv = RecvCodecs::default();
     let mut send_kind = None;
-    for c in &answer.codecs {
+    for c in answer {
         if c.name.eq_ignore_ascii_case("telephone-event") {
             recv.telephone_event.push((c.pt, c.clock_rate));
             continue;
@@ -171,7 +183,7 @@ pub fn negotiate(
         .iter()
         .copied()
         .min_by_key(|(_, rate)| (*rate != kind.clock_rate()) as u8);
-    for c in &offer.codecs {
+    for c in offer {
         if recv.audio.iter().any(|(p, _)| *p == c.pt)
             || recv.telephone_event.iter().any(|(p, _)| *p == c.pt)
         {
@@ -187,7 +199,7 @@ pub fn negotiate(
     }
     // The answer's id is the negotiated one, for both directions (RFC 8285).
     let abs_send_time_id =
-        sdp::extmap_id(&answer.sdp, ABS_SEND_TIME_URI).and_then(|id| u8::try_from(id).ok());
+        sdp::extmap_id(answer_sdp, ABS_SEND_TIME_URI).and_then(|id| u8::try_from(id).ok());
     Ok(Negotiated {
         send: SendCodec {
             kind,

@@ -31,7 +31,7 @@ impl Peer {
         let (sender, reception) = (self.media.sender_info(), self.media.reception());
         if let (Some(pkts), Some(t)) = (
             self.rtcp.poll(self.media.ticks(), ntp, sender, reception),
-            wire(&mut self.transport),
+            wire(&mut self.transport, &mut self.plain),
         ) {
             t.send_rtcp(now, pkts);
         }

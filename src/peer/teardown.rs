@@ -34,12 +34,12 @@ impl Peer {
     /// the transport. What they produce is queued for [`Peer::poll_transmit`]:
     /// rtc routes it at `close()`, while it still knows the selected pair.
     fn shutdown_transport(&mut self, now: Instant) {
-        let bye = if self.connected && self.transport.is_some() {
+        let bye = if self.connected && (self.transport.is_some() || self.plain.is_some()) {
             Some(self.goodbye(now))
         } else {
             None
         };
-        let Some(t) = wire(&mut self.transport) else {
+        let Some(t) = wire(&mut self.transport, &mut self.plain) else {
             return;
         };
         if let Some(pkts) = bye {
@@ -62,7 +62,7 @@ impl Peer {
         self.events
             .push_back(PeerEvent::CodedWarning { code, message });
         self.shutdown_transport(now);
-        if let Some(t) = wire(&mut self.transport) {
+        if let Some(t) = wire(&mut self.transport, &mut self.plain) {
             t.refresh_timeout();
         }
         if self.connection_state != "failed" {

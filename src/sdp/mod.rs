@@ -65,6 +65,7 @@ pub mod error;
 pub mod limits;
 pub mod local;
 pub mod parse;
+pub mod plain;
 pub mod remote;
 
 pub use error::SdpError;

@@ -9,10 +9,12 @@
 //! Implementations:
 //! - [`webrtc::WebRtcTransport`]: ICE + DTLS-SRTP through webrtc-rs `rtc`
 //!   (which also runs the SDP offer/answer for it).
+//! - [`plain::PlainTransport`]: plain RTP/AVP over UDP and SDES-SRTP, no ICE
+//!   or DTLS (symmetric RTP latching, RTCP port rules: [`crate::plain_rtp`]);
+//!   its SDP is sipwire's own ([`crate::sdp::plain`], `peer::plain`).
 //!
-//! Plain RTP/AVP over UDP and SDES-SRTP implement the same trait; the media
-//! pipeline ([`crate::media`]) and negotiation ([`crate::peer::negotiation`])
-//! do not change for them. Packets are not tied to one media kind: a second
+//! The media pipeline ([`crate::media`]) and negotiation
+//! ([`crate::peer::negotiation`]) are the same for every transport. Packets are not tied to one media kind: a second
 //! kind (video) is another SSRC on the same transport, demultiplexed by the
 //! pipeline above.
 //!
@@ -32,6 +34,7 @@
 //! # let _ = drain;
 //! ```
 
+pub mod plain;
 pub mod webrtc;
 
 use bytes::BytesMut;

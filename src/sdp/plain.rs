@@ -1,0 +1,524 @@
+//! SDP for the plain profiles: RTP/AVP (no encryption) and RTP/SAVP keyed by
+//! SDES `a=crypto` (RFC 4568), both without ICE and DTLS, as trunks, PBX
+//! extensions, desk phones and SIPp send them.
+//!
+//! [`profile_of`] tells a remote SDP's profile (the DTLS one keeps its own
+//! path, [`super::normalize_remote`]); [`parse`] reads a plain SDP into
+//! [`PlainSdp`]; [`write`] produces ours. rtc never sees these SDPs.
+//!
+//! ```
+//! use sipwire::sdp::plain::{profile_of, MediaProfile};
+//! let offer = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+//! assert_eq!(profile_of(offer).unwrap(), MediaProfile::Rtp);
+//! ```
+
+use super::error::SdpError;
+use super::limits;
+use super::parse::{Attributes, MediaSection, Sdp};
+use super::remote::{static_payload, RemoteCodec};
+use super::{Direction, RejectedSection};
+use crate::plain_rtp::RemoteMedia;
+use crate::sdes::{CryptoAttr, CryptoLineError};
+use std::net::{IpAddr, SocketAddr};
+
+/// A media profile: what we offer (configured) or what a remote SDP uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum MediaProfile {
+    /// ICE + DTLS-SRTP (`UDP/TLS/RTP/SAVPF`), what browsers speak.
+    #[default]
+    WebRtc,
+    /// Plain RTP (`RTP/AVP`), unencrypted.
+    Rtp,
+    /// SRTP keyed by SDES (`RTP/SAVP` with `a=crypto`).
+    Sdes,
+}
+
+impl MediaProfile {
+    /// The configuration name: `webrtc`, `rtp` or `sdes`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaProfile::WebRtc => "webrtc",
+            MediaProfile::Rtp => "rtp",
+            MediaProfile::Sdes => "sdes",
+        }
+    }
+
+    /// From the configuration name.
+    pub fn parse(s: &str) -> Option<MediaProfile> {
+        match s.to_ascii_lowercase().as_str() {
+            "webrtc" => Some(MediaProfile::WebRtc),
+            "rtp" => Some(MediaProfile::Rtp),
+            "sdes" => Some(MediaProfile::Sdes),
+            _ => None,
+        }
+    }
+
+    /// The m-line proto we write for it.
+    pub fn proto(self) -> &'static str {
+        match self {
+            MediaProfile::WebRtc => "UDP/TLS/RTP/SAVPF",
+            MediaProfile::Rtp => "RTP/AVP",
+            MediaProfile::Sdes => "RTP/SAVP",
+        }
+    }
+}
+
+fn first_audio(sdp: &Sdp) -> Option<&MediaSection> {
+    sdp.media
+        .iter()
+        .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port_number() != 0)
+        .or_else(|| {
+            sdp.media
+                .iter()
+                .find(|m| m.media.eq_ignore_ascii_case("audio"))
+        })
+}
+
+/// The profile of the first audio section of `text`. A DTLS fingerprint
+/// anywhere, or a `UDP/TLS/` proto, means [`MediaProfile::WebRtc`] (its
+/// own checks then apply); `RTP/SAVP(F)` with `a=crypto` is SDES;
+/// `RTP/AVP(F)` is plain. Anything else is left to the WebRTC path, whose
+/// error names what is wrong.
+pub fn profile_of(text: &str) -> Result<MediaProfile, SdpError> {
+    limits::check_size(text, "SDP")?;
+    let sdp = Sdp::parse(text)?;
+    let Some(audio) = first_audio(&sdp) else {
+        return Ok(MediaProfile::WebRtc);
+    };
+    let has_fp =
+        audio.has_attr("fingerprint") || sdp.session.iter().any(|l| l.is_attr("fingerprint"));
+    let proto = audio.proto.to_ascii_uppercase();
+    Ok(match proto.as_str() {
+        _ if has_fp || proto.starts_with("UDP/TLS/") => MediaProfile::WebRtc,
+        "RTP/AVP" | "RTP/AVPF" => MediaProfile::Rtp,
+        "RTP/SAVP" | "RTP/SAVPF" if audio.has_attr("crypto") => MediaProfile::Sdes,
+        _ => MediaProfile::WebRtc,
+    })
+}
+
+/// What we read from a plain remote SDP.
+#[derive(Clone, Debug)]
+pub struct PlainSdp {
+    /// Rtp or Sdes.
+    pub profile: MediaProfile,
+    /// The audio proto as written (echoed in our answer).
+    pub proto: String,
+    /// Index of the audio section in the SDP.
+    pub audio_index: usize,
+    /// Every payload type with a known mapping, in the SDP's order
+    /// (unknown dynamic ones are left out; CN is kept and ignored later).
+    pub codecs: Vec<RemoteCodec>,
+    /// Audio direction (media level, else session level, else sendrecv);
+    /// `c=0.0.0.0` reads as `inactive` towards us if no direction says otherwise.
+    pub direction: Direction,
+    /// Where the far end receives.
+    pub media: RemoteMedia,
+    /// Usable `a=crypto` lines, in order.
+    pub crypto: Vec<CryptoAttr>,
+    /// Why other `a=crypto` lines were skipped.
+    pub crypto_skipped: Vec<CryptoLineError>,
+    /// `a=ptime`, ms.
+    pub ptime: Option<u32>,
+    /// `a=maxptime`, ms.
+    pub maxptime: Option<u32>,
+    /// The far end offered or answered `a=rtcp-mux`.
+    pub rtcp_mux: bool,
+    /// Sections we do not take (answered with port 0).
+    pub rejected_sections: Vec<RejectedSection>,
+}
+
+fn parse_conn(value: &str) -> Result<Option<IpAddr>, SdpError> {
+    // "IN IP4 10.0.0.1" (a "/ttl" suffix is multicast: not for us).
+    let mut it = value.split_whitespace();
+    let (Some(_net), Some(_fam), Some(addr)) = (it.next(), it.next(), it.next()) else {
+        return Err(SdpError::Parse(format!("malformed c= line `c={value}`")));
+    };
+    let addr = addr.split('/').next().unwrap_or(addr);
+    let ip: IpAddr = addr.parse().map_err(|_| {
+        SdpError::Parse(format!(
+            "c= address {addr:?} is not an IP address (host names are not resolved)"
+        ))
+    })?;
+    Ok((!ip.is_unspecified()).then_some(ip))
+}
+
+fn attr_u32(m: &MediaSection, key: &str) -> Option<u32> {
+    m.attr(key).and_then(|v| v.trim().parse().ok())
+}
+
+/// Read a plain (RTP/AVP or SDES) SDP. `what` names it in errors.
+pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
+    limits::check_size(text, what)?;
+    let sdp = Sdp::parse(text)?;
+    limits::check_sections(sdp.media.len(), what)?;
+    let idx = sdp
+        .media
+        .iter()
+        .position(|m| m.media.eq_ignore_ascii_case("audio") && m.port_number() != 0)
+        .ok_or_else(|| SdpError::Parse(format!("{what} has no audio section with a port")))?;
+    let audio = &sdp.media[idx];
+    limits::check_lines(audio.lines.len(), "audio", what)?;
+    let proto_u = audio.proto.to_ascii_uppercase();
+    let profile = match proto_u.as_str() {
+        "RTP/AVP" | "RTP/AVPF" => MediaProfile::Rtp,
+        "RTP/SAVP" | "RTP/SAVPF" => MediaProfile::Sdes,
+        _ => {
+            return Err(SdpError::UnsupportedProfile(format!(
+                "{what} uses {} for audio, not RTP/AVP or RTP/SAVP",
+                audio.proto
+            )))
+        }
+    };
+    let conn = match audio.connection().or_else(|| sdp.session_line('c')) {
+        Some(c) => parse_conn(c)?,
+        None => return Err(SdpError::Parse(format!("{what} has no c= line for audio"))),
+    };
+    let port = audio.port_number();
+    let rtp = conn.map(|ip| SocketAddr::new(ip, port));
+    // RFC 3605: "a=rtcp:port [IN IP4 addr]".
+    let rtcp = audio.attr("rtcp").and_then(|v| {
+        let mut it = v.split_whitespace();
+        let p: u16 = it.next()?.parse().ok()?;
+        let ip = match (it.next(), it.next(), it.next()) {
+            (Some(_), Some(_), Some(a)) => a.parse().ok()?,
+            _ => conn?,
+        };
+        Some(SocketAddr::new(ip, p))
+    });
+    let rtcp_mux = audio.has_attr("rtcp-mux");
+    let mut codecs = Vec::new();
+    for f in &audio.fmts {
+        let Ok(pt) = f.parse::<u8>() else { continue };
+        if pt > 127 {
+            continue;
+        }
+        let rtpmap = audio
+            .attrs("rtpmap")
+            .into_iter()
+            .find(|v| v.split_whitespace().next() == Some(f.as_str()));
+        let (name, rate, channels) = match rtpmap {
+            Some(v) => {
+                let enc = v.split_whitespace().nth(1).unwrap_or("");
+                let mut p = enc.split('/');
+                let name = p.next().unwrap_or("").to_string();
+                let Some(rate) = p.next().and_then(|r| r.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let ch = p.next().and_then(|c| c.parse::<u16>().ok()).unwrap_or(1);
+                (name, rate, ch)
+            }
+            None => match static_payload(pt) {
+                Some((n, r, c)) => (n.to_string(), r, c),
+                None => continue,
+            },
+        };
+        let fmtp = audio
+            .attrs("fmtp")
+            .into_iter()
+            .find(|v| v.split_whitespace().next() == Some(f.as_str()))
+            .and_then(|v| {
+                v.split_once(' ')
+                    .map(|(_, p)| super::remote::normalize_fmtp_params(p))
+            });
+        let name = if name.eq_ignore_ascii_case("telephone-event") {
+            "telephone-event".to_string()
+        } else {
+            name
+        };
+        codecs.push(RemoteCodec {
+            pt,
+            name,
+            clock_rate: rate,
+            channels,
+            fmtp,
+        });
+    }
+    let direction = audio
+        .lines
+        .iter()
+        .rev()
+        .chain(sdp.session.iter().rev())
+        .find_map(|l| l.attr_key().and_then(Direction::parse))
+        .unwrap_or(if conn.is_none() {
+            // RFC 2543 hold: c=0.0.0.0 means "do not send to me".
+            Direction::SendOnly
+        } else {
+            Direction::SendRecv
+        });
+    let (crypto, crypto_skipped) = crate::sdes::parse_all(audio.attrs("crypto"));
+    let rejected_sections = sdp
+        .media
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != idx)
+        .map(|(i, m)| RejectedSection {
+            index: i,
+            media: m.media.clone(),
+            proto: m.proto.clone(),
+            fmt: m.fmts.join(" "),
+            mid: m.attr("mid").map(str::to_string),
+        })
+        .collect();
+    Ok(PlainSdp {
+        profile,
+        proto: audio.proto.clone(),
+        audio_index: idx,
+        codecs,
+        direction,
+        media: RemoteMedia {
+            rtp,
+            rtcp,
+            rtcp_mux,
+        },
+        crypto,
+        crypto_skipped,
+        ptime: attr_u32(audio, "ptime"),
+        maxptime: attr_u32(audio, "maxptime"),
+        rtcp_mux,
+        rejected_sections,
+    })
+}
+
+/// One payload type we put on our m-line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalFormat {
+    /// Payload type.
+    pub pt: u8,
+    /// Encoding name as in `a=rtpmap`.
+    pub name: String,
+    /// Clock rate.
+    pub clock_rate: u32,
+    /// Channels (written only when not 1).
+    pub channels: u16,
+    /// fmtp parameters.
+    pub fmtp: Option<String>,
+}
+
+/// What our plain SDP says.
+#[derive(Clone, Debug)]
+pub struct PlainLocal {
+    /// Rtp or Sdes.
+    pub profile: MediaProfile,
+    /// The proto to write (an answer echoes the offer's, e.g. `RTP/AVPF`).
+    pub proto: String,
+    /// Our RTP address (also where we take RTCP: see `rtcp_mux`).
+    pub addr: SocketAddr,
+    /// Formats in preference order.
+    pub formats: Vec<LocalFormat>,
+    /// Direction.
+    pub direction: Direction,
+    /// Our `a=crypto` lines (one in an answer).
+    pub crypto: Vec<CryptoAttr>,
+    /// `a=ptime` to write.
+    pub ptime: u32,
+    /// Write `a=rtcp-mux` (an offer always does; an answer only if offered).
+    pub rtcp_mux: bool,
+    /// o= session id and version.
+    pub session_id: u64,
+    /// o= version.
+    pub version: u64,
+    /// Sections answered with port 0, at their index.
+    pub rejected_sections: Vec<RejectedSection>,
+    /// Index of the audio section (answers mirror the offer's order).
+    pub audio_index: usize,
+}
+
+/// Our plain SDP. RTCP is received on the RTP socket whatever the far end
+/// does: `a=rtcp:` names the RTP port (RFC 3605), so a peer that refuses
+/// rtcp-mux still sends its reports where we listen.
+pub fn write(l: &PlainLocal) -> String {
+    let fam = if l.addr.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = l.addr.ip();
+    let mut s = format!(
+        "v=0\r\no=- {} {} IN {fam} {ip}\r\ns=-\r\nc=IN {fam} {ip}\r\nt=0 0\r\n",
+        l.session_id, l.version
+    );
+    let mut sections: Vec<String> = Vec::new();
+    let mut audio = format!("m=audio {} {}", l.addr.port(), l.proto);
+    for f in &l.formats {
+        audio.push_str(&format!(" {}", f.pt));
+    }
+    audio.push_str("\r\n");
+    for f in &l.formats {
+        if f.channels > 1 {
+            audio.push_str(&format!(
+                "a=rtpmap:{} {}/{}/{}\r\n",
+                f.pt, f.name, f.clock_rate, f.channels
+            ));
+        } else {
+            audio.push_str(&format!(
+                "a=rtpmap:{} {}/{}\r\n",
+                f.pt, f.name, f.clock_rate
+            ));
+        }
+        if let Some(p) = &f.fmtp {
+            audio.push_str(&format!("a=fmtp:{} {p}\r\n", f.pt));
+        }
+    }
+    audio.push_str(&format!("a=ptime:{}\r\n", l.ptime));
+    audio.push_str(&format!("a=rtcp:{}\r\n", l.addr.port()));
+    if l.rtcp_mux {
+        audio.push_str("a=rtcp-mux\r\n");
+    }
+    for c in &l.crypto {
+        audio.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
+    }
+    audio.push_str(&format!("a={}\r\n", l.direction.as_str()));
+    let total = l.rejected_sections.len() + 1;
+    let mut rejected = l.rejected_sections.iter().collect::<Vec<_>>();
+    rejected.sort_by_key(|r| r.index);
+    let mut rej = rejected.into_iter().peekable();
+    for i in 0..total {
+        if i == l.audio_index.min(total - 1) {
+            sections.push(std::mem::take(&mut audio));
+        } else if let Some(r) = rej.next() {
+            let fmt = if r.fmt.is_empty() {
+                "0"
+            } else {
+                r.fmt.as_str()
+            };
+            let mut sec = format!("m={} 0 {} {fmt}\r\n", r.media, r.proto);
+            if let Some(mid) = &r.mid {
+                sec.push_str(&format!("a=mid:{mid}\r\n"));
+            }
+            sections.push(sec);
+        }
+    }
+    for sec in sections {
+        s.push_str(&sec);
+    }
+    s
+}
+
+/// The static payload type RFC 3551 gives an encoding, if any.
+pub fn static_pt(name: &str, clock_rate: u32) -> Option<u8> {
+    (0u8..35).find(|pt| {
+        static_payload(*pt).is_some_and(|(n, r, _)| n.eq_ignore_ascii_case(name) && r == clock_rate)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BARESIP: &str = "v=0\r\no=- 3962938371 2813208419 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 10000 RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\na=label:1\r\na=ssrc:1 cname:x\r\na=rtcp-rsize\r\na=ptime:20\r\n";
+
+    #[test]
+    fn classifies_profiles() {
+        assert_eq!(profile_of(BARESIP).unwrap(), MediaProfile::Rtp);
+        let sdes = BARESIP.replace("RTP/AVP", "RTP/SAVP")
+            + "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n";
+        assert_eq!(profile_of(&sdes).unwrap(), MediaProfile::Sdes);
+        let dtls = BARESIP.replace("RTP/AVP", "UDP/TLS/RTP/SAVPF");
+        assert_eq!(profile_of(&dtls).unwrap(), MediaProfile::WebRtc);
+        let legacy = BARESIP.replace("RTP/AVP", "RTP/SAVPF") + "a=fingerprint:sha-256 AA\r\n";
+        assert_eq!(profile_of(&legacy).unwrap(), MediaProfile::WebRtc);
+        assert!(profile_of("garbage").is_err());
+    }
+
+    #[test]
+    fn reads_a_baresip_offer() {
+        let p = parse(BARESIP, "offer").unwrap();
+        assert_eq!(p.profile, MediaProfile::Rtp);
+        assert_eq!(p.media.rtp, Some("127.0.0.1:10000".parse().unwrap()));
+        assert_eq!(p.media.rtcp, None);
+        assert!(!p.rtcp_mux);
+        let names: Vec<_> = p.codecs.iter().map(|c| (c.pt, c.name.as_str())).collect();
+        assert_eq!(names, [(0, "PCMU"), (8, "PCMA"), (101, "telephone-event")]);
+        assert_eq!(p.ptime, Some(20));
+        assert_eq!(p.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn hold_forms_and_rtcp_attribute() {
+        let held = BARESIP
+            .replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0")
+            .replace("a=sendrecv\r\n", "");
+        let p = parse(&held, "offer").unwrap();
+        assert_eq!(p.media.rtp, None);
+        assert_eq!(p.direction, Direction::SendOnly);
+        let s = BARESIP.replace("a=sendrecv", "a=sendonly")
+            + "a=rtcp:10005 IN IP4 10.1.1.1\r\na=maxptime:40\r\n";
+        let p = parse(&s, "offer").unwrap();
+        assert_eq!(p.direction, Direction::SendOnly);
+        assert_eq!(p.media.rtcp, Some("10.1.1.1:10005".parse().unwrap()));
+        assert_eq!(p.maxptime, Some(40));
+        let s = BARESIP.to_string() + "a=rtcp:10003\r\n";
+        assert_eq!(
+            parse(&s, "o").unwrap().media.rtcp,
+            Some("127.0.0.1:10003".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn static_types_without_rtpmap_and_rejected_sections() {
+        let s = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nt=0 0\r\nm=video 5002 RTP/AVP 96\r\nm=audio 5000 RTP/AVP 18 0 13\r\nc=IN IP4 10.0.0.1\r\n";
+        let p = parse(s, "offer").unwrap();
+        assert_eq!(p.audio_index, 1);
+        let names: Vec<_> = p.codecs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["G729", "PCMU", "CN"]);
+        assert_eq!(p.rejected_sections.len(), 1);
+        assert_eq!(p.rejected_sections[0].media, "video");
+        let err = parse(&s.replace("c=IN IP4 10.0.0.1\r\n", ""), "offer").unwrap_err();
+        assert_eq!(err.code(), "ERR_SDP_PARSE");
+    }
+
+    #[test]
+    fn writes_what_it_reads() {
+        let mut fill = |b: &mut [u8]| b.fill(7);
+        let local = PlainLocal {
+            profile: MediaProfile::Sdes,
+            proto: "RTP/SAVP".into(),
+            addr: "127.0.0.1:40000".parse().unwrap(),
+            formats: vec![
+                LocalFormat {
+                    pt: 0,
+                    name: "PCMU".into(),
+                    clock_rate: 8000,
+                    channels: 1,
+                    fmtp: None,
+                },
+                LocalFormat {
+                    pt: 101,
+                    name: "telephone-event".into(),
+                    clock_rate: 8000,
+                    channels: 1,
+                    fmtp: Some("0-15".into()),
+                },
+            ],
+            direction: Direction::SendOnly,
+            crypto: vec![CryptoAttr::generate(
+                1,
+                crate::sdes::Suite::AesCm128HmacSha1_80,
+                &mut fill,
+            )],
+            ptime: 20,
+            rtcp_mux: true,
+            session_id: 42,
+            version: 2,
+            rejected_sections: vec![RejectedSection {
+                index: 0,
+                media: "video".into(),
+                proto: "RTP/AVP".into(),
+                fmt: "96".into(),
+                mid: None,
+            }],
+            audio_index: 1,
+        };
+        let text = write(&local);
+        assert!(
+            text.contains("m=video 0 RTP/AVP 96\r\nm=audio 40000 RTP/SAVP 0 101\r\n"),
+            "{text}"
+        );
+        let p = parse(&text, "answer").unwrap();
+        assert_eq!(p.profile, MediaProfile::Sdes);
+        assert_eq!(p.crypto.len(), 1);
+        assert_eq!(p.media.rtcp, Some("127.0.0.1:40000".parse().unwrap()));
+        assert!(p.rtcp_mux);
+        assert_eq!(p.direction, Direction::SendOnly);
+        assert_eq!(profile_of(&text).unwrap(), MediaProfile::Sdes);
+        assert_eq!(static_pt("PCMA", 8000), Some(8));
+        assert_eq!(static_pt("G722", 8000), Some(9));
+        assert_eq!(static_pt("opus", 48000), None);
+    }
+}
