@@ -316,7 +316,8 @@ function dispatchNative(ev: NativeEvent): void {
 export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMap> {
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
-  #waiters = new Map<number, (v: any) => void>();
+  /** Pending `waitForGatheringComplete` / `play` requests by id; a gathering wait ignores the result. */
+  #waiters = new Map<number, (result: PlayResult) => void>();
   /** Tone watches and answering-machine detections: settled by native events, a timeout or close. */
   #listenWaiters = new Map<number, { resolve: (ev: NativeEvent) => void; reject: (e: Error) => void }>();
   /** Live `audio()` iterators per sample rate: the native sink at a rate stays while any uses it. */
