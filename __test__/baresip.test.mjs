@@ -96,8 +96,8 @@ async function waitDirection(call, want, what) {
   throw new Error(`timed out: ${what} (direction ${last})`);
 }
 
-async function botCallsBaresip({ bs, bot }) {
-  const inviter = new Inviter(bot.ua, UserAgent.makeURI(bs.uri));
+async function botCallsBaresip({ bs, bot }, inviterOptions = {}) {
+  const inviter = new Inviter(bot.ua, UserAgent.makeURI(bs.uri), inviterOptions);
   const call = new Call(inviter);
   const incomingFrom = bs.events.length;
   await inviter.invite();
@@ -163,6 +163,24 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       const call = await baresipCallsBot({ bs, bot });
       assert.match(call.peerConnection?.localDescription?.sdp ?? "", /RTP\/SAVP[\s\S]*a=crypto:/);
       await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: true, mark: "SDES baresip->bot" });
+    }));
+
+  test("SDES with a wrong key: the bot decrypts nothing, hears no audio, and reports mediafailed (rtp-timeout) after rtpTimeout", () =>
+    withPeers({ baresip: { mediaenc: "srtp-mand", codecs: "PCMU/8000/1" }, pc: { mediaProfile: "sdes", rtpTimeout: 1500 } }, async ({ bs, bot }) => {
+      // Corrupt baresip's key in the answer as the bot applies it (same suite, tag and length).
+      const wrongKey = async (d) =>
+        d.type !== "answer" ? d : { ...d, sdp: d.sdp.replace(/inline:([A-Za-z0-9+/]+)/, (_, k) => `inline:${"A".repeat(k.length)}`) };
+      const t0 = Date.now();
+      const call = await botCallsBaresip({ bs, bot }, { sessionDescriptionHandlerModifiers: [wrongKey] });
+      const failed = new Promise((resolve) => call.addEventListener("mediafailed", (e) => resolve(e.reason)));
+      const closedFrom = bs.events.length;
+      assert.equal(await withTimeout(failed, 6000, "mediafailed"), "rtp-timeout");
+      const after = Date.now() - t0;
+      assert.ok(after >= 1400, `mediafailed came after rtpTimeout (${after} ms)`);
+      const inbound = [...(await call.stats()).values()].find((s) => s.type === "inbound-rtp");
+      assert.equal(inbound?.packetsReceived ?? 0, 0, "nothing decrypted");
+      // The Call hangs up on media failure: baresip sees the BYE.
+      await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);
     }));
 
   test("policy: a bot that refuses unencrypted media answers baresip's RTP/AVP offer with 488", () =>
