@@ -11,7 +11,9 @@ import { UserAgent, Inviter, SessionState } from "sip.js";
 import { sineWave, detectTone } from "../dist/index.js";
 import { Call, answerCall } from "../dist/sip.js";
 import { startBaresip, readPcmWav } from "./support/baresip.mjs";
-import { heardTone, near, onceState, startUdpBot as startBot, withTimeout } from "./support/sip.mjs";
+import { heardTone, near, onceState, startUdpBot as startBot, withTimeout, Party, DOMAIN } from "./support/sip.mjs";
+import { startKamailioSip } from "./support/kamailio-sip.mjs";
+import { UdpTransport } from "../dist/transport/index.js";
 
 const BARESIP_HZ = 700;
 const BOT_HZ = 1200;
@@ -96,8 +98,8 @@ async function waitDirection(call, want, what) {
   throw new Error(`timed out: ${what} (direction ${last})`);
 }
 
-async function botCallsBaresip({ bs, bot }) {
-  const inviter = new Inviter(bot.ua, UserAgent.makeURI(bs.uri));
+async function botCallsBaresip({ bs, bot }, inviterOptions = {}) {
+  const inviter = new Inviter(bot.ua, UserAgent.makeURI(bs.uri), inviterOptions);
   const call = new Call(inviter);
   const incomingFrom = bs.events.length;
   await inviter.invite();
@@ -165,6 +167,24 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: true, mark: "SDES baresip->bot" });
     }));
 
+  test("SDES with a wrong key: the bot decrypts nothing, hears no audio, and reports mediafailed (rtp-timeout) after rtpTimeout", () =>
+    withPeers({ baresip: { mediaenc: "srtp-mand", codecs: "PCMU/8000/1" }, pc: { mediaProfile: "sdes", rtpTimeout: 1500 } }, async ({ bs, bot }) => {
+      // Corrupt baresip's key in the answer as the bot applies it (same suite, tag and length).
+      const wrongKey = async (d) =>
+        d.type !== "answer" ? d : { ...d, sdp: d.sdp.replace(/inline:([A-Za-z0-9+/]+)/, (_, k) => `inline:${"A".repeat(k.length)}`) };
+      const t0 = Date.now();
+      const call = await botCallsBaresip({ bs, bot }, { sessionDescriptionHandlerModifiers: [wrongKey] });
+      const failed = new Promise((resolve) => call.addEventListener("mediafailed", (e) => resolve(e.reason)));
+      const closedFrom = bs.events.length;
+      assert.equal(await withTimeout(failed, 6000, "mediafailed"), "rtp-timeout");
+      const after = Date.now() - t0;
+      assert.ok(after >= 1400, `mediafailed came after rtpTimeout (${after} ms)`);
+      const inbound = [...(await call.stats()).values()].find((s) => s.type === "inbound-rtp");
+      assert.equal(inbound?.packetsReceived ?? 0, 0, "nothing decrypted");
+      // The Call hangs up on media failure: baresip sees the BYE.
+      await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);
+    }));
+
   test("policy: a bot that refuses unencrypted media answers baresip's RTP/AVP offer with 488", () =>
     withPeers({ baresip: { codecs: "PCMU/8000/1" }, pc: { allowUnencryptedMedia: false } }, async ({ bs, bot }) => {
       const from = bs.events.length;
@@ -174,4 +194,54 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       const closed = await bs.waitEvent("CALL_CLOSED", 5000, from);
       assert.match(closed.param ?? "", /488/);
     }));
+});
+
+describe("baresip and a bot registered to Kamailio over SIP/UDP, plain RTP", { timeout: 120_000 }, () => {
+  test("the bot calls baresip and baresip calls the bot through Kamailio: tones both ways, BYE", async () => {
+    const kam = await startKamailioSip();
+    const proxy = `sip:127.0.0.1:${kam.port}`;
+    const bs = await startBaresip({ name: "carol", toneHz: BARESIP_HZ, codecs: "PCMU/8000/1", registrar: { domain: DOMAIN, proxy } });
+    const bot = new Party("bot", { transportConstructor: UdpTransport, transportOptions: { outboundProxy: proxy, bindAddress: "127.0.0.1" } }, { peerConnection: { mediaProfile: "rtp" } });
+    try {
+      // REGISTER may finish before ctrl_tcp is connected (its event is then missed): ask.
+      const until = Date.now() + 10000;
+      while (!/OK\s/.test((await bs.command("reginfo")).data ?? "") && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      assert.match((await bs.command("reginfo")).data ?? "", /OK\s/, "baresip registered with Kamailio");
+      await bot.start(true);
+      // Bot -> baresip, through the proxy.
+      const from = bs.events.length;
+      const out = await bot.dial("carol");
+      await bs.waitEvent("CALL_INCOMING", 5000, from);
+      await bs.command("accept");
+      await onceState(out.session, SessionState.Established);
+      out.play(tone(BOT_HZ));
+      const heard = await heardTone(out, 600, 16000);
+      assert.ok(near(heard, BARESIP_HZ), `the bot heard ${heard} Hz through Kamailio`);
+      await new Promise((r) => setTimeout(r, 1000)); // a dump long enough to judge
+      const closed = bs.events.length;
+      await out.hangup();
+      await bs.waitEvent("CALL_CLOSED", 5000, closed);
+      // Baresip -> bot, through the proxy.
+      await bs.command("dial", `sip:bot@${DOMAIN}`);
+      const inv = await bot.nextInvite();
+      const inc = await answerCall(inv);
+      await onceState(inv, SessionState.Established);
+      inc.play(tone(BOT_HZ));
+      const heard2 = await heardTone(inc, 600, 16000);
+      assert.ok(near(heard2, BARESIP_HZ), `the bot heard ${heard2} Hz on baresip's call`);
+      await new Promise((r) => setTimeout(r, 1000)); // a dump long enough to judge
+      await bs.command("hangup");
+      await withTimeout(inc.ended, 5000, "baresip's BYE through Kamailio");
+      await new Promise((r) => setTimeout(r, 200));
+      const tones = baresipHeard(bs);
+      assert.ok(tones.filter((f) => near(f, BOT_HZ)).length >= 2, `baresip heard the bot on both calls: ${tones.join(",")}`);
+    } catch (e) {
+      e.message += `\n--- baresip (tail) ---\n${bs.output().slice(-2500)}\n--- kamailio (tail) ---\n${kam.stderr().split("\n").slice(-15).join("\n")}`;
+      throw e;
+    } finally {
+      await bot.stop();
+      await bs.stop();
+      await kam.stop();
+    }
+  });
 });

@@ -2,7 +2,9 @@
 // sipwire bot over SIP/UDP, streaming an 8 kHz mu-law WAV made by sox with its rtp_stream
 // action; the bot answers each call and must hear the WAV's tone on every one. Also: garbage
 // sent to a call's RTP port and to port+1 (RTCP) leaves the call and its audio intact.
-// SIPp or sox missing is a failure, not a skip.
+// And SIPp as a UAS the bot calls with mediaProfile 'rtp': SIPp answers RTP/AVP and echoes
+// the bot's RTP (-rtp_echo), so the bot hears its own tone. SIPp or sox missing is a
+// failure, not a skip.
 import test from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -12,10 +14,13 @@ import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { answerCall } from "../dist/sip.js";
-import { heardTone, near, startUdpBot, withTimeout } from "./support/sip.mjs";
+import { UserAgent, Inviter, SessionState } from "sip.js";
+import { Call } from "../dist/sip.js";
+import { heardTone, near, onceState, startUdpBot, withTimeout } from "./support/sip.mjs";
 
 const SIPP = "/usr/bin/sipp";
 const SCENARIO = join(dirname(fileURLToPath(import.meta.url)), "sipp", "uac-rtp-stream.xml");
+const UAS_ECHO = join(dirname(fileURLToPath(import.meta.url)), "sipp", "uas-rtp-echo.xml");
 const CALLS = 20;
 const HZ = 700;
 
@@ -85,5 +90,37 @@ test(`SIPp UAC: ${CALLS} concurrent RTP/AVP calls to a bot over UDP; the bot hea
     if (sipp.exitCode === null) sipp.kill("SIGKILL");
     await bot.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("SIPp UAS: the bot calls SIPp offering RTP/AVP; SIPp echoes the RTP and the bot hears its own tone; BYE", { timeout: 60_000 }, async () => {
+  const port = await freeUdpPort();
+  const sipp = spawn(SIPP, [
+    "-sf", UAS_ECHO, "-i", "127.0.0.1", "-p", String(port), "-mi", "127.0.0.1", "-mp", String(await freeUdpPort()), "-rtp_echo",
+    "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error",
+  ], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  sipp.stderr.on("data", (d) => { stderr += d; });
+  const exited = new Promise((resolve, reject) => {
+    sipp.once("error", reject);
+    sipp.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+  const bot = await startUdpBot({ mediaProfile: "rtp", codecs: ["pcmu"] });
+  try {
+    // SIPp binds in a moment; the bot's timer A resends the INVITE if it was early.
+    const inviter = new Inviter(bot.ua, UserAgent.makeURI(`sip:sipp@127.0.0.1:${port}`));
+    const call = new Call(inviter);
+    await inviter.invite();
+    await onceState(inviter, SessionState.Established, 15_000);
+    assert.match(call.peerConnection?.remoteDescription?.sdp ?? "", /RTP\/AVP/);
+    call.play({ samples: (await import("../dist/index.js")).sineWave(900, 16000, 10000), sampleRate: 16000 });
+    const heard = await heardTone(call, 600, 16000);
+    assert.ok(near(heard, 900), `the bot heard its tone echoed by SIPp: ${heard} Hz`);
+    await call.hangup();
+    const { code } = await withTimeout(exited, 10_000, "SIPp ended");
+    assert.equal(code, 0, `SIPp exit code ${code}\n${stderr}`);
+  } finally {
+    if (sipp.exitCode === null) sipp.kill("SIGKILL");
+    await bot.stop();
   }
 });

@@ -693,3 +693,40 @@ fn plain_rtp_honours_ptime_40_on_send_and_reframes_on_receive() {
         "renumbered without gaps"
     );
 }
+
+#[test]
+fn plain_hold_by_c_0_0_0_0_stops_sending_and_a_new_address_takes_over() {
+    let (mut p, _, _) = plain_pair(profile("rtp"));
+    p.assert_audio_both_ways(1000.0, 440.0);
+    // B re-offers old-style hold (RFC 2543): c=0.0.0.0, no direction.
+    let now = p.now;
+    let offer = p.b.peer.create_offer(now, false).unwrap();
+    p.b.peer
+        .set_local_description(now, Some(offer.clone()))
+        .unwrap();
+    let held = Description {
+        sdp_type: SdpType::Offer,
+        sdp: offer
+            .sdp
+            .replace("c=IN IP4 127.0.0.1", "c=IN IP4 0.0.0.0")
+            .replace("a=sendrecv\r\n", ""),
+    };
+    p.a.peer.set_remote_description(now, held).unwrap();
+    let answer = p.a.peer.create_answer(now).unwrap();
+    assert!(answer.sdp.contains("a=recvonly"), "{}", answer.sdp);
+    p.a.peer
+        .set_local_description(now, Some(answer.clone()))
+        .unwrap();
+    p.b.peer.set_remote_description(now, answer).unwrap();
+    let before = p.b.peer.media().stats().packets_received;
+    p.run_for(Duration::from_millis(400));
+    assert_eq!(
+        p.b.peer.media().stats().packets_received,
+        before,
+        "A sends nothing to 0.0.0.0"
+    );
+    // A re-INVITE from B with a real address again: media resumes.
+    p.b.peer.set_direction(Direction::SendRecv).unwrap();
+    p.negotiate(Who::B, false);
+    p.assert_audio_both_ways(700.0, 1200.0);
+}

@@ -66,7 +66,7 @@ export function readPcmWav(file) {
 /**
  * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, rtcpMux?: boolean }} [opts]
  */
-export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", rtcpMux = false } = {}) {
+export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", rtcpMux = false, registrar } = {}) {
   if (!existsSync(BARESIP_BIN)) throw new Error(`baresip is not installed (${BARESIP_BIN} missing): apt-get install baresip-core`);
   const dir = mkdtempSync(join(tmpdir(), "sipwire-baresip-"));
   const sipPort = await freePort();
@@ -100,9 +100,13 @@ export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, c
     `snd_path ${dir}`,
     "",
   ].join("\n"));
-  const params = [`answermode=manual`, `audio_codecs=${codecs}`, "regint=0"];
+  const params = [`answermode=manual`, `audio_codecs=${codecs}`];
   if (mediaenc) params.push(`mediaenc=${mediaenc}`);
-  writeFileSync(join(dir, "accounts"), `<sip:${name}@127.0.0.1:${sipPort}>;${params.join(";")}\n`);
+  // With `registrar` ({ domain, proxy }): registers as name@domain through that outbound proxy.
+  if (registrar) params.push(`outbound="${registrar.proxy}"`, "regint=60");
+  else params.push("regint=0");
+  const aor = registrar ? `sip:${name}@${registrar.domain}` : `sip:${name}@127.0.0.1:${sipPort}`;
+  writeFileSync(join(dir, "accounts"), `<${aor}>;${params.join(";")}\n`);
   writeFileSync(join(dir, "contacts"), "");
   const child = spawn(BARESIP_BIN, ["-f", dir], { cwd: dir, stdio: ["ignore", "pipe", "pipe"], detached: true });
   let out = "";

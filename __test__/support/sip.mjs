@@ -37,7 +37,7 @@ export const onceState = (session, state, ms = 10000) =>
 
 /** A SIP party: a UserAgent whose SDHs are counted, with an incoming-call queue. */
 export class Party {
-  constructor(name, transport, { codecs, rtpTimeout, replaces } = {}) {
+  constructor(name, transport, { codecs, rtpTimeout, replaces, peerConnection } = {}) {
     this.name = name;
     this.sdhCreated = 0;
     this.sdhClosed = 0;
@@ -45,7 +45,7 @@ export class Party {
     this.warnings = [];
     this.inviteWaiters = [];
     const base = sessionDescriptionHandlerFactory({
-      peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'], codecs, rtpTimeout },
+      peerConnectionConfiguration: { bindAddresses: ['127.0.0.1'], codecs, rtpTimeout, ...peerConnection },
       iceGatheringTimeout: 1000,
     });
     this.ua = new UserAgent({

@@ -288,6 +288,8 @@ fn normalize_session(sdp: &mut Sdp) -> Result<(), SdpError> {
             'b' if valid_bandwidth(&l.value) => out.push(l),
             'i' | 'e' | 'p' | 'a' => out.push(l),
             // u= (rtc parses it as a URL), r=, z=, k=, invalid b=, duplicates, unknown types
+            // k= may carry a key (RFC 8866 §5.12): never its value in a log.
+            'k' => log::debug!("sdp: dropping session line k=<redacted>"),
             _ => log::debug!("sdp: dropping session line {}={}", l.typ, l.value),
         }
     }
