@@ -73,6 +73,8 @@ pub struct DtmfDetector {
     buf: Vec<f32>,
     /// Per nominal frequency: `e^{-jωn}` for n in 0..WIN (cos, -sin).
     tables: Vec<(Vec<f32>, Vec<f32>)>,
+    /// Goertzel coefficients `2 cos ω` of the nominal frequencies.
+    coeffs: [f32; 8],
     candidate: Option<char>,
     hits: u32,
     misses: u32,
@@ -114,9 +116,14 @@ impl DtmfDetector {
                 (c, s)
             })
             .collect();
+        let coeffs = std::array::from_fn(|k| {
+            let f = if k < 4 { ROWS[k] } else { COLS[k - 4] };
+            2.0 * (2.0 * PI * f / RATE as f32).cos()
+        });
         Self {
             buf: Vec::with_capacity(WIN + HOP),
             tables,
+            coeffs,
             candidate: None,
             hits: 0,
             misses: 0,
@@ -168,8 +175,9 @@ impl DtmfDetector {
         if total < 2.0 * MIN_TONE_POWER {
             return None;
         }
-        let (ri, _) = strongest(x, &ROWS);
-        let (ci, _) = strongest(x, &COLS);
+        let p = self.nominal_powers(x);
+        let ri = argmax(&p[..4]);
+        let ci = argmax(&p[4..]);
         let fr = self.measured_freq(ri, ROWS[ri])?;
         let fc = self.measured_freq(4 + ci, COLS[ci])?;
         let (pr, pc) = (power_at(x, fr), power_at(x, fc));
@@ -184,6 +192,25 @@ impl DtmfDetector {
             return None;
         }
         Some(KEYS[ri][ci])
+    }
+
+    /// Goertzel power at the eight nominal frequencies at once: eight
+    /// independent recurrences in lock-step, which the compiler runs as one
+    /// SIMD lane each (a quarter of the cost of eight passes).
+    fn nominal_powers(&self, x: &[f32]) -> [f32; 8] {
+        let c = &self.coeffs;
+        let (mut s1, mut s2) = ([0.0f32; 8], [0.0f32; 8]);
+        for &v in x {
+            for k in 0..8 {
+                let s0 = v + c[k] * s1[k] - s2[k];
+                s2[k] = s1[k];
+                s1[k] = s0;
+            }
+        }
+        let n2 = (x.len() * x.len()) as f32;
+        std::array::from_fn(|k| {
+            2.0 * (s1[k] * s1[k] + s2[k] * s2[k] - c[k] * s1[k] * s2[k]).max(0.0) / n2
+        })
     }
 
     /// Frequency near `nominal` from the phase advance of its DFT bin
@@ -215,12 +242,8 @@ impl DtmfDetector {
     }
 }
 
-fn strongest(x: &[f32], freqs: &[f32; 4]) -> (usize, f32) {
-    freqs
-        .iter()
-        .enumerate()
-        .map(|(i, &f)| (i, power_at(x, f)))
-        .fold((0, -1.0), |a, b| if b.1 > a.1 { b } else { a })
+fn argmax(p: &[f32]) -> usize {
+    (1..p.len()).fold(0, |a, i| if p[i] > p[a] { i } else { a })
 }
 
 /// The nominal (low, high) frequencies of a DTMF key, for generating tones.
