@@ -22,7 +22,8 @@ use bytes::BytesMut;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+    MediaEngine, MIME_TYPE_G722, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU,
+    MIME_TYPE_TELEPHONE_EVENT,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -395,22 +396,15 @@ impl Peer {
             None => {
                 for kind in &self.cfg.codecs {
                     primary.get_or_insert(*kind);
-                    match kind {
-                        CodecKind::Opus => register(
-                            &mut me,
-                            MIME_TYPE_OPUS,
-                            48000,
-                            2,
-                            "minptime=10;useinbandfec=1".into(),
-                            111,
-                        )?,
-                        CodecKind::Pcmu => {
-                            register(&mut me, MIME_TYPE_PCMU, 8000, 0, String::new(), 0)?
-                        }
-                        CodecKind::Pcma => {
-                            register(&mut me, MIME_TYPE_PCMA, 8000, 0, String::new(), 8)?
-                        }
-                    }
+                    let (pt, channels, fmtp) = kind.offer_format();
+                    register(
+                        &mut me,
+                        kind_mime(*kind),
+                        kind.clock_rate(),
+                        channels,
+                        fmtp.into(),
+                        pt,
+                    )?;
                 }
                 // Offer both rates: 8000 for G.711 peers, 48000 for Opus peers.
                 register(
@@ -1557,6 +1551,8 @@ fn kind_mime(k: CodecKind) -> &'static str {
         CodecKind::Opus => MIME_TYPE_OPUS,
         CodecKind::Pcmu => MIME_TYPE_PCMU,
         CodecKind::Pcma => MIME_TYPE_PCMA,
+        CodecKind::G722 => MIME_TYPE_G722,
+        CodecKind::G729 => "audio/G729",
     }
 }
 
