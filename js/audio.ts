@@ -5,6 +5,7 @@
  */
 import native = require('./native');
 import { callNative } from './errors';
+import type { CodecName } from './peer-connection';
 
 /**
  * Dominant frequency of mono PCM in Hz, or `null` for silence.
@@ -42,6 +43,6 @@ export function sineWave(freqHz: number, sampleRate: number, durationMs: number,
  * Returns `null` when acceptable, else the stable code and message; SIP code
  * uses it to answer 488 before `accept()`.
  */
-export function validateOffer(sdp: string, codecs?: Array<'opus' | 'pcmu' | 'pcma'>): { code: string; message: string } | null {
+export function validateOffer(sdp: string, codecs?: CodecName[]): { code: string; message: string } | null {
   return callNative(() => native.validateOffer(sdp, codecs)) ?? null;
 }

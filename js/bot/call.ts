@@ -16,7 +16,7 @@
  */
 import type { Invitation, Session, SessionDescriptionHandlerOptions as SipSdhOptions } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
+import type { AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { TypedEventTarget } from '../typed-event-target';
@@ -322,7 +322,7 @@ export class Call extends TypedEventTarget<CallEventMap> {
  */
 export async function answerCall(
   invitation: Invitation,
-  options: CallOptions & { codecs?: Array<'opus' | 'pcmu' | 'pcma'>; sessionDescriptionHandlerOptions?: SipSdhOptions } = {},
+  options: CallOptions & { codecs?: CodecName[]; sessionDescriptionHandlerOptions?: SipSdhOptions } = {},
 ): Promise<Call> {
   const body = invitation.request.body;
   if (body) {
