@@ -30,10 +30,6 @@ struct Side {
 }
 
 impl Side {
-    fn new(port: u16, now: Instant) -> Self {
-        Self::with_config(port, now, PeerConfig::default())
-    }
-
     fn with_config(port: u16, now: Instant, cfg: PeerConfig) -> Self {
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let peer = Peer::new(cfg, vec![addr], now);

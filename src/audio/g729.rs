@@ -48,7 +48,7 @@ impl Encoder {
     /// Encodes whole 10 ms frames of 8 kHz PCM, appending 10 bytes per
     /// frame to `out`.
     pub fn encode(&mut self, pcm: &[i16], out: &mut Vec<u8>) -> Result<(), CodecError> {
-        if pcm.len() % FRAME_SAMPLES != 0 {
+        if !pcm.len().is_multiple_of(FRAME_SAMPLES) {
             return Err(CodecError::FrameSize {
                 expected: pcm.len().div_ceil(FRAME_SAMPLES) * FRAME_SAMPLES,
                 got: pcm.len(),
