@@ -109,7 +109,7 @@ export class SessionDescriptionHandler
     if (this.#closed) throw new SipwireError('ERR_CLOSED', 'SessionDescriptionHandler is closed');
     if (!this.#pc) {
       const pc = new RTCPeerConnection(this.#config.peerConnectionConfiguration ?? {});
-      pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit)));
+      pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit, e.method)));
       // A coded warning comes just before the `failed` it explains.
       let failure: MediaFailureReason = 'connection-failed';
       pc.addEventListener('connectionstatechange', () => {
