@@ -125,7 +125,7 @@ export interface NativeConfig {
   portMax?: number
   /** IP addresses to bind; default: every non-loopback IPv4 interface (loopback if none). */
   bindAddresses?: Array<string>
-  /** Codec preference, e.g. `["opus", "pcmu", "pcma"]` (the default). */
+  /** Codec preference, e.g. `["opus", "g722", "pcmu", "pcma", "g729"]` (the default). */
   codecs?: Array<string>
   /** Gathering timeout in ms; `0` = unbounded. @default 5000 */
   iceGatheringTimeout?: number

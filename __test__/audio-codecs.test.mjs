@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectedPair, record, sendTone, toneOf, within } from './helpers.mjs';
 
-for (const codec of ['opus', 'pcmu', 'pcma']) {
+for (const codec of ['opus', 'g722', 'pcmu', 'pcma', 'g729']) {
   test(`${codec}: tones cross both ways`, async () => {
     const [a, b] = await connectedPair({ codecs: [codec] }, { codecs: [codec] });
     try {

@@ -196,7 +196,7 @@ describe('SIP calls through Kamailio', { skip, timeout: 180_000 }, () => {
       'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n' +
         'a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n',
       'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 ' + Array(32).fill('AB').join(':') +
-        '\r\nm=audio 4000 UDP/TLS/RTP/SAVPF 18\r\nc=IN IP4 127.0.0.1\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:18 G729/8000\r\n',
+        '\r\nm=audio 4000 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 127.0.0.1\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:96 AMR/8000\r\n',
       // Issue #15.6: more m-sections than sipwire answers (ERR_SDP_TOO_MANY_SECTIONS).
       'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=fingerprint:sha-256 ' + Array(32).fill('AB').join(':') +
         '\r\nm=audio 4000 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=rtpmap:0 PCMU/8000\r\n' +

@@ -43,7 +43,7 @@ test('glare: crossing re-INVITEs get 491 on both sides, both roll back, the retr
 });
 
 test('the factory never throws and the SDH meets the small contract items', async () => {
-  const factory = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { codecs: ['g729'] } });
+  const factory = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { codecs: ['amr'] } });
   // A bad configuration must not throw from the factory: it surfaces as a rejection.
   const sdh = factory({ userAgent: { getLogger: () => undefined } }, undefined);
   assert.ok(sdh instanceof SessionDescriptionHandler);

@@ -5,6 +5,7 @@
  */
 import native = require('./native');
 import { callNative } from './errors';
+import type { CodecName } from './peer-connection';
 
 /**
  * Dominant frequency of mono PCM in Hz, or `null` for silence.
@@ -46,7 +47,7 @@ export function sineWave(freqHz: number, sampleRate: number, durationMs: number,
  */
 export function validateOffer(
   sdp: string,
-  codecs?: Array<'opus' | 'pcmu' | 'pcma'>,
+  codecs?: CodecName[],
   options: { allowUnencryptedMedia?: boolean } = {},
 ): { code: string; message: string } | null {
   return callNative(() => native.validateOffer(sdp, codecs, options.allowUnencryptedMedia)) ?? null;

@@ -24,7 +24,7 @@ export interface RTCIceServer {
 }
 
 /** Codec names accepted in {@link RTCConfiguration.codecs}. */
-export type CodecName = 'opus' | 'pcmu' | 'pcma';
+export type CodecName = 'opus' | 'g722' | 'pcmu' | 'pcma' | 'g729';
 
 /** Constructor options. */
 export interface RTCConfiguration {
@@ -36,7 +36,14 @@ export interface RTCConfiguration {
   portRange?: { min: number; max: number };
   /** IP addresses to bind; each yields a host candidate. @defaultValue every non-loopback IPv4 address (loopback if none) */
   bindAddresses?: string[];
-  /** Codec preference for offers, most preferred first. @defaultValue `['opus', 'pcmu', 'pcma']` */
+  /**
+   * Codecs allowed, most preferred first: offers list them in this order;
+   * answers take the offer's first one that is allowed. G.722 runs at 16 kHz
+   * on an 8000 Hz RTP clock; G.729 is Annex A, declared `annexb=no`.
+   * @defaultValue `['opus', 'g722', 'pcmu', 'pcma', 'g729']` (G.729 last: the
+   * dearest in CPU and the poorest in sound, it is there so a trunk offering
+   * only G.729 is answered rather than refused)
+   */
   codecs?: CodecName[];
   /** Milliseconds gathering may take before it is declared complete; `0` = unbounded. @defaultValue 5000 */
   iceGatheringTimeout?: number;

@@ -75,7 +75,9 @@ impl Default for PeerConfig {
             ice_transport_policy: IceTransportPolicy::All,
             port_range: None,
             bind_addresses: vec![],
-            codecs: vec![CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma],
+            // G.729 last: offered after everything a peer would rather have, and
+            // accepted when a trunk offers it alone (see CodecKind::ALL).
+            codecs: CodecKind::ALL.to_vec(),
             ice_gathering_timeout: Duration::from_millis(5000),
             rtp_timeout: Duration::from_secs(10),
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
@@ -184,16 +186,11 @@ impl PeerConfigInput {
         if !self.codecs.is_empty() {
             cfg.codecs.clear();
             for name in &self.codecs {
-                let kind = match name.to_ascii_lowercase().as_str() {
-                    "opus" => CodecKind::Opus,
-                    "pcmu" => CodecKind::Pcmu,
-                    "pcma" => CodecKind::Pcma,
-                    _ => {
-                        return Err(Error::InvalidArgument(format!(
-                            "unknown codec {name:?}; supported: opus, pcmu, pcma"
-                        )))
-                    }
-                };
+                let kind = CodecKind::from_config_name(name).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "unknown codec {name:?}; supported: opus, g722, pcmu, pcma, g729"
+                    ))
+                })?;
                 if !cfg.codecs.contains(&kind) {
                     cfg.codecs.push(kind);
                 }
@@ -303,10 +300,18 @@ mod tests {
         };
         assert_eq!(bad.validate().unwrap_err().code(), "ERR_INVALID_ARG");
         let bad = PeerConfigInput {
-            codecs: vec!["g729".into()],
+            codecs: vec!["amr".into()],
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("g729"));
+        assert!(bad.validate().unwrap_err().to_string().contains("amr"));
+        let ok = PeerConfigInput {
+            codecs: vec!["G722".into(), "g729".into(), "g722".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            ok.validate().unwrap().codecs,
+            vec![CodecKind::G722, CodecKind::G729]
+        );
         let bad = PeerConfigInput {
             bind_addresses: vec!["0.0.0.0".into()],
             ..Default::default()

@@ -539,9 +539,7 @@ impl Media {
             return None;
         }
         Some(crate::rtcp::SenderInfo {
-            rtp_time: self
-                .ts
-                .wrapping_sub(send.codec.kind.samples_per_frame() as u32),
+            rtp_time: self.ts.wrapping_sub(send.codec.kind.rtp_frame_ticks()),
             packet_count: self.stats.packets_sent as u32,
             octet_count: self.stats.bytes_sent as u32,
         })
@@ -605,7 +603,7 @@ impl Media {
             slot => {
                 *slot = Some((
                     kind,
-                    JitterBuffer::new(kind.clock_rate(), kind.samples_per_frame() as u32),
+                    JitterBuffer::new(kind.clock_rate(), kind.rtp_frame_ticks()),
                 ));
                 &mut slot.as_mut().expect("just set").1
             }
@@ -724,10 +722,11 @@ impl Media {
         let rate = self
             .send
             .as_ref()
-            .map_or(CANONICAL_RATE, |s| s.codec.kind.clock_rate());
+            .map_or(CANONICAL_RATE, |s| s.codec.kind.sample_rate());
         self.next_source_frame(rate, out);
         let send = self.send.as_mut()?;
-        let frame_samples = send.codec.kind.samples_per_frame() as u32;
+        // G.722 encodes 320 samples per frame on an 8000 Hz clock: 160 ticks.
+        let frame_samples = send.codec.kind.rtp_frame_ticks();
         let ts = self.ts;
         self.ts = self.ts.wrapping_add(frame_samples);
         if !connected || !self.direction.has_send() {
@@ -844,7 +843,7 @@ impl Media {
             .iter()
             .map(|&s| (s as f64 / 32768.0).powi(2))
             .sum::<f64>();
-        let rate = kind.clock_rate();
+        let rate = kind.sample_rate();
         self.stats.total_audio_energy += energy / rate as f64;
         self.stats.audio_level = (energy / self.pcm.len().max(1) as f64).sqrt();
         let pcm = std::mem::take(&mut self.pcm);
@@ -1034,8 +1033,10 @@ mod tests {
     fn tone_crosses_each_codec() {
         for (kind, pt) in [
             (CodecKind::Opus, 111),
+            (CodecKind::G722, 9),
             (CodecKind::Pcmu, 0),
             (CodecKind::Pcma, 8),
+            (CodecKind::G729, 18),
         ] {
             let (mut a, mut b) = pair(kind, pt, None);
             a.write_pcm(&crate::tone::sine(1000.0, 16000, 16000, 8000), 16000)
@@ -1047,6 +1048,43 @@ mod tests {
             let f = crate::tone::dominant_frequency(tail, 16000).expect("tone heard");
             assert!((f - 1000.0).abs() < 20.0, "{kind:?}: heard {f} Hz");
         }
+    }
+
+    /// RFC 3551 §4.5.2: G.722 encodes 320 samples per 20 ms but stamps
+    /// them on an 8000 Hz clock, so timestamps advance by 160, payloads are
+    /// 160 bytes, and the receiver hears wideband audio at the right pitch.
+    #[test]
+    fn g722_timestamps_count_8000_hz_and_audio_stays_wideband() {
+        let (mut a, mut b) = pair(CodecKind::G722, 9, None);
+        // 6 kHz only exists in wideband audio: G.711 and G.729 cannot carry it.
+        a.write_pcm(&crate::tone::sine(6000.0, 16000, 16000, 8000), 16000)
+            .unwrap();
+        b.subscribe_audio(16000, 100).unwrap();
+        let mut ev = vec![];
+        let pkts: Vec<Packet> = (0..50).filter_map(|_| a.tick(true, &mut ev)).collect();
+        assert_eq!(pkts.len(), 50);
+        for w in pkts.windows(2) {
+            assert_eq!(
+                w[1].header.timestamp.wrapping_sub(w[0].header.timestamp),
+                160
+            );
+        }
+        assert!(pkts
+            .iter()
+            .all(|p| p.payload.len() == 160 && p.header.payload_type == 9));
+        let sr = a.sender_info().unwrap();
+        assert_eq!(sr.rtp_time, pkts[49].header.timestamp);
+        for p in &pkts {
+            b.on_rtp(p, std::time::Duration::ZERO, &mut ev);
+            b.tick(true, &mut ev);
+        }
+        let pcm = heard(&ev);
+        let tail = &pcm[pcm.len() / 2..];
+        assert!(crate::tone::rms(tail) > 3000.0);
+        // Through an 8 kHz path 6 kHz would vanish or fold to 2 kHz.
+        let p6 = crate::tone::goertzel_power(tail, 16000, 6000.0);
+        let p2 = crate::tone::goertzel_power(tail, 16000, 2000.0);
+        assert!(p6 > 1000.0 * p2, "6 kHz power {p6}, 2 kHz {p2}");
     }
 
     #[test]
@@ -1209,11 +1247,13 @@ mod tests {
             (CodecKind::Pcmu, 0, 8000),
             (CodecKind::Opus, 111, 8000), // Firefox: telephone-event/8000 only
             (CodecKind::Opus, 111, 48000),
+            (CodecKind::G722, 9, 8000), // 16 kHz audio, 8000 Hz RTP clock
+            (CodecKind::G729, 18, 8000),
         ] {
             let what = format!("{kind:?} + telephone-event/{te_rate}");
             let (mut a, mut b) = pair(kind, pt, Some((101, te_rate)));
             let clock = kind.clock_rate();
-            let frame = kind.samples_per_frame() as u32;
+            let frame = kind.rtp_frame_ticks();
             let mut ev = vec![];
             let mut pkts: Vec<(usize, Packet)> = vec![];
             for t in 0..5 {

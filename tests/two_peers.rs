@@ -7,6 +7,7 @@
 //! What runs here is the real stack: rtc's ICE, DTLS and SRTP, our SDP policy,
 //! the media pipeline with real codecs; only the wire and the clock are fake.
 
+use sipwire::audio::codec::CodecKind;
 use sipwire::config::PeerConfig;
 use sipwire::identity::Identity;
 use sipwire::media::MediaEvent;
@@ -729,4 +730,75 @@ fn plain_hold_by_c_0_0_0_0_stops_sending_and_a_new_address_takes_over() {
     p.b.peer.set_direction(Direction::SendRecv).unwrap();
     p.negotiate(Who::B, false);
     p.assert_audio_both_ways(700.0, 1200.0);
+}
+
+fn m_line(sdp: &str) -> &str {
+    sdp.lines().find(|l| l.starts_with("m=audio")).unwrap()
+}
+
+#[test]
+fn default_offer_lists_g722_after_opus_and_g729_last() {
+    let mut p = Pair::new();
+    let (offer, answer) = p.negotiate(Who::A, false);
+    let fmts: Vec<&str> = m_line(&offer.sdp).split(' ').skip(3).collect();
+    assert_eq!(&fmts[..5], ["111", "9", "0", "8", "18"], "{}", offer.sdp);
+    assert!(offer.sdp.contains("a=rtpmap:9 G722/8000\r\n"));
+    assert!(offer.sdp.contains("a=fmtp:18 annexb=no\r\n"));
+    // Two defaults settle on Opus.
+    assert!(
+        m_line(&answer.sdp).split(' ').nth(3) == Some("111"),
+        "{}",
+        answer.sdp
+    );
+}
+
+/// An offer of only G.722, or only G.729 (a trunk), is answered by a peer
+/// with the default codecs; audio crosses both ways, and for G.722 a 6 kHz
+/// tone does too, which only wideband audio can carry.
+#[test]
+fn g722_or_g729_only_offers_are_answered_and_carry_audio() {
+    for (kind, rtpmap) in [
+        (CodecKind::G722, "a=rtpmap:9 G722/8000\r\n"),
+        (CodecKind::G729, "a=rtpmap:18 G729/8000\r\n"),
+    ] {
+        let only = PeerConfig {
+            codecs: vec![kind],
+            ..PeerConfig::default()
+        };
+        let mut p = Pair::with_configs(only, PeerConfig::default());
+        p.subscribe();
+        let (offer, answer) = p.negotiate(Who::A, false);
+        for d in [&offer, &answer] {
+            assert!(d.sdp.contains(rtpmap), "{kind:?}: {}", d.sdp);
+            let fmts: Vec<&str> = m_line(&d.sdp).split(' ').skip(3).collect();
+            assert_eq!(fmts[0], rtpmap[9..].split(' ').next().unwrap());
+            assert_eq!(
+                d.sdp.contains("a=fmtp:18 annexb=no\r\n"),
+                kind == CodecKind::G729,
+                "{kind:?}: {}",
+                d.sdp
+            );
+        }
+        p.connect();
+        for s in [&p.a, &p.b] {
+            assert_eq!(s.peer.media().send_codec().unwrap().kind, kind);
+        }
+        p.assert_audio_both_ways(1000.0, 440.0);
+        // 6 kHz: through G.722 it arrives; through an 8 kHz codec it is gone
+        // (or folded to 2 kHz).
+        p.a.peer.media_mut().stop_playback(&mut Vec::new());
+        p.a.play_tone(6000.0);
+        p.run_for(Duration::from_millis(600));
+        let tail = &p.b.heard[p.b.heard.len() - HEAR_RATE as usize / 5..];
+        let p6 = tone::goertzel_power(tail, HEAR_RATE, 6000.0);
+        let p2 = tone::goertzel_power(tail, HEAR_RATE, 2000.0);
+        if kind == CodecKind::G722 {
+            assert!(
+                p6 > 1e6 && p6 > 1000.0 * p2,
+                "{kind:?}: 6 kHz {p6}, 2 kHz {p2}"
+            );
+        } else {
+            assert!(p6 < 1e4, "{kind:?} cannot carry 6 kHz: {p6}");
+        }
+    }
 }

@@ -31,7 +31,7 @@ import type {
   URI,
 } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
+import type { AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { effectivePeerConnectionConfiguration } from '../sdh/session-description-handler-factory';
@@ -769,8 +769,8 @@ export class Call extends TypedEventTarget<CallEventMap> {
 
 /** Options of {@link answerCall}. */
 export interface AnswerCallOptions extends CallOptions {
-  /** Codecs acceptable in the offer. @defaultValue the UA's factory's `peerConnectionConfiguration.codecs` */
-  codecs?: Array<'opus' | 'pcmu' | 'pcma'>;
+  /** Codecs acceptable in the offer. @defaultValue the UA's factory's `peerConnectionConfiguration.codecs`, else `['opus', 'g722', 'pcmu', 'pcma', 'g729']` */
+  codecs?: CodecName[];
   /**
    * Accept unencrypted (`RTP/AVP`) offers; `false` answers them 488.
    * @defaultValue the UA's factory's `peerConnectionConfiguration.allowUnencryptedMedia`, else true

@@ -1,11 +1,15 @@
-//! Audio codecs negotiated by sipwire: Opus (48 kHz mono), PCMU and PCMA.
+//! Audio codecs negotiated by sipwire: Opus (48 kHz mono), G.722 (16 kHz),
+//! PCMU, PCMA and G.729 Annex A (8 kHz).
 //!
 //! A thin, uniform frame-in/frame-out wrapper so the media engine can treat
 //! all codecs alike: [`Encoder`] turns one 20 ms mono frame at the codec's
-//! clock rate into an RTP payload, and [`Decoder`] turns a payload (or a lost
-//! packet, for concealment) back into PCM at the codec's clock rate.
+//! [sample rate](CodecKind::sample_rate) into an RTP payload, and [`Decoder`]
+//! turns a payload (or a lost packet, for concealment) back into PCM at that
+//! rate. The sample rate is not always the RTP clock: G.722 runs at 16 kHz
+//! on an 8000 Hz RTP clock (RFC 3551 §4.5.2), so timestamps use
+//! [`CodecKind::clock_rate`] and [`CodecKind::rtp_frame_ticks`].
 
-use super::g711;
+use super::{g711, g722, g729};
 
 /// Maximum Opus payload we produce (well under a typical MTU).
 const OPUS_MAX_PACKET: usize = 1500;
@@ -23,6 +27,18 @@ pub enum CodecError {
     /// Error reported by libopus.
     #[error("opus: {0}")]
     Opus(#[from] opus::Error),
+    /// A payload no codec frame layout fits (a G.729 payload must be whole
+    /// 10-byte frames, optionally ending in one 2-byte SID frame).
+    #[error("malformed {codec} payload of {len} bytes")]
+    Payload {
+        /// The codec's SDP name.
+        codec: &'static str,
+        /// Payload length in bytes.
+        len: usize,
+    },
+    /// Error reported by a codec implementation crate.
+    #[error("{0}")]
+    Other(String),
     /// The PCM frame handed to the encoder had the wrong length.
     #[error("expected a frame of {expected} samples, got {got}")]
     FrameSize {
@@ -45,20 +61,56 @@ pub enum CodecKind {
     Pcmu,
     /// G.711 A-law, payload type 8.
     Pcma,
+    /// G.722 (wideband ADPCM, 64 kbit/s), payload type 9: 16 kHz audio on
+    /// an 8000 Hz RTP clock.
+    G722,
+    /// G.729 Annex A (CS-ACELP, 8 kbit/s), payload type 18. Annex B
+    /// (VAD/DTX) is not sent; received SID frames decode to comfort noise.
+    G729,
 }
 
 impl CodecKind {
-    /// RTP clock rate in Hz (48000 for Opus, 8000 for G.711).
+    /// Every supported codec, in the default offer order: Opus, then
+    /// wideband G.722, then G.711, and G.729 last. G.729 costs the most CPU
+    /// (about 10x G.711 per frame, see `cargo bench --bench codec`) and
+    /// sounds the worst, so it is offered only after everything a peer
+    /// would rather have; it is in the default list at all so that a trunk
+    /// offering G.729 alone gets an answer instead of a 488.
+    pub const ALL: [CodecKind; 5] = [
+        CodecKind::Opus,
+        CodecKind::G722,
+        CodecKind::Pcmu,
+        CodecKind::Pcma,
+        CodecKind::G729,
+    ];
+
+    /// RTP clock rate in Hz, as in `a=rtpmap` (48000 for Opus, 8000 for
+    /// the others, G.722 included: RFC 3551 §4.5.2).
     pub fn clock_rate(self) -> u32 {
         match self {
             CodecKind::Opus => 48_000,
-            CodecKind::Pcmu | CodecKind::Pcma => 8_000,
+            CodecKind::Pcmu | CodecKind::Pcma | CodecKind::G722 | CodecKind::G729 => 8_000,
         }
     }
 
-    /// Samples in one 20 ms mono frame at [`clock_rate`](Self::clock_rate).
+    /// Rate of the PCM the codec consumes and produces, in Hz (16000 for
+    /// G.722; otherwise the [clock rate](Self::clock_rate)).
+    pub fn sample_rate(self) -> u32 {
+        match self {
+            CodecKind::G722 => 16_000,
+            k => k.clock_rate(),
+        }
+    }
+
+    /// PCM samples in one 20 ms mono frame at [`sample_rate`](Self::sample_rate).
     pub fn samples_per_frame(self) -> usize {
-        (self.clock_rate() / 50) as usize
+        (self.sample_rate() / 50) as usize
+    }
+
+    /// RTP timestamp increment of one 20 ms frame (160 for G.722's 320
+    /// samples).
+    pub fn rtp_frame_ticks(self) -> u32 {
+        self.clock_rate() / 50
     }
 
     /// Static RTP payload type, if the codec has one (RFC 3551).
@@ -67,24 +119,65 @@ impl CodecKind {
             CodecKind::Opus => None,
             CodecKind::Pcmu => Some(0),
             CodecKind::Pcma => Some(8),
+            CodecKind::G722 => Some(9),
+            CodecKind::G729 => Some(18),
+        }
+    }
+
+    /// What we offer for this codec: payload type (the static one, 111 for
+    /// Opus), `a=rtpmap` channel count (0 = omitted) and `a=fmtp` parameters.
+    /// G.729 declares `annexb=no` (RFC 4856): we send no VAD/SID frames.
+    pub fn offer_format(self) -> (u8, u16, &'static str) {
+        match self {
+            CodecKind::Opus => (111, 2, "minptime=10;useinbandfec=1"),
+            CodecKind::G729 => (18, 0, "annexb=no"),
+            k => (k.static_payload_type().unwrap_or(0), 0, ""),
         }
     }
 
     /// Looks a codec up by its SDP `rtpmap` encoding name (case-insensitive)
     /// and clock rate.
+    ///
+    /// ```
+    /// use sipwire::audio::codec::CodecKind;
+    /// assert_eq!(CodecKind::from_name("g722", 8000), Some(CodecKind::G722));
+    /// assert_eq!(CodecKind::from_name("G722", 16000), None);
+    /// ```
     pub fn from_name(name: &str, clock_rate: u32) -> Option<Self> {
-        [CodecKind::Opus, CodecKind::Pcmu, CodecKind::Pcma]
+        Self::ALL
             .into_iter()
             .find(|k| k.mime_name().eq_ignore_ascii_case(name) && k.clock_rate() == clock_rate)
     }
 
-    /// Encoding name as used in SDP `a=rtpmap` ("opus", "PCMU", "PCMA").
+    /// Encoding name as used in SDP `a=rtpmap` ("opus", "PCMU", "PCMA",
+    /// "G722", "G729").
     pub fn mime_name(self) -> &'static str {
         match self {
             CodecKind::Opus => "opus",
             CodecKind::Pcmu => "PCMU",
             CodecKind::Pcma => "PCMA",
+            CodecKind::G722 => "G722",
+            CodecKind::G729 => "G729",
         }
+    }
+
+    /// The name used in the `codecs` option ("opus", "g722", "pcmu",
+    /// "pcma", "g729").
+    pub fn config_name(self) -> &'static str {
+        match self {
+            CodecKind::Opus => "opus",
+            CodecKind::Pcmu => "pcmu",
+            CodecKind::Pcma => "pcma",
+            CodecKind::G722 => "g722",
+            CodecKind::G729 => "g729",
+        }
+    }
+
+    /// Looks a codec up by its [`config_name`](Self::config_name), ignoring case.
+    pub fn from_config_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.config_name().eq_ignore_ascii_case(name))
     }
 }
 
@@ -92,6 +185,8 @@ enum EncoderInner {
     Opus(opus::Encoder),
     Pcmu,
     Pcma,
+    G722(Box<g722::Encoder>),
+    G729(Box<g729::Encoder>),
 }
 
 /// Encodes 20 ms mono PCM frames into RTP payloads.
@@ -131,6 +226,8 @@ impl Encoder {
             }
             CodecKind::Pcmu => EncoderInner::Pcmu,
             CodecKind::Pcma => EncoderInner::Pcma,
+            CodecKind::G722 => EncoderInner::G722(Box::default()),
+            CodecKind::G729 => EncoderInner::G729(Box::new(g729::Encoder::new()?)),
         };
         Ok(Self { kind, inner })
     }
@@ -164,6 +261,8 @@ impl Encoder {
             }
             EncoderInner::Pcmu => g711::encode_ulaw(pcm, out),
             EncoderInner::Pcma => g711::encode_alaw(pcm, out),
+            EncoderInner::G722(enc) => enc.encode(pcm, out),
+            EncoderInner::G729(enc) => enc.encode(pcm, out)?,
         }
         Ok(())
     }
@@ -173,6 +272,8 @@ enum DecoderInner {
     Opus(opus::Decoder),
     Pcmu,
     Pcma,
+    G722(Box<g722::Decoder>),
+    G729(Box<g729::Decoder>),
 }
 
 /// Decodes RTP payloads into mono PCM at the codec clock rate, with packet
@@ -204,6 +305,8 @@ impl Decoder {
             }
             CodecKind::Pcmu => DecoderInner::Pcmu,
             CodecKind::Pcma => DecoderInner::Pcma,
+            CodecKind::G722 => DecoderInner::G722(Box::default()),
+            CodecKind::G729 => DecoderInner::G729(Box::new(g729::Decoder::new()?)),
         };
         Ok(Self {
             kind,
@@ -221,9 +324,10 @@ impl Decoder {
     /// Decodes one payload, appending mono PCM at the codec clock rate to
     /// `out`, and returns the number of samples appended.
     ///
-    /// `None` (or an empty payload) means the packet was lost: Opus runs its
-    /// packet-loss concealment for 20 ms; G.711 repeats the last frame with
-    /// a fade to silence over two frames, then emits silence (20 ms each).
+    /// `None` (or an empty payload) means the packet was lost: Opus and
+    /// G.729 run their own packet-loss concealment for 20 ms; G.711 and
+    /// G.722 repeat the last frame with a fade to silence over two frames,
+    /// then emit silence (20 ms each).
     pub fn decode(
         &mut self,
         payload: Option<&[u8]>,
@@ -249,13 +353,19 @@ impl Decoder {
             }
             (DecoderInner::Pcmu, Some(p)) => g711::decode_ulaw(p, out),
             (DecoderInner::Pcma, Some(p)) => g711::decode_alaw(p, out),
-            (DecoderInner::Pcmu | DecoderInner::Pcma, None) => {
-                self.conceal_g711(out);
+            (DecoderInner::G722(dec), Some(p)) => dec.decode(p, out),
+            (DecoderInner::G729(dec), Some(p)) => dec.decode(p, out)?,
+            (DecoderInner::G729(dec), None) => dec.conceal(self.kind.samples_per_frame(), out),
+            (DecoderInner::Pcmu | DecoderInner::Pcma | DecoderInner::G722(_), None) => {
+                self.conceal_repeat(out);
             }
         }
         if payload.is_some() {
             self.lost_run = 0;
-            if self.kind != CodecKind::Opus {
+            if matches!(
+                self.kind,
+                CodecKind::Pcmu | CodecKind::Pcma | CodecKind::G722
+            ) {
                 self.last_frame.clear();
                 self.last_frame.extend_from_slice(&out[start..]);
             }
@@ -265,7 +375,7 @@ impl Decoder {
         Ok(out.len() - start)
     }
 
-    fn conceal_g711(&mut self, out: &mut Vec<i16>) {
+    fn conceal_repeat(&mut self, out: &mut Vec<i16>) {
         let n = self.kind.samples_per_frame();
         // Gain ramps 1 -> 0.5 on the first lost frame, 0.5 -> 0 on the second.
         let g0 = (1.0 - 0.5 * self.lost_run as f32).max(0.0);
@@ -298,7 +408,12 @@ mod tests {
         assert_eq!(CodecKind::from_name("pcmu", 8000), Some(CodecKind::Pcmu));
         assert_eq!(CodecKind::from_name("PCMA", 8000), Some(CodecKind::Pcma));
         assert_eq!(CodecKind::from_name("PCMA", 16000), None);
-        assert_eq!(CodecKind::from_name("G722", 8000), None);
+        assert_eq!(CodecKind::from_name("G722", 8000), Some(CodecKind::G722));
+        assert_eq!(CodecKind::from_name("G722", 16000), None);
+        assert_eq!(CodecKind::G722.sample_rate(), 16000);
+        assert_eq!(CodecKind::G722.samples_per_frame(), 320);
+        assert_eq!(CodecKind::G722.rtp_frame_ticks(), 160);
+        assert_eq!(CodecKind::G729.static_payload_type(), Some(18));
         assert_eq!(CodecKind::Pcmu.mime_name(), "PCMU");
     }
 

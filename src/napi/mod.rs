@@ -100,7 +100,7 @@ pub struct NativeConfig {
     pub port_max: Option<u32>,
     /// IP addresses to bind; default: every non-loopback IPv4 interface (loopback if none).
     pub bind_addresses: Option<Vec<String>>,
-    /// Codec preference, e.g. `["opus", "pcmu", "pcma"]` (the default).
+    /// Codec preference, e.g. `["opus", "g722", "pcmu", "pcma", "g729"]` (the default).
     pub codecs: Option<Vec<String>>,
     /// Gathering timeout in ms; `0` = unbounded. @default 5000
     pub ice_gathering_timeout: Option<u32>,

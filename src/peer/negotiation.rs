@@ -79,28 +79,13 @@ pub fn engine_codecs(ours: &[CodecKind], offer: Option<&RemoteSdp>) -> Result<Ve
         None => {
             for kind in ours {
                 primary.get_or_insert(*kind);
-                out.push(match kind {
-                    CodecKind::Opus => EngineCodec {
-                        kind: Some(CodecKind::Opus),
-                        clock_rate: 48000,
-                        channels: 2,
-                        fmtp: "minptime=10;useinbandfec=1".into(),
-                        pt: 111,
-                    },
-                    CodecKind::Pcmu => EngineCodec {
-                        kind: Some(CodecKind::Pcmu),
-                        clock_rate: 8000,
-                        channels: 0,
-                        fmtp: String::new(),
-                        pt: 0,
-                    },
-                    CodecKind::Pcma => EngineCodec {
-                        kind: Some(CodecKind::Pcma),
-                        clock_rate: 8000,
-                        channels: 0,
-                        fmtp: String::new(),
-                        pt: 8,
-                    },
+                let (pt, channels, fmtp) = kind.offer_format();
+                out.push(EngineCodec {
+                    kind: Some(*kind),
+                    clock_rate: kind.clock_rate(),
+                    channels,
+                    fmtp: fmtp.into(),
+                    pt,
                 });
             }
             // Offer both rates: 8000 for G.711 peers, 48000 for Opus peers.

@@ -194,6 +194,7 @@ pub fn rewrite_local(sdp: &str, opts: &LocalRewrite) -> String {
         if opts.dedupe_telephone_event {
             dedupe_telephone_event(m);
         }
+        super::annexb::declare_annexb_no(m);
     }
     if opts.strip_bundle {
         doc.session.retain(|l| !is_bundle_group(l));

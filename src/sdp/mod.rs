@@ -31,9 +31,9 @@
 //! 4. `a=mid:0` is added if missing; `a=group:BUNDLE <mid>` replaces any
 //!    group lines at session level.
 //! 5. Static payload types without `a=rtpmap` get one (0 PCMU, 8 PCMA, 9 G722...).
-//! 6. Only opus/48000/2, PCMU/8000, PCMA/8000 and telephone-event/8000 or
-//!    /48000 survive; other payload types are removed from the m-line with
-//!    their rtpmap/fmtp/rtcp-fb lines. No opus/PCMU/PCMA left is
+//! 6. Only opus/48000/2, G722/8000, PCMU/8000, PCMA/8000, G729/8000 and
+//!    telephone-event/8000 or /48000 survive; other payload types are removed
+//!    from the m-line with their rtpmap/fmtp/rtcp-fb lines. No audio codec left is
 //!    [`SdpError::NoCommonCodec`]. rtpmap lines are rewritten canonically
 //!    (`opus/48000/2`, `PCMU/8000`, ...).
 //! 7. Direction: rtc reads direction only from media sections, so a
@@ -61,6 +61,7 @@
 //! `a=rtcp`), direction and `a=setup`, dedupes telephone-event per clock
 //! rate, puts rejected sections back, optionally strips BUNDLE.
 
+mod annexb;
 pub mod error;
 pub mod limits;
 pub mod local;

@@ -35,7 +35,7 @@ impl SdpKind {
 pub struct RemoteCodec {
     /// RTP payload type.
     pub pt: u8,
-    /// Canonical name: `opus`, `PCMU`, `PCMA` or `telephone-event`.
+    /// Canonical name: `opus`, `G722`, `PCMU`, `PCMA`, `G729` or `telephone-event`.
     pub name: String,
     /// Clock rate in Hz.
     pub clock_rate: u32,
@@ -457,6 +457,9 @@ fn supported(c: &CodecInfo) -> Option<(&'static str, u32, u16)> {
         ("opus", 48000) if matches!(c.channels, None | Some(2)) => Some(("opus", 48000, 2)),
         ("pcmu", 8000) if ch == 1 => Some(("PCMU", 8000, 1)),
         ("pcma", 8000) if ch == 1 => Some(("PCMA", 8000, 1)),
+        // RFC 3551 §4.5.2: G.722's RTP clock is 8000 Hz, its audio 16 kHz.
+        ("g722", 8000) if ch == 1 => Some(("G722", 8000, 1)),
+        ("g729", 8000) if ch == 1 => Some(("G729", 8000, 1)),
         ("telephone-event", r @ (8000 | 48000)) if ch == 1 => Some(("telephone-event", r, 1)),
         _ => None,
     }
@@ -518,7 +521,7 @@ fn filter_codecs(audio: &mut MediaSection, what: &str) -> Result<Vec<RemoteCodec
             offered.join(", ")
         };
         return Err(SdpError::NoCommonCodec(format!(
-            "no common audio codec: {what} has {list}; sipwire supports opus/48000/2, PCMU/8000, PCMA/8000"
+            "no common audio codec: {what} has {list}; sipwire supports opus/48000/2, G722/8000, PCMU/8000, PCMA/8000, G729/8000"
         )));
     }
     let keep_pt = |v: &str| -> bool {
@@ -575,7 +578,7 @@ fn filter_codecs(audio: &mut MediaSection, what: &str) -> Result<Vec<RemoteCodec
 /// [`SdpError::Parse`] if the text is not SDP, has no m-line, a malformed
 /// m=/c=/o= line, or no ICE credentials; [`SdpError::NoAudio`] if no audio
 /// section has a non-zero port; [`SdpError::UnsupportedProfile`] if audio is
-/// not DTLS-SRTP; [`SdpError::NoCommonCodec`] if no opus/PCMU/PCMA is offered.
+/// not DTLS-SRTP; [`SdpError::NoCommonCodec`] if no opus/G722/PCMU/PCMA/G729 is offered.
 pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError> {
     let what = kind.as_str();
     limits::check_size(sdp, what)?;
@@ -930,6 +933,7 @@ pub(crate) mod tests {
             names(&r),
             vec![
                 "111:opus/48000",
+                "9:G722/8000",
                 "0:PCMU/8000",
                 "8:PCMA/8000",
                 "110:telephone-event/48000",
@@ -944,7 +948,7 @@ pub(crate) mod tests {
         assert_eq!(r.telephone_event_rates, vec![48000, 8000]);
         assert!(r
             .sdp
-            .contains("m=audio 51234 UDP/TLS/RTP/SAVPF 111 0 8 110 126\r\n"));
+            .contains("m=audio 51234 UDP/TLS/RTP/SAVPF 111 9 0 8 110 126\r\n"));
         assert!(r.sdp.contains("a=group:BUNDLE 0\r\n"));
         assert!(r.sdp.contains("a=rtcp-fb:111 transport-cc\r\n"));
         assert!(r
@@ -952,7 +956,7 @@ pub(crate) mod tests {
             .contains("a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level"));
         assert!(r.sdp.contains("a=ssrc:1001 cname:abcd"));
         assert!(
-            !r.sdp.contains("red/48000") && !r.sdp.contains("fmtp:63") && !r.sdp.contains("G722")
+            !r.sdp.contains("red/48000") && !r.sdp.contains("fmtp:63") && !r.sdp.contains("CN/")
         );
         assert_eq!(r.rejected_sections.len(), 1);
         let rej = &r.rejected_sections[0];
@@ -982,6 +986,7 @@ pub(crate) mod tests {
             names(&r),
             vec![
                 "109:opus/48000",
+                "9:G722/8000",
                 "0:PCMU/8000",
                 "8:PCMA/8000",
                 "101:telephone-event/8000"
@@ -1001,14 +1006,15 @@ pub(crate) mod tests {
         assert_rtc_accepts(&r.sdp);
         assert!(!r.had_bundle && !r.had_mid);
         assert!(r.sdp.contains("a=mid:0\r\n") && r.sdp.contains("a=group:BUNDLE 0\r\n"));
-        // static PTs get rtpmap lines; G722 (9) removed
+        // static PTs get rtpmap lines, G722 (9) on its 8000 Hz RTP clock
         assert!(
             r.sdp.contains("a=rtpmap:0 PCMU/8000\r\n")
                 && r.sdp.contains("a=rtpmap:8 PCMA/8000\r\n")
+                && r.sdp.contains("a=rtpmap:9 G722/8000\r\n")
         );
         assert!(r
             .sdp
-            .contains("m=audio 17432 UDP/TLS/RTP/SAVPF 0 8 101\r\n"));
+            .contains("m=audio 17432 UDP/TLS/RTP/SAVPF 0 8 9 101\r\n"));
         // alphanumeric foundation rewritten to a stable u32, component 2 dropped
         let f = fnv1a32("Hc6336414");
         assert!(r.sdp.contains(&format!(
@@ -1090,11 +1096,33 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn g729_only_is_no_common_codec() {
-        let e = normalize_remote(
+    fn g729_only_offer_is_kept_with_its_fmtp() {
+        let r = normalize_remote(
             &offer(
                 "m=audio 4000 UDP/TLS/RTP/SAVPF 18 101",
                 &["a=rtpmap:101 telephone-event/8000", "a=fmtp:18 annexb=no"],
+            ),
+            SdpKind::Offer,
+        )
+        .unwrap();
+        assert_eq!(names(&r), vec!["18:G729/8000", "101:telephone-event/8000"]);
+        assert_eq!(r.codecs[0].fmtp.as_deref(), Some("annexb=no"));
+        // Static PT 9 without rtpmap is G.722 on its 8000 Hz RTP clock.
+        let r = normalize_remote(
+            &offer("m=audio 4000 UDP/TLS/RTP/SAVPF 9", &[]),
+            SdpKind::Offer,
+        )
+        .unwrap();
+        assert_eq!(names(&r), vec!["9:G722/8000"]);
+        assert!(r.sdp.contains("a=rtpmap:9 G722/8000\r\n"));
+    }
+
+    #[test]
+    fn unknown_codecs_only_is_no_common_codec() {
+        let e = normalize_remote(
+            &offer(
+                "m=audio 4000 UDP/TLS/RTP/SAVPF 96 101",
+                &["a=rtpmap:96 AMR/8000", "a=rtpmap:101 telephone-event/8000"],
             ),
             SdpKind::Offer,
         )
@@ -1102,7 +1130,7 @@ pub(crate) mod tests {
         assert_eq!(e.code(), "ERR_NO_COMMON_CODEC");
         assert_eq!(
             e.to_string(),
-            "no common audio codec: offer has G729/8000, telephone-event/8000; sipwire supports opus/48000/2, PCMU/8000, PCMA/8000"
+            "no common audio codec: offer has AMR/8000, telephone-event/8000; sipwire supports opus/48000/2, G722/8000, PCMU/8000, PCMA/8000, G729/8000"
         );
     }
 
@@ -1228,7 +1256,8 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_rtc_accepts(&r.sdp);
-        assert!(r.sdp.contains("m=audio 1 UDP/TLS/RTP/SAVPF 0 8\r\n"));
+        // GSM (3) and CN (13) are dropped; G722 (9) and G729 (18) kept.
+        assert!(r.sdp.contains("m=audio 1 UDP/TLS/RTP/SAVPF 0 8 9 18\r\n"));
         assert!(
             r.sdp.contains("a=rtpmap:0 PCMU/8000\r\n")
                 && r.sdp.contains("a=rtpmap:8 PCMA/8000\r\n")

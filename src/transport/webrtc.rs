@@ -16,7 +16,8 @@ use bytes::BytesMut;
 use rtc::interceptor::Registry;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::peer_connection::configuration::media_engine::{
-    MediaEngine, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU, MIME_TYPE_TELEPHONE_EVENT,
+    MediaEngine, MIME_TYPE_G722, MIME_TYPE_OPUS, MIME_TYPE_PCMA, MIME_TYPE_PCMU,
+    MIME_TYPE_TELEPHONE_EVENT,
 };
 use rtc::peer_connection::configuration::setting_engine::SettingEngineBuilder;
 use rtc::peer_connection::configuration::RTCConfigurationBuilder;
@@ -412,6 +413,8 @@ fn kind_mime(k: CodecKind) -> &'static str {
         CodecKind::Opus => MIME_TYPE_OPUS,
         CodecKind::Pcmu => MIME_TYPE_PCMU,
         CodecKind::Pcma => MIME_TYPE_PCMA,
+        CodecKind::G722 => MIME_TYPE_G722,
+        CodecKind::G729 => "audio/G729",
     }
 }
 
