@@ -94,6 +94,7 @@ pub mod dtmf;
 pub mod early_checks;
 pub mod error;
 pub mod fingerprint;
+pub mod graph;
 pub mod hangup;
 pub mod intake;
 pub mod logger;

@@ -61,6 +61,7 @@ enum Job {
         path: String,
         rate: u32,
         format: crate::wav::WavFormat,
+        channels: u16,
         shared: Arc<Shared>,
         on_open: FinishCallback,
     },
@@ -115,6 +116,18 @@ pub fn start(
     format: crate::wav::WavFormat,
     on_open: FinishCallback,
 ) -> ChannelSink {
+    start_with_channels(path, rate, format, 1, on_open)
+}
+
+/// [`start`] for `channels` (1 or 2) interleaved channels: the sink then
+/// takes interleaved frames (left, right, ...).
+pub fn start_with_channels(
+    path: String,
+    rate: u32,
+    format: crate::wav::WavFormat,
+    channels: u16,
+    on_open: FinishCallback,
+) -> ChannelSink {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
@@ -128,6 +141,7 @@ pub fn start(
         path,
         rate,
         format,
+        channels,
         shared: shared.clone(),
         on_open,
     };
@@ -139,7 +153,7 @@ pub fn start(
         id,
         shared,
         buf: Vec::new(),
-        batch: (rate / 1000 * BATCH_MS) as usize,
+        batch: (rate / 1000 * BATCH_MS) as usize * usize::from(channels.max(1)),
         overrun_reported: false,
         finished: false,
     }
@@ -245,9 +259,10 @@ fn writer(rx: Receiver<Job>) {
                 path,
                 rate,
                 format,
+                channels,
                 shared,
                 on_open,
-            } => match open(&path, rate, format) {
+            } => match open(&path, rate, format, channels) {
                 Ok(out) => {
                     on_open(Ok(()));
                     files.insert(id, Open { out, path, shared });
@@ -309,7 +324,12 @@ enum Out {
     Stream(BufWriter<File>),
 }
 
-fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, String> {
+fn open(
+    path: &str,
+    rate: u32,
+    format: crate::wav::WavFormat,
+    channels: u16,
+) -> Result<Out, String> {
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -324,7 +344,7 @@ fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, Str
         .map_err(|e| format!("cannot record to {path}: {e}"))?;
     let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
     if regular {
-        crate::wav::WavWriter::with_format(BufWriter::new(file), rate, format)
+        crate::wav::WavWriter::with_channels(BufWriter::new(file), rate, format, channels)
             .map(Out::Seekable)
             .map_err(|e| format!("cannot record to {path}: {e}"))
     } else if format != crate::wav::WavFormat::S16 {
@@ -332,7 +352,7 @@ fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, Str
             "cannot record to {path}: mu-law and A-law recordings need a regular file"
         ))
     } else {
-        let mut header = crate::wav::encode_wav(&[], rate);
+        let mut header = crate::wav::header_for(format, rate, 0, channels);
         // RIFF and data sizes "unknown" (0xFFFFFFFF), since they cannot be patched.
         header[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         header[40..44].copy_from_slice(&(u32::MAX - 36).to_le_bytes());
