@@ -66,13 +66,29 @@ export declare class NativePeerConnection {
   /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
   unsubscribeAudio(sampleRate?: number | undefined | null): void
   /**
-   * Record received audio to a WAV file. The file is opened and written
-   * by a thread of its own; the promise settles once it is open. `format`
-   * is "s16" (default), "pcmu" or "pcma".
+   * Record the call to a WAV file. The file is opened and written by a
+   * writer thread; the promise settles once it is open. `format` is "s16"
+   * (default), "pcmu" or "pcma"; `channels` is "rx" (default: what the
+   * far end sends), "tx", "stereo" (far end left, us right) or "mixed".
    */
-  startRecording(path: string, sampleRate: number, format?: string | undefined | null): Promise<void>
-  /** Finish the WAV file; resolves once everything queued is on disk. */
-  stopRecording(): Promise<void>
+  startRecording(path: string, sampleRate: number, format?: string | undefined | null, channels?: string | undefined | null): Promise<void>
+  /**
+   * Finish the WAV file; resolves with its duration in ms once
+   * everything queued is on disk (0 when nothing was recording).
+   */
+  stopRecording(): Promise<number>
+  /**
+   * Bridge this call's audio with `other`'s inside the native media
+   * pipelines (see `crate::graph`): each hears the other, transcoded when
+   * codecs differ, and RFC 4733 digits are relayed. Replaces any bridge
+   * either call was in. Returns the bridge id.
+   */
+  bridge(other: NativePeerConnection): number
+  /**
+   * Leave the bridge `id` (any bridge when omitted); the other call's end
+   * detaches on its next 20 ms tick.
+   */
+  unbridge(id?: number | undefined | null): void
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
   /** W3C `close`. Idempotent; frees sockets and lets Node exit. */
@@ -189,6 +205,8 @@ export interface NativeResources {
   openSockets: number
   /** Peer connections not yet closed. */
   livePeers: number
+  /** Bridge ends alive (two per bridge). */
+  liveLinks: number
 }
 
 /** Read a WAV file: mono PCM and its rate. */

@@ -14,6 +14,7 @@ export {
   AudioEvent,
   RTCDTMFToneChangeEvent,
   WarningEvent,
+  AudioBridge,
 } from './peer-connection';
 export type {
   RTCConfiguration,
@@ -30,6 +31,7 @@ export type {
   PlayResult,
   PlayOptions,
   RecordingOptions,
+  RecordingChannels,
   AudioFrame,
   CodecName,
   OneWayDelayStats,

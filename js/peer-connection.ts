@@ -114,6 +114,38 @@ export interface RecordingOptions {
   sampleRate?: 8000 | 16000 | 48000;
   /** Sample encoding of the WAV file. @defaultValue 's16' */
   format?: 's16' | 'pcmu' | 'pcma';
+  /**
+   * What to record: `'rx'` what the far end sends (mono); `'tx'` what this side sends (mono);
+   * `'stereo'` both, far end left and this side right, time-aligned on the 20 ms media clock
+   * (a lost packet or a silent, held or not yet started side is written as silence, so the
+   * channels never drift apart); `'mixed'` both summed into one channel.
+   * @defaultValue 'rx'
+   */
+  channels?: RecordingChannels;
+}
+
+/** Which side(s) of a call a recording holds: see {@link RecordingOptions.channels}. */
+export type RecordingChannels = 'rx' | 'tx' | 'stereo' | 'mixed';
+
+/**
+ * A bridge between two connections' audio, made by {@link RTCPeerConnection.bridge}. It lives in
+ * the native media pipelines: each side hears the other, transcoded when codecs differ, and RFC
+ * 4733 digits one side receives are sent on the other (as RFC 4733, or as in-band tones when that
+ * side did not negotiate telephone-event). It ends by {@link AudioBridge.unbridge}, by either
+ * connection closing, or by either joining another bridge.
+ */
+export class AudioBridge {
+  readonly #leave: () => void;
+  /** Native id of the bridge. */
+  readonly id: number;
+  constructor(id: number, leave: () => void) {
+    this.id = id;
+    this.#leave = leave;
+  }
+  /** Disconnect the two sides; each falls back to its own sources (play, PCM, silence). Idempotent. */
+  unbridge(): void {
+    this.#leave();
+  }
 }
 
 /** What to play: a WAV file path, or mono 16-bit PCM. */
@@ -558,13 +590,42 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     this.#checkOpen();
     const format = options.format ?? 's16';
     if (!['s16', 'pcmu', 'pcma'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu' or 'pcma', got ${JSON.stringify(format)}`);
-    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format));
+    const channels = options.channels ?? 'rx';
+    if (!['rx', 'tx', 'stereo', 'mixed'].includes(channels)) throw new SipwireError('ERR_INVALID_ARG', `channels must be 'rx', 'tx', 'stereo' or 'mixed', got ${JSON.stringify(channels)}`);
+    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format, channels));
   }
 
-  /** Finish the WAV file started by {@link startRecording}. */
-  async stopRecording(): Promise<void> {
-    if (this.#closed) return;
-    await awaitNative(this.#native.stopRecording());
+  /**
+   * Finish the WAV file started by {@link startRecording}; resolves with its duration in ms
+   * (0 when nothing was recording or the connection is closed).
+   */
+  async stopRecording(): Promise<number> {
+    if (this.#closed) return 0;
+    return await awaitNative(this.#native.stopRecording());
+  }
+
+  /**
+   * Connect this connection's audio with `other`'s inside Rust, on the media clock: each hears
+   * the other (transcoded between Opus, G.711 and any other codec the pipeline has), RFC 4733
+   * digits are relayed, and hold on either side is respected (a held side sends and hears
+   * nothing). The two may run on different I/O threads. A bridge either was in ends.
+   *
+   * @example
+   * ```ts
+   * import { RTCPeerConnection } from 'sipwire';
+   * declare const a: RTCPeerConnection, b: RTCPeerConnection;
+   * const bridge = a.bridge(b);
+   * bridge.unbridge();
+   * ```
+   */
+  bridge(other: RTCPeerConnection): AudioBridge {
+    this.#checkOpen();
+    other.#checkOpen();
+    const id = callNative(() => this.#native.bridge(other.#native));
+    return new AudioBridge(id, () => {
+      if (!this.#closed) this.#native.unbridge(id);
+      if (!other.#closed) other.#native.unbridge(id);
+    });
   }
 
   /**

@@ -2,4 +2,4 @@
  * Bot-facing call API over SIP.js sessions.
  * @packageDocumentation
  */
-export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './call';
+export { Call, answerCall, bridge, CallBridge, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './call';

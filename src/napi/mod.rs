@@ -651,9 +651,10 @@ impl NativePeerConnection {
         self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record received audio to a WAV file. The file is opened and written
-    /// by a thread of its own; the promise settles once it is open. `format`
-    /// is "s16" (default), "pcmu" or "pcma".
+    /// Record the call to a WAV file. The file is opened and written by a
+    /// writer thread; the promise settles once it is open. `format` is "s16"
+    /// (default), "pcmu" or "pcma"; `channels` is "rx" (default: what the
+    /// far end sends), "tx", "stereo" (far end left, us right) or "mixed".
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
@@ -661,8 +662,17 @@ impl NativePeerConnection {
         path: String,
         sample_rate: u32,
         format: Option<String>,
+        channels: Option<String>,
     ) -> Result<Object<'e>> {
         check_rate(sample_rate)?;
+        let channels = match channels.as_deref() {
+            None => crate::graph::record::RecordChannels::Rx,
+            Some(c) => crate::graph::record::RecordChannels::parse(c).ok_or_else(|| {
+                to_napi(CoreError::InvalidArgument(format!(
+                    "channels must be 'rx', 'tx', 'stereo' or 'mixed', got {c:?}"
+                )))
+            })?,
+        };
         let format = match format.as_deref() {
             None => crate::wav::WavFormat::S16,
             Some(f) => crate::wav::WavFormat::parse(f).ok_or_else(|| {
@@ -672,9 +682,18 @@ impl NativePeerConnection {
             })?,
         };
         let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
-        let sink = crate::recording::start(path, sample_rate, format, settle_with(deferred));
+        let sink = crate::recording::start_with_channels(
+            path,
+            sample_rate,
+            format,
+            channels.count(),
+            settle_with(deferred),
+        );
         self.post(move |p, _| {
-            if let Err(e) = p.media_mut().start_recording(sample_rate, Box::new(sink)) {
+            if let Err(e) =
+                p.media_mut()
+                    .start_recording_channels(sample_rate, channels, Box::new(sink))
+            {
                 // Unreachable after check_rate; never silent all the same.
                 log::warn!("start_recording: {e}");
             }
@@ -682,12 +701,19 @@ impl NativePeerConnection {
         Ok(promise)
     }
 
-    /// Finish the WAV file; resolves once everything queued is on disk.
-    #[napi(ts_return_type = "Promise<void>")]
+    /// Finish the WAV file; resolves with its duration in ms once
+    /// everything queued is on disk (0 when nothing was recording).
+    #[napi(ts_return_type = "Promise<number>")]
     pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
-        let done = settle_with(deferred);
+        let (deferred, promise): (Deferred<f64>, Object<'e>) = env.create_deferred()?;
         self.handle.with(Box::new(move |peer, _| {
+            let duration = peer
+                .as_ref()
+                .map_or(0.0, |p| p.media().recording_duration_ms());
+            let done: crate::media::FinishCallback = Box::new(move |r| match r {
+                Ok(()) => deferred.resolve(Box::new(move |_| Ok(duration))),
+                Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
+            });
             match peer {
                 Some(p) => p.media_mut().stop_recording(Some(done)),
                 None => done(Ok(())),
@@ -695,6 +721,36 @@ impl NativePeerConnection {
             None
         }));
         Ok(promise)
+    }
+
+    /// Bridge this call's audio with `other`'s inside the native media
+    /// pipelines (see `crate::graph`): each hears the other, transcoded when
+    /// codecs differ, and RFC 4733 digits are relayed. Replaces any bridge
+    /// either call was in. Returns the bridge id.
+    #[napi]
+    pub fn bridge(&self, other: &NativePeerConnection) -> Result<f64> {
+        if other.handle.id() == self.handle.id() {
+            return Err(to_napi(CoreError::InvalidArgument(
+                "a call cannot be bridged to itself".into(),
+            )));
+        }
+        let (a, b) = crate::graph::link::pair();
+        let id = a.id();
+        // Each end goes to its own call's shard; an end whose call is
+        // already closed is dropped there, and the other end then detaches.
+        self.post(move |p, _| p.media_mut().attach_link(a));
+        other.post(move |p, _| p.media_mut().attach_link(b));
+        Ok(id as f64)
+    }
+
+    /// Leave the bridge `id` (any bridge when omitted); the other call's end
+    /// detaches on its next 20 ms tick.
+    #[napi]
+    pub fn unbridge(&self, id: Option<f64>) {
+        let id = id.map(|i| i as u64);
+        self.post(move |p, _| {
+            p.media_mut().detach_link(id);
+        });
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
@@ -816,6 +872,8 @@ pub struct NativeResources {
     pub open_sockets: u32,
     /// Peer connections not yet closed.
     pub live_peers: u32,
+    /// Bridge ends alive (two per bridge).
+    pub live_links: u32,
 }
 
 /// Current native resource counters.
@@ -824,6 +882,7 @@ pub fn native_resources() -> NativeResources {
     NativeResources {
         open_sockets: OPEN_SOCKETS.load(std::sync::atomic::Ordering::Relaxed) as u32,
         live_peers: LIVE_PEERS.load(std::sync::atomic::Ordering::Relaxed) as u32,
+        live_links: crate::graph::link::live_links() as u32,
     }
 }
 
