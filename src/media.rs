@@ -185,7 +185,7 @@ pub struct Media {
     sinks: Vec<AudioSink>,
     recorder: Option<crate::graph::record::LegRecorder>,
     /// This call's end of a bridge to another call (see `crate::graph`).
-    link: Option<crate::graph::link::Link>,
+    port: Option<crate::graph::Port>,
     /// This tick's decoded far-end audio at `heard_rate`; valid while `heard_ok`.
     heard: Vec<i16>,
     heard_rate: u32,
@@ -240,7 +240,7 @@ impl Media {
             src_buf: Vec::new(),
             sinks: Vec::new(),
             recorder: None,
-            link: None,
+            port: None,
             heard: Vec::new(),
             heard_rate: 8000,
             heard_ok: false,
@@ -502,31 +502,32 @@ impl Media {
         self.recorder.as_ref().map_or(0.0, |r| r.duration_ms())
     }
 
-    /// Connect this call's audio to another call's through `link` (one end
-    /// of [`crate::graph::link::pair`]): what this call hears goes to the
-    /// other, and the other's audio (and RFC 4733 digits) become this
-    /// call's source. A bridge already attached is dropped (its far end
-    /// detaches on its next tick).
-    pub fn attach_link(&mut self, link: crate::graph::link::Link) {
-        self.link = Some(link);
+    /// Connect this call's audio to the graph through `port` (one end of a
+    /// bridge, or a conference seat; see [`crate::graph`]): what this call
+    /// hears goes to the port, and what the port gives (the other call's
+    /// audio and RFC 4733 digits, or the conference mix) becomes this
+    /// call's source. A port already attached is dropped (a bridge's far
+    /// end detaches on its next tick).
+    pub fn attach_port(&mut self, port: crate::graph::Port) {
+        self.port = Some(port);
     }
 
-    /// Drop the bridge with `id` (any bridge for `None`); true if one was attached.
-    pub fn detach_link(&mut self, id: Option<u64>) -> bool {
+    /// Drop the port with `id` (any port for `None`); true if one was attached.
+    pub fn detach_port(&mut self, id: Option<u64>) -> bool {
         if self
-            .link
+            .port
             .as_ref()
             .is_some_and(|l| id.is_none_or(|i| l.id() == i))
         {
-            self.link = None;
+            self.port = None;
             return true;
         }
         false
     }
 
-    /// The id of the bridge this call is in, if any.
-    pub fn link_id(&self) -> Option<u64> {
-        self.link.as_ref().map(|l| l.id())
+    /// The id of the graph port (bridge end or conference seat) attached, if any.
+    pub fn port_id(&self) -> Option<u64> {
+        self.port.as_ref().map(|l| l.id())
     }
 
     /// Finish the recording, if any; `done` learns when the file is complete
@@ -607,7 +608,7 @@ impl Media {
             if let Some(c) = self.dtmf_rx.on_packet(pkt.header.timestamp, &pkt.payload) {
                 self.stats.dtmf_received += 1;
                 out.push(MediaEvent::Dtmf(c));
-                if let Some(link) = self.link.as_mut() {
+                if let Some(link) = self.port.as_mut() {
                     link.push_dtmf(c);
                 }
             }
@@ -696,9 +697,9 @@ impl Media {
     /// Hand this tick's audio to the recorder and the bridge, if any: one
     /// 20 ms frame each per tick, so both stay on the media clock.
     fn graph_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) {
-        if let Some(link) = self.link.as_mut() {
+        if let Some(link) = self.port.as_mut() {
             if link.is_broken() {
-                self.link = None;
+                self.port = None;
             } else if self.heard_ok {
                 link.push_heard(&self.heard, self.heard_rate);
             } else {
@@ -763,7 +764,7 @@ impl Media {
             }
         }
         if self.frame.is_empty() {
-            if let Some(link) = self.link.as_mut() {
+            if let Some(link) = self.port.as_mut() {
                 link.pull(out_rate, &mut self.frame, &mut self.digits);
                 for c in std::mem::take(&mut self.digits) {
                     self.relay_digit(c, out_rate);
@@ -796,7 +797,7 @@ impl Media {
                 }
             }
             _ => {
-                if let Some(link) = self.link.as_mut() {
+                if let Some(link) = self.port.as_mut() {
                     link.play_inband(c, rate);
                 }
             }
@@ -904,7 +905,7 @@ impl Media {
         };
         if self.sinks.is_empty()
             && self.recorder.is_none()
-            && self.link.is_none()
+            && self.port.is_none()
             && payload.is_none()
         {
             // Nobody listens and there is nothing to decode: skip PLC work.
@@ -949,7 +950,7 @@ impl Media {
                 });
             }
         }
-        if self.recorder.is_some() || self.link.is_some() {
+        if self.recorder.is_some() || self.port.is_some() {
             self.heard.clear();
             self.heard.extend_from_slice(&pcm);
             self.heard_rate = rate;

@@ -1170,7 +1170,7 @@ impl Peer {
         }
         self.media.stop_recording(None);
         // Leave any bridge: the other call's end notices on its next tick.
-        self.media.detach_link(None);
+        self.media.detach_port(None);
         let mut ev = Vec::new();
         self.media.stop_playback(&mut ev);
         self.events.extend(ev.into_iter().map(PeerEvent::Media));

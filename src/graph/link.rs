@@ -5,7 +5,6 @@
 use crate::audio::resample::Resampler;
 use rtrb::{Consumer, Producer, RingBuffer};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Frames a queue holds: room for a far shard stalling 320 ms.
 const CAPACITY: usize = 16;
@@ -14,14 +13,6 @@ pub const MAX_LAG: usize = 3;
 /// A relayed digit played in-band, for a leg without telephone-event.
 const INBAND_TONE_MS: u32 = 100;
 const INBAND_GAP_MS: u32 = 70;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Link ends alive in the process (two per bridge), for leak checks.
-pub fn live_links() -> usize {
-    LIVE.load(Ordering::Relaxed)
-}
 
 /// What travels between the legs.
 enum Item {
@@ -46,10 +37,11 @@ pub struct Link {
 
 /// A connected pair of ends with one id: give one to each call.
 pub fn pair() -> (Link, Link) {
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+    let id = super::next_port_id();
     let (a_out, b_in) = RingBuffer::new(CAPACITY);
     let (b_out, a_in) = RingBuffer::new(CAPACITY);
-    LIVE.fetch_add(2, Ordering::Relaxed);
+    super::port_opened();
+    super::port_opened();
     let end = |out, inp| Link {
         id,
         out,
@@ -151,7 +143,7 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        LIVE.fetch_sub(1, Ordering::Relaxed);
+        super::port_closed();
     }
 }
 

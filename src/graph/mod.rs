@@ -12,6 +12,8 @@
 //! |---|---|---|
 //! | [`record::LegRecorder`] | the call's `Media` | `stopRecording`, or the call closes (the file is finished) |
 //! | [`link::Link`] (one end of a bridge) | the call's `Media` | `unbridge`, or either call closes |
+//! | [`mix::Seat`] (a conference participant) | the call's `Media` | `leave`, the call closes, or the conference closes |
+//! | [`mix::Mixer`] (a conference) | shared by its seats and the JS `Conference` | the last of them is dropped |
 //!
 //! Nothing is shared by reference between calls: a bridge is two
 //! [`link::Link`]s, each owned by one call, joined by two single-producer
@@ -42,7 +44,10 @@
 //!   `MAX_LAG` x 20 ms however the two clocks drift.
 //! - A link whose other end was dropped (call closed, unbridged) notices on
 //!   its next tick and detaches itself: no native resource outlives either
-//!   call ([`link::live_links`] counts them for leak checks).
+//!   call ([`live_ports`] counts them for leak checks).
+//!
+//! A conference is a [`mix::Mixer`] with one [`mix::Seat`] per call; see
+//! that module for how seats on different shards share it.
 //!
 //! ```
 //! use sipwire::graph::link;
@@ -56,7 +61,89 @@
 //! ```
 
 pub mod link;
+pub mod mix;
 pub mod record;
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+static LIVE_PORTS: AtomicUsize = AtomicUsize::new(0);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_port_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+fn port_opened() {
+    LIVE_PORTS.fetch_add(1, Ordering::Relaxed);
+}
+
+fn port_closed() {
+    LIVE_PORTS.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Graph ports alive in the process (two link ends per bridge, one seat per
+/// conference participant), for leak checks.
+pub fn live_ports() -> usize {
+    LIVE_PORTS.load(Ordering::Relaxed)
+}
+
+/// Where a call's pipeline meets the rest of the graph: one end of a
+/// bridge, or a seat in a conference. A call has at most one.
+pub enum Port {
+    /// One end of a bridge with another call.
+    Link(link::Link),
+    /// A seat in a conference.
+    Seat(mix::Seat),
+}
+
+impl Port {
+    /// The port's id (unique in the process).
+    pub fn id(&self) -> u64 {
+        match self {
+            Port::Link(l) => l.id(),
+            Port::Seat(s) => s.id(),
+        }
+    }
+
+    /// True once the other side is gone: detach.
+    pub fn is_broken(&self) -> bool {
+        match self {
+            Port::Link(l) => l.is_broken(),
+            Port::Seat(s) => s.is_broken(),
+        }
+    }
+
+    /// This tick's heard audio (20 ms at `rate`; silence when nothing was heard).
+    pub fn push_heard(&mut self, pcm: &[i16], rate: u32) {
+        match self {
+            Port::Link(l) => l.push_heard(pcm, rate),
+            Port::Seat(s) => s.push_heard(pcm, rate),
+        }
+    }
+
+    /// A received RFC 4733 digit (relayed over a bridge; a conference
+    /// does not mix digits).
+    pub fn push_dtmf(&mut self, c: char) {
+        if let Port::Link(l) = self {
+            l.push_dtmf(c);
+        }
+    }
+
+    /// Append this tick's 20 ms at `out_rate` to `frame`; relayed digits go to `digits`.
+    pub fn pull(&mut self, out_rate: u32, frame: &mut Vec<i16>, digits: &mut Vec<char>) {
+        match self {
+            Port::Link(l) => l.pull(out_rate, frame, digits),
+            Port::Seat(s) => s.pull(out_rate, frame),
+        }
+    }
+
+    /// Play a relayed digit in-band (bridges only).
+    pub fn play_inband(&mut self, c: char, rate: u32) {
+        if let Port::Link(l) = self {
+            l.play_inband(c, rate);
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests;

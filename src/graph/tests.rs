@@ -51,8 +51,8 @@ fn opus_leg_bridged_to_pcmu_leg_carries_tones_both_ways_and_dtmf() {
     let (mut caller, mut leg1) = pair(CodecKind::Opus, 111, Some((101, 48000)));
     let (mut leg2, mut callee) = pair(CodecKind::Pcmu, 0, Some((101, 8000)));
     let (l1, l2) = super::link::pair();
-    leg1.attach_link(l1);
-    leg2.attach_link(l2);
+    leg1.attach_port(super::Port::Link(l1));
+    leg2.attach_port(super::Port::Link(l2));
     caller
         .play(
             1,
@@ -118,10 +118,10 @@ fn opus_leg_bridged_to_pcmu_leg_carries_tones_both_ways_and_dtmf() {
     );
 
     // Unbridging one end detaches the other on its next tick.
-    assert!(leg1.detach_link(None));
+    assert!(leg1.detach_port(None));
     step(
         &mut [&mut caller, &mut leg1, &mut leg2, &mut callee],
         &mut ev,
     );
-    assert_eq!(leg2.link_id(), None);
+    assert_eq!(leg2.port_id(), None);
 }

@@ -738,8 +738,8 @@ impl NativePeerConnection {
         let id = a.id();
         // Each end goes to its own call's shard; an end whose call is
         // already closed is dropped there, and the other end then detaches.
-        self.post(move |p, _| p.media_mut().attach_link(a));
-        other.post(move |p, _| p.media_mut().attach_link(b));
+        self.post(move |p, _| p.media_mut().attach_port(crate::graph::Port::Link(a)));
+        other.post(move |p, _| p.media_mut().attach_port(crate::graph::Port::Link(b)));
         Ok(id as f64)
     }
 
@@ -749,7 +749,7 @@ impl NativePeerConnection {
     pub fn unbridge(&self, id: Option<f64>) {
         let id = id.map(|i| i as u64);
         self.post(move |p, _| {
-            p.media_mut().detach_link(id);
+            p.media_mut().detach_port(id);
         });
     }
 
@@ -872,7 +872,7 @@ pub struct NativeResources {
     pub open_sockets: u32,
     /// Peer connections not yet closed.
     pub live_peers: u32,
-    /// Bridge ends alive (two per bridge).
+    /// Graph ports alive: two per bridge, one per conference participant.
     pub live_links: u32,
 }
 
@@ -882,7 +882,7 @@ pub fn native_resources() -> NativeResources {
     NativeResources {
         open_sockets: OPEN_SOCKETS.load(std::sync::atomic::Ordering::Relaxed) as u32,
         live_peers: LIVE_PEERS.load(std::sync::atomic::Ordering::Relaxed) as u32,
-        live_links: crate::graph::link::live_links() as u32,
+        live_links: crate::graph::live_ports() as u32,
     }
 }
 
