@@ -9,6 +9,36 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A conference mixer (see `crate::graph::mix`). Use the `Conference`
+ * wrapper from `js/`.
+ */
+export declare class NativeConference {
+  /** A conference mixing at `sample_rate` (8000, 16000 or 48000). */
+  constructor(sampleRate: number)
+  /**
+   * Seat `pc` in the conference (leaving any bridge or conference it
+   * was in); returns the seat id.
+   */
+  join(pc: NativePeerConnection): number
+  /** Take seat `id` (which `pc` holds) out of the conference. */
+  leave(pc: NativePeerConnection, id: number): void
+  /** Mute or unmute a seat; false when it is not in the conference. */
+  setMuted(id: number, muted: boolean): boolean
+  /** Scale what a seat says (0..4); false when it is not in the conference. */
+  setGain(id: number, gain: number): boolean
+  /** Every seat with its level and speaking state. */
+  participants(): Array<NativeParticipant>
+  /** Play mono PCM to every participant, after what is still queued. */
+  announce(samples: Int16Array, sampleRate: number): void
+  /** Ms of announcement still to play. */
+  announcementLeftMs(): number
+  /** Drop the announcement queue. */
+  stopAnnouncement(): void
+  /** End the conference: every participant leaves on its next tick. */
+  close(): void
+}
+
 /** The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`. */
 export declare class NativePeerConnection {
   /**
@@ -196,6 +226,20 @@ export interface NativeOfferProblem {
   message: string
 }
 
+/** A participant as [`NativeConference::participants`] reports it. */
+export interface NativeParticipant {
+  /** Seat id, as `join` returned it. */
+  id: number
+  /** RMS level of the last 20 ms it sent, 0..1. */
+  level: number
+  /** Level above about -40 dBFS within the last 300 ms. */
+  speaking: boolean
+  /** Not mixed into anyone's audio. */
+  muted: boolean
+  /** Gain applied to what it says. */
+  gain: number
+}
+
 /** Current native resource counters. */
 export declare function nativeResources(): NativeResources
 
@@ -205,7 +249,7 @@ export interface NativeResources {
   openSockets: number
   /** Peer connections not yet closed. */
   livePeers: number
-  /** Bridge ends alive (two per bridge). */
+  /** Graph ports alive: two per bridge, one per conference participant. */
   liveLinks: number
 }
 

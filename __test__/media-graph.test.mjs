@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { sineWave, nativeResources, detectTone } from '../dist/index.js';
 import { bridge } from '../dist/sip.js';
 import { startKamailio, kamailioAvailable } from './support/kamailio.mjs';
-import { Party, establish, heardTone, near, withTimeout } from './support/sip.mjs';
+import { Party, establish, heardTone, near, withTimeout, onceState, SessionState } from './support/sip.mjs';
+import { startB2bua } from '../examples/b2bua/index.mjs';
 
 const skip = kamailioAvailable() ? false : 'kamailio not installed (apt-get install kamailio kamailio-websocket-modules)';
 const tone = (freq, ms = 30000) => ({ samples: sineWave(freq, 16000, ms), sampleRate: 16000 });
@@ -22,6 +23,12 @@ const settled = async (base) => {
   }
 };
 const codecOf = (call) => /a=rtpmap:\d+ (\w+)\//.exec(call.peerConnection.remoteDescription.sdp)[1].toLowerCase();
+
+/** Answer the next INVITE `party` gets. */
+async function answerNext(party) {
+  const { answerCall } = await import('../dist/sip.js');
+  return answerCall(await party.nextInvite());
+}
 
 /** Digits `rx` receives while `tx` sends `digits`. */
 async function relayed(tx, rx, digits) {
@@ -137,6 +144,30 @@ describe('media between calls through Kamailio', { skip, timeout: 180_000 }, () 
       assert.deepEqual(nativeResources(), base, 'sockets, peers and link ends freed');
     });
   }
+
+  test('examples/b2bua: a bot answers, dials carol, bridges; hanging up one side ends the other', async () => {
+    await settled({ livePeers: 0, liveLinks: 0, openSockets: 0 });
+    const base = nativeResources();
+    const dave = new Party('dave', { transportConstructor: (await import('../dist/sip.js')).WsTransport, transportOptions: { server: kam.wsUrl, connectionTimeout: 3 } });
+    await dave.start(true);
+    startB2bua(dave.ua, { target: 'carol' });
+    try {
+      const a = await alice.dial('dave');
+      const c = await answerNext(carol);
+      await onceState(a.session, SessionState.Established);
+      a.play(tone(1000));
+      c.play(tone(440));
+      const [fc, fa] = await Promise.all([heardTone(c), heardTone(a)]);
+      assert.ok(near(fc, 1000) && near(fa, 440), `carol heard ${fc} Hz, alice ${fa} Hz`);
+      assert.equal(await relayed(a, c, '42'), '42');
+      await a.hangup();
+      await withTimeout(c.ended, 5000, 'carol hung up by the B2BUA');
+    } finally {
+      await dave.stop();
+    }
+    await settled(base);
+    assert.deepEqual(nativeResources(), base, 'nothing left after the B2BUA calls');
+  });
 
   test('a stereo recording: far end left, this side right, in step; stopRecording returns its duration', async () => {
     const [a, b] = await establish(alice, bob);

@@ -37,4 +37,5 @@ export type {
   OneWayDelayStats,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
+export { Conference, Participant, type ConferenceOptions, type ConferenceMember } from './conference';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

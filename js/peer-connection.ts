@@ -618,6 +618,17 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
    * bridge.unbridge();
    * ```
    */
+  /** @internal Seat this connection in a native conference (see `Conference.join`); returns the seat id. */
+  joinConference(conf: InstanceType<typeof native.NativeConference>): number {
+    this.#checkOpen();
+    return callNative(() => conf.join(this.#native));
+  }
+
+  /** @internal Take seat `id` out of a native conference. */
+  leaveConference(conf: InstanceType<typeof native.NativeConference>, id: number): void {
+    if (!this.#closed) conf.leave(this.#native, id);
+  }
+
   bridge(other: RTCPeerConnection): AudioBridge {
     this.#checkOpen();
     other.#checkOpen();
