@@ -261,6 +261,12 @@ export interface NativeWav {
   sampleRate: number
 }
 
+/** Mono PCM of G.711 mu-law bytes. */
+export declare function pcmuDecode(data: Buffer): Int16Array
+
+/** G.711 mu-law bytes of mono PCM (for streaming audio as `PCMU`). */
+export declare function pcmuEncode(samples: Int16Array): Buffer
+
 /** Read a WAV file into mono 16-bit PCM. */
 export declare function readWav(path: string): NativeWav
 

@@ -38,4 +38,14 @@ export type {
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
 export { Conference, Participant, type ConferenceOptions, type ConferenceMember } from './conference';
+export {
+  streamAudio,
+  AudioStream,
+  StreamMarkEvent,
+  StreamMessageEvent,
+  type StreamOptions,
+  type StreamSocket,
+  type AudioStreamEventMap,
+  type AudioStreamStats,
+} from './stream';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

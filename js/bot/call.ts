@@ -20,6 +20,7 @@ import type { AudioBridge, AudioFrame, PlayOptions, PlayResult, PlaySource, Reco
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { TypedEventTarget } from '../typed-event-target';
+import { streamAudio, type AudioStream, type StreamOptions, type StreamSocket } from '../stream';
 
 /** How a digit travelled: RFC 4733 in RTP, or a SIP INFO (`application/dtmf-relay`). */
 export type DtmfMethod = 'rfc4733' | 'info';
@@ -188,6 +189,21 @@ export class Call extends TypedEventTarget<CallEventMap> {
   /** Finish the recording; resolves with the file's duration in ms. */
   async stopRecording(): Promise<number> {
     return (await this.peerConnection?.stopRecording()) ?? 0;
+  }
+
+  /**
+   * Stream the call's audio to a WebSocket server and play what it sends back (Twilio Media
+   * Streams / jambonz `listen` style): see {@link streamAudio} for framing, marks, back-pressure
+   * and reconnect. Digits the caller presses are sent as `{"event":"dtmf","digit"}`. The stream
+   * ends with the call.
+   */
+  async stream(target: string | StreamSocket, options?: StreamOptions): Promise<AudioStream> {
+    const s = streamAudio(await this.#pc(), target, options);
+    const onDtmf = (e: DtmfCallEvent) => s.send({ event: 'dtmf', streamId: s.streamId, digit: e.digit });
+    this.addEventListener('dtmf', onDtmf);
+    void this.#ended.then(() => s.stop());
+    void s.closed.then(() => this.removeEventListener('dtmf', onDtmf));
+    return s;
   }
 
   /**
