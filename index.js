@@ -835,9 +835,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeConference = nativeBinding.NativeConference
 module.exports.NativePeerConnection = nativeBinding.NativePeerConnection
 module.exports.detectTone = nativeBinding.detectTone
 module.exports.nativeResources = nativeBinding.nativeResources
+module.exports.pcmuDecode = nativeBinding.pcmuDecode
+module.exports.pcmuEncode = nativeBinding.pcmuEncode
 module.exports.readWav = nativeBinding.readWav
 module.exports.validateOffer = nativeBinding.validateOffer
 module.exports.writeWav = nativeBinding.writeWav

@@ -4,7 +4,7 @@
 // no native resource behind. Also: a stereo recording of both sides of a call.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sineWave, nativeResources, detectTone } from '../dist/index.js';
@@ -124,6 +124,8 @@ describe('media between calls through Kamailio', { skip, timeout: 180_000 }, () 
     test(`bridged legs hung up ${order}: no native resource left`, async () => {
       await settled({ livePeers: 0, liveLinks: 0, openSockets: 0 });
       const base = nativeResources();
+      const os = () => ({ fds: readdirSync('/proc/self/fd').length, threads: readdirSync('/proc/self/task').length });
+      const osBase = os();
       const { a, bA, bC, c, br } = await b2bua();
       a.play(tone(1000));
       assert.ok(near(await heardTone(c), 1000));
@@ -142,6 +144,7 @@ describe('media between calls through Kamailio', { skip, timeout: 180_000 }, () 
       await Promise.all([a.ended, bA.ended, bC.ended, c.ended]);
       await settled(base);
       assert.deepEqual(nativeResources(), base, 'sockets, peers and link ends freed');
+      assert.deepEqual(os(), osBase, 'file descriptors and threads as before');
     });
   }
 
