@@ -14,7 +14,7 @@
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
 //! | connection | [`peer`], [`intake`], [`fingerprint`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, remote SDP intake (shared with validateOffer), DTLS fingerprint check, gathering, the rtc engine, getStats |
-//! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
+//! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`], [`graph`] | the per-call pipeline on the 20 ms tick; between calls: two-sided recordings, bridges (SPSC frame queues across shards), conferences |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
 //! Dependencies point down the table: nothing in a lower row imports a
