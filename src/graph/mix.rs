@@ -223,14 +223,15 @@ impl Mixer {
         let mut cursors = std::mem::take(&mut self.seats[li].cursors);
         cursors.retain(|(sid, _)| self.seats.iter().any(|s| s.id == *sid));
         for s in self.seats.iter().filter(|s| s.id != id) {
-            let c = match cursors.iter_mut().find(|(sid, _)| *sid == s.id) {
-                Some((_, c)) => c,
+            let i = match cursors.iter().position(|(sid, _)| *sid == s.id) {
+                Some(i) => i,
                 None => {
-                    // A new speaker: start at its next frame.
-                    cursors.push((s.id, s.next_seq));
-                    continue;
+                    // Met for the first time: start at its latest frame.
+                    cursors.push((s.id, s.next_seq.saturating_sub(1)));
+                    cursors.len() - 1
                 }
             };
+            let c = &mut cursors[i].1;
             if s.next_seq.saturating_sub(*c) > MAX_LAG {
                 *c = s.next_seq - MAX_LAG;
             }
