@@ -5,13 +5,11 @@
 // As a library: startB2bua(ua, { target: 'agent' }) on any SIP.js UserAgent.
 // Standalone against a SIP server over WebSocket:
 //   node examples/b2bua/index.mjs ws://127.0.0.1:8080 sip:b2bua@example.com agent
-import { Inviter, UserAgent } from 'sip.js';
-import { answerCall, bridge, Call } from '../../dist/sip.js';
+import { UserAgent } from 'sip.js';
+import { answerCall, bridge, dial } from '../../dist/sip.js';
 
-/** Bridge every incoming call on `ua` to `target` (a user part or a SIP URI). */
+/** Bridge every incoming call on `ua` to `target` (a user at the UA's domain, or a SIP URI). */
 export function startB2bua(ua, { target, log = () => {} }) {
-  const uri = UserAgent.makeURI(target.startsWith('sip:') ? target : `sip:${target}@${ua.configuration.uri.host}`);
-  if (!uri) throw new Error(`bad target ${target}`);
   ua.delegate = {
     ...ua.delegate,
     onInvite: async (invitation) => {
@@ -22,26 +20,20 @@ export function startB2bua(ua, { target, log = () => {} }) {
         log(`b2bua: refused: ${e.message}`);
         return;
       }
-      // The second leg: a plain outgoing call from the same UserAgent.
-      const inviter = new Inviter(ua, uri);
-      const outbound = new Call(inviter);
-      const hangUpBoth = () => Promise.all([inbound.hangup().catch(() => {}), outbound.hangup().catch(() => {})]);
-      void inbound.ended.then(hangUpBoth);
-      void outbound.ended.then(hangUpBoth);
-      const answered = new Promise((resolve, reject) => {
-        outbound.addEventListener('established', resolve, { once: true });
-        void outbound.ended.then(() => reject(new Error(`${target} did not answer`)));
-      });
-      answered.catch(() => {});
+      let outbound;
       try {
-        await inviter.invite();
-        await answered;
-        await bridge(inbound, outbound);
-        log(`b2bua: bridged ${invitation.remoteIdentity.uri} <-> ${uri}`);
+        // The second leg: resolves once answered; hung up if the caller leaves first.
+        outbound = await dial(ua, target, { onCall: (c) => void inbound.ended.then(() => c.hangup().catch(() => {})) });
       } catch (e) {
-        log(`b2bua: ${e.message}`);
-        await hangUpBoth();
+        log(`b2bua: ${target} did not answer: ${e.message}`);
+        await inbound.hangup().catch(() => {});
+        return;
       }
+      // Either side hanging up ends the other.
+      void inbound.ended.then(() => outbound.hangup().catch(() => {}));
+      void outbound.ended.then(() => inbound.hangup().catch(() => {}));
+      await bridge(inbound, outbound);
+      log(`b2bua: bridged ${invitation.remoteIdentity.uri} <-> ${target}`);
     },
   };
 }
