@@ -45,6 +45,7 @@ const STACKS = {
   'sipwire-2p-bot-pcmu': async () => (await import('./stacks/sipwire-2p.mjs')).create('bot-pcmu'),
   'sipwire-bridge-pcmu': async () => (await import('./stacks/sipwire-graph.mjs')).create('bridge-pcmu'),
   'sipwire-conf10-pcmu': async () => (await import('./stacks/sipwire-graph.mjs')).create('conf10-pcmu'),
+  'sipwire-stream-pcmu': async () => (await import('./stacks/sipwire-graph.mjs')).create('stream-pcmu'),
   'sipwire-js-pcm': async () => (await import('./stacks/sipwire.mjs')).create('js-pcm'),
   'wrtc-pcmu': async () => (await import('./stacks/wrtc.mjs')).create('pcmu'),
   'wrtc-opus': async () => (await import('./stacks/wrtc.mjs')).create('opus'),
