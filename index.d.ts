@@ -96,9 +96,9 @@ export declare class NativePeerConnection {
   /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
   unsubscribeAudio(sampleRate?: number | undefined | null): void
   /**
-   * Record the call to a WAV file. The file is opened and written by a
-   * writer thread; the promise settles once it is open. `format` is "s16"
-   * (default), "pcmu" or "pcma"; `channels` is "rx" (default: what the
+   * Record the call to a WAV file (or Ogg/Opus for `format` "opus"). The
+   * file is opened and written by a writer thread; the promise settles once
+   * it is open. `format` is "s16" (default), "pcmu", "pcma" or "opus"; `channels` is "rx" (default: what the
    * far end sends), "tx", "stereo" (far end left, us right) or "mixed".
    */
   startRecording(path: string, sampleRate: number, format?: string | undefined | null, channels?: string | undefined | null): Promise<void>

@@ -4,6 +4,7 @@
 // no native resource behind. Also: a stereo recording of both sides of a call.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,6 +171,30 @@ describe('media between calls through Kamailio', { skip, timeout: 180_000 }, () 
     }
     await settled(base);
     assert.deepEqual(nativeResources(), base, 'nothing left after the B2BUA calls');
+  });
+
+  test('a stereo Ogg/Opus recording: ffmpeg decodes it, far end left, this side right', async () => {
+    const [a, b] = await establish(alice, bob);
+    const path = join(dir, 'stereo.ogg');
+    try {
+      a.play(tone(1000));
+      b.play(tone(440));
+      assert.ok(near(await heardTone(b), 1000));
+      await b.record(path, { channels: 'stereo', format: 'opus', sampleRate: 16000 });
+      await new Promise((r) => setTimeout(r, 1500));
+      const ms = await b.stopRecording();
+      const r = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-f', 's16le', '-ac', '2', '-ar', '16000', '-'], { maxBuffer: 1 << 26 });
+      assert.equal(r.status, 0, `ffmpeg: ${r.stderr}`);
+      const data = new Int16Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length / 2);
+      assert.ok(Math.abs(data.length / 2 / 16 - ms) <= 40, `decoded ${data.length / 32} ms, reported ${ms} ms`);
+      const ch = (k) => Int16Array.from({ length: data.length / 2 }, (_, i) => data[2 * i + k]).subarray(8000);
+      const [left, right] = [detectTone(ch(0), 16000), detectTone(ch(1), 16000)];
+      assert.ok(near(left, 1000), `left (far end) ${left} Hz`);
+      assert.ok(near(right, 440), `right (this side) ${right} Hz`);
+    } finally {
+      await a.hangup();
+      await b.ended;
+    }
   });
 
   test('a stereo recording: far end left, this side right, in step; stopRecording returns its duration', async () => {

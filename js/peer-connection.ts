@@ -112,8 +112,8 @@ export interface DtmfOptions {
 export interface RecordingOptions {
   /** @defaultValue 16000 for 's16', 8000 for 'pcmu' and 'pcma' */
   sampleRate?: 8000 | 16000 | 48000;
-  /** Sample encoding of the WAV file. @defaultValue 's16' */
-  format?: 's16' | 'pcmu' | 'pcma';
+  /** Sample encoding of the WAV file, or `'opus'` for an Ogg/Opus file (RFC 7845). @defaultValue 's16' */
+  format?: 's16' | 'pcmu' | 'pcma' | 'opus';
   /**
    * What to record: `'rx'` what the far end sends (mono); `'tx'` what this side sends (mono);
    * `'stereo'` both, far end left and this side right, time-aligned on the 20 ms media clock
@@ -581,18 +581,21 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   }
 
   /**
-   * Record received audio to a mono WAV file: 16-bit PCM (`format: 's16'`, the default,
+   * Record the call to a WAV file: 16-bit PCM (`format: 's16'`, the default,
    * at 16 kHz unless `sampleRate` says otherwise) or G.711 `'pcmu'` (mu-law) / `'pcma'`
-   * (A-law), the telephony formats, at 8 kHz unless `sampleRate` says otherwise.
+   * (A-law), the telephony formats, at 8 kHz unless `sampleRate` says otherwise; or an
+   * Ogg/Opus file (`'opus'`, 16 kHz by default, encoded on the recording threads).
+   * `channels` picks received audio (default), sent audio, both as stereo, or both mixed.
    * Rejects with `ERR_WAV` naming the file when it cannot be created.
    */
   async startRecording(path: string, options: RecordingOptions = {}): Promise<void> {
     this.#checkOpen();
     const format = options.format ?? 's16';
-    if (!['s16', 'pcmu', 'pcma'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu' or 'pcma', got ${JSON.stringify(format)}`);
+    if (!['s16', 'pcmu', 'pcma', 'opus'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu', 'pcma' or 'opus', got ${JSON.stringify(format)}`);
     const channels = options.channels ?? 'rx';
     if (!['rx', 'tx', 'stereo', 'mixed'].includes(channels)) throw new SipwireError('ERR_INVALID_ARG', `channels must be 'rx', 'tx', 'stereo' or 'mixed', got ${JSON.stringify(channels)}`);
-    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format, channels));
+    const rate = options.sampleRate ?? (format === 'pcmu' || format === 'pcma' ? 8000 : 16000);
+    await awaitNative(this.#native.startRecording(path, rate, format, channels));
   }
 
   /**

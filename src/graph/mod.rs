@@ -62,6 +62,7 @@
 
 pub mod link;
 pub mod mix;
+pub mod ogg;
 pub mod record;
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

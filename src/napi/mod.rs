@@ -651,9 +651,9 @@ impl NativePeerConnection {
         self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record the call to a WAV file. The file is opened and written by a
-    /// writer thread; the promise settles once it is open. `format` is "s16"
-    /// (default), "pcmu" or "pcma"; `channels` is "rx" (default: what the
+    /// Record the call to a WAV file (or Ogg/Opus for `format` "opus"). The
+    /// file is opened and written by a writer thread; the promise settles once
+    /// it is open. `format` is "s16" (default), "pcmu", "pcma" or "opus"; `channels` is "rx" (default: what the
     /// far end sends), "tx", "stereo" (far end left, us right) or "mixed".
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
@@ -673,22 +673,32 @@ impl NativePeerConnection {
                 )))
             })?,
         };
+        let ogg = format.as_deref() == Some("opus");
         let format = match format.as_deref() {
-            None => crate::wav::WavFormat::S16,
+            None | Some("opus") => crate::wav::WavFormat::S16,
             Some(f) => crate::wav::WavFormat::parse(f).ok_or_else(|| {
                 to_napi(CoreError::InvalidArgument(format!(
-                    "format must be 's16', 'pcmu' or 'pcma', got {f:?}"
+                    "format must be 's16', 'pcmu', 'pcma' or 'opus', got {f:?}"
                 )))
             })?,
         };
         let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
-        let sink = crate::recording::start_with_channels(
-            path,
-            sample_rate,
-            format,
-            channels.count(),
-            settle_with(deferred),
-        );
+        let sink = if ogg {
+            crate::recording::start_ogg_opus(
+                path,
+                sample_rate,
+                channels.count(),
+                settle_with(deferred),
+            )
+        } else {
+            crate::recording::start_with_channels(
+                path,
+                sample_rate,
+                format,
+                channels.count(),
+                settle_with(deferred),
+            )
+        };
         self.post(move |p, _| {
             if let Err(e) =
                 p.media_mut()
