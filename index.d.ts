@@ -9,6 +9,36 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * A conference mixer (see `crate::graph::mix`). Use the `Conference`
+ * wrapper from `js/`.
+ */
+export declare class NativeConference {
+  /** A conference mixing at `sample_rate` (8000, 16000 or 48000). */
+  constructor(sampleRate: number)
+  /**
+   * Seat `pc` in the conference (leaving any bridge or conference it
+   * was in); returns the seat id.
+   */
+  join(pc: NativePeerConnection): number
+  /** Take seat `id` (which `pc` holds) out of the conference. */
+  leave(pc: NativePeerConnection, id: number): void
+  /** Mute or unmute a seat; false when it is not in the conference. */
+  setMuted(id: number, muted: boolean): boolean
+  /** Scale what a seat says (0..4); false when it is not in the conference. */
+  setGain(id: number, gain: number): boolean
+  /** Every seat with its level and speaking state. */
+  participants(): Array<NativeParticipant>
+  /** Play mono PCM to every participant, after what is still queued. */
+  announce(samples: Int16Array, sampleRate: number): void
+  /** Ms of announcement still to play. */
+  announcementLeftMs(): number
+  /** Drop the announcement queue. */
+  stopAnnouncement(): void
+  /** End the conference: every participant leaves on its next tick. */
+  close(): void
+}
+
 /** The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`. */
 export declare class NativePeerConnection {
   /**
@@ -66,13 +96,17 @@ export declare class NativePeerConnection {
   /** Stop `audio` events at `sample_rate`, or at every rate when omitted. */
   unsubscribeAudio(sampleRate?: number | undefined | null): void
   /**
-   * Record received audio to a WAV file. The file is opened and written
-   * by a thread of its own; the promise settles once it is open. `format`
-   * is "s16" (default), "pcmu" or "pcma".
+   * Record the call to a WAV file (or Ogg/Opus for `format` "opus"). The
+   * file is opened and written by a writer thread; the promise settles once
+   * it is open. `format` is "s16" (default), "pcmu", "pcma" or "opus"; `channels` is "rx" (default: what the
+   * far end sends), "tx", "stereo" (far end left, us right) or "mixed".
    */
-  startRecording(path: string, sampleRate: number, format?: string | undefined | null): Promise<void>
-  /** Finish the WAV file; resolves once everything queued is on disk. */
-  stopRecording(): Promise<void>
+  startRecording(path: string, sampleRate: number, format?: string | undefined | null, channels?: string | undefined | null): Promise<void>
+  /**
+   * Finish the WAV file; resolves with its duration in ms once
+   * everything queued is on disk (0 when nothing was recording).
+   */
+  stopRecording(): Promise<number>
   /**
    * Which detectors run on the received audio: in-band DTMF (on by
    * default), `speechstart`/`speechend` events, `beep` events. `None` leaves one as it is.
@@ -84,6 +118,18 @@ export declare class NativePeerConnection {
   detectAnsweringMachine(id: number, timeoutMs: number): void
   /** Drop the tone watch or detection `id`. */
   cancelListen(id: number): void
+  /**
+   * Bridge this call's audio with `other`'s inside the native media
+   * pipelines (see `crate::graph`): each hears the other, transcoded when
+   * codecs differ, and RFC 4733 digits are relayed. Replaces any bridge
+   * either call was in. Returns the bridge id.
+   */
+  bridge(other: NativePeerConnection): number
+  /**
+   * Leave the bridge `id` (any bridge when omitted); the other call's end
+   * detaches on its next 20 ms tick.
+   */
+  unbridge(id?: number | undefined | null): void
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
   /** W3C `close`. Idempotent; frees sockets and lets Node exit. */
@@ -197,6 +243,20 @@ export interface NativeOfferProblem {
   message: string
 }
 
+/** A participant as [`NativeConference::participants`] reports it. */
+export interface NativeParticipant {
+  /** Seat id, as `join` returned it. */
+  id: number
+  /** RMS level of the last 20 ms it sent, 0..1. */
+  level: number
+  /** Level above about -40 dBFS within the last 300 ms. */
+  speaking: boolean
+  /** Not mixed into anyone's audio. */
+  muted: boolean
+  /** Gain applied to what it says. */
+  gain: number
+}
+
 /** Current native resource counters. */
 export declare function nativeResources(): NativeResources
 
@@ -206,6 +266,8 @@ export interface NativeResources {
   openSockets: number
   /** Peer connections not yet closed. */
   livePeers: number
+  /** Graph ports alive: two per bridge, one per conference participant. */
+  liveLinks: number
 }
 
 /** Read a WAV file: mono PCM and its rate. */
@@ -215,6 +277,12 @@ export interface NativeWav {
   /** Sample rate in Hz. */
   sampleRate: number
 }
+
+/** Mono PCM of G.711 mu-law bytes. */
+export declare function pcmuDecode(data: Buffer): Int16Array
+
+/** G.711 mu-law bytes of mono PCM (for streaming audio as `PCMU`). */
+export declare function pcmuEncode(samples: Int16Array): Buffer
 
 /** Read a WAV file into mono 16-bit PCM. */
 export declare function readWav(path: string): NativeWav

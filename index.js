@@ -835,11 +835,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeConference = nativeBinding.NativeConference
 module.exports.NativePeerConnection = nativeBinding.NativePeerConnection
 module.exports.AmdVerdict = nativeBinding.AmdVerdict
 module.exports.detectTone = nativeBinding.detectTone
 module.exports.DtmfMethod = nativeBinding.DtmfMethod
 module.exports.nativeResources = nativeBinding.nativeResources
+module.exports.pcmuDecode = nativeBinding.pcmuDecode
+module.exports.pcmuEncode = nativeBinding.pcmuEncode
 module.exports.readWav = nativeBinding.readWav
 module.exports.RTCIceConnectionState = nativeBinding.RTCIceConnectionState
 module.exports.RTCIceGatheringState = nativeBinding.RTCIceGatheringState

@@ -28,6 +28,10 @@ const ALL_STACKS = [
   'werift',
   'sipwire-idle-pcmu',
   'sipwire-2p-bot-pcmu',
+  // Media between calls: one unit = a bridged pair (2 calls) / a 10-party conference (10 calls) / a streamed call.
+  'sipwire-bridge-pcmu',
+  'sipwire-conf10-pcmu',
+  'sipwire-stream-pcmu',
 ];
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {

@@ -26,7 +26,7 @@ export function writeWav(path: string, samples: Int16Array, sampleRate: number):
 }
 
 /** Native sockets and connections currently open (for leak checks). */
-export function nativeResources(): { openSockets: number; livePeers: number } {
+export function nativeResources(): { openSockets: number; livePeers: number; liveLinks: number } {
   return native.nativeResources();
 }
 

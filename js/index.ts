@@ -16,6 +16,7 @@ export {
   WarningEvent,
   SpeechEndEvent,
   BeepEvent,
+  AudioBridge,
 } from './peer-connection';
 export type {
   RTCConfiguration,
@@ -32,6 +33,7 @@ export type {
   PlayResult,
   PlayOptions,
   RecordingOptions,
+  RecordingChannels,
   AudioFrame,
   CodecName,
   MediaProfile,
@@ -42,4 +44,15 @@ export type {
   AnsweringMachineOptions,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
+export { Conference, Participant, type ConferenceOptions, type ConferenceMember } from './conference';
+export {
+  streamAudio,
+  AudioStream,
+  StreamMarkEvent,
+  StreamMessageEvent,
+  type StreamOptions,
+  type StreamSocket,
+  type AudioStreamEventMap,
+  type AudioStreamStats,
+} from './stream';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

@@ -174,8 +174,40 @@ export interface DtmfOptions {
 export interface RecordingOptions {
   /** @defaultValue 16000 for 's16', 8000 for 'pcmu' and 'pcma' */
   sampleRate?: 8000 | 16000 | 48000;
-  /** Sample encoding of the WAV file. @defaultValue 's16' */
-  format?: 's16' | 'pcmu' | 'pcma';
+  /** Sample encoding of the WAV file, or `'opus'` for an Ogg/Opus file (RFC 7845). @defaultValue 's16' */
+  format?: 's16' | 'pcmu' | 'pcma' | 'opus';
+  /**
+   * What to record: `'rx'` what the far end sends (mono); `'tx'` what this side sends (mono);
+   * `'stereo'` both, far end left and this side right, time-aligned on the 20 ms media clock
+   * (a lost packet or a silent, held or not yet started side is written as silence, so the
+   * channels never drift apart); `'mixed'` both summed into one channel.
+   * @defaultValue 'rx'
+   */
+  channels?: RecordingChannels;
+}
+
+/** Which side(s) of a call a recording holds: see {@link RecordingOptions.channels}. */
+export type RecordingChannels = 'rx' | 'tx' | 'stereo' | 'mixed';
+
+/**
+ * A bridge between two connections' audio, made by {@link RTCPeerConnection.bridge}. It lives in
+ * the native media pipelines: each side hears the other, transcoded when codecs differ, and RFC
+ * 4733 digits one side receives are sent on the other (as RFC 4733, or as in-band tones when that
+ * side did not negotiate telephone-event). It ends by {@link AudioBridge.unbridge}, by either
+ * connection closing, or by either joining another bridge.
+ */
+export class AudioBridge {
+  readonly #leave: () => void;
+  /** Native id of the bridge. */
+  readonly id: number;
+  constructor(id: number, leave: () => void) {
+    this.id = id;
+    this.#leave = leave;
+  }
+  /** Disconnect the two sides; each falls back to its own sources (play, PCM, silence). Idempotent. */
+  unbridge(): void {
+    this.#leave();
+  }
 }
 
 /** What to play: a WAV file path, or mono 16-bit PCM. */
@@ -664,22 +696,65 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   }
 
   /**
-   * Record received audio to a mono WAV file: 16-bit PCM (`format: 's16'`, the default,
+   * Record the call to a WAV file: 16-bit PCM (`format: 's16'`, the default,
    * at 16 kHz unless `sampleRate` says otherwise) or G.711 `'pcmu'` (mu-law) / `'pcma'`
-   * (A-law), the telephony formats, at 8 kHz unless `sampleRate` says otherwise.
+   * (A-law), the telephony formats, at 8 kHz unless `sampleRate` says otherwise; or an
+   * Ogg/Opus file (`'opus'`, 16 kHz by default, encoded on the recording threads).
+   * `channels` picks received audio (default), sent audio, both as stereo, or both mixed.
    * Rejects with `ERR_WAV` naming the file when it cannot be created.
    */
   async startRecording(path: string, options: RecordingOptions = {}): Promise<void> {
     this.#checkOpen();
     const format = options.format ?? 's16';
-    if (!['s16', 'pcmu', 'pcma'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu' or 'pcma', got ${JSON.stringify(format)}`);
-    await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format));
+    if (!['s16', 'pcmu', 'pcma', 'opus'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu', 'pcma' or 'opus', got ${JSON.stringify(format)}`);
+    const channels = options.channels ?? 'rx';
+    if (!['rx', 'tx', 'stereo', 'mixed'].includes(channels)) throw new SipwireError('ERR_INVALID_ARG', `channels must be 'rx', 'tx', 'stereo' or 'mixed', got ${JSON.stringify(channels)}`);
+    const rate = options.sampleRate ?? (format === 'pcmu' || format === 'pcma' ? 8000 : 16000);
+    await awaitNative(this.#native.startRecording(path, rate, format, channels));
   }
 
-  /** Finish the WAV file started by {@link startRecording}. */
-  async stopRecording(): Promise<void> {
-    if (this.#closed) return;
-    await awaitNative(this.#native.stopRecording());
+  /**
+   * Finish the WAV file started by {@link startRecording}; resolves with its duration in ms
+   * (0 when nothing was recording or the connection is closed).
+   */
+  async stopRecording(): Promise<number> {
+    if (this.#closed) return 0;
+    return await awaitNative(this.#native.stopRecording());
+  }
+
+  /**
+   * Connect this connection's audio with `other`'s inside Rust, on the media clock: each hears
+   * the other (transcoded between Opus, G.711 and any other codec the pipeline has), RFC 4733
+   * digits are relayed, and hold on either side is respected (a held side sends and hears
+   * nothing). The two may run on different I/O threads. A bridge either was in ends.
+   *
+   * @example
+   * ```ts
+   * import { RTCPeerConnection } from 'sipwire';
+   * declare const a: RTCPeerConnection, b: RTCPeerConnection;
+   * const bridge = a.bridge(b);
+   * bridge.unbridge();
+   * ```
+   */
+  /** @internal Seat this connection in a native conference (see `Conference.join`); returns the seat id. */
+  joinConference(conf: InstanceType<typeof native.NativeConference>): number {
+    this.#checkOpen();
+    return callNative(() => conf.join(this.#native));
+  }
+
+  /** @internal Take seat `id` out of a native conference. */
+  leaveConference(conf: InstanceType<typeof native.NativeConference>, id: number): void {
+    if (!this.#closed) conf.leave(this.#native, id);
+  }
+
+  bridge(other: RTCPeerConnection): AudioBridge {
+    this.#checkOpen();
+    other.#checkOpen();
+    const id = callNative(() => this.#native.bridge(other.#native));
+    return new AudioBridge(id, () => {
+      if (!this.#closed) this.#native.unbridge(id);
+      if (!other.#closed) other.#native.unbridge(id);
+    });
   }
 
   /**

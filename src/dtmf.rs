@@ -222,6 +222,23 @@ impl DtmfSender {
         Ok(())
     }
 
+    /// Queues one more tone behind whatever is queued (a relayed digit must
+    /// not cancel the one before it, as [`queue`](Self::queue) would).
+    pub fn append(
+        &mut self,
+        tone: char,
+        duration_ms: u32,
+        inter_tone_gap_ms: u32,
+    ) -> Result<(), DtmfError> {
+        let event = char_to_event(tone).ok_or(DtmfError::InvalidTone(tone))?;
+        self.queue.push_back(Item::Tone {
+            event,
+            ticks: ms_to_ticks(duration_ms.clamp(40, 6000)),
+            gap_ticks: ms_to_ticks(inter_tone_gap_ms.max(30)),
+        });
+        Ok(())
+    }
+
     /// Drops everything queued; a tone in progress still gets its end
     /// packets.
     pub fn cancel(&mut self) {

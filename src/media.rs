@@ -158,12 +158,6 @@ pub enum SinkStatus {
     Failed(String),
 }
 
-struct Recorder {
-    rate: u32,
-    resamplers: Vec<((u32, u32), Resampler)>,
-    sink: Box<dyn PcmSink>,
-}
-
 struct SendState {
     codec: SendCodec,
     encoder: Encoder,
@@ -193,7 +187,15 @@ pub struct Media {
     /// One sink per subscribed rate: concurrent subscribers at different
     /// rates each get every frame at their own rate.
     sinks: Vec<AudioSink>,
-    recorder: Option<Recorder>,
+    recorder: Option<crate::graph::record::LegRecorder>,
+    /// This call's end of a bridge to another call (see `crate::graph`).
+    port: Option<crate::graph::Port>,
+    /// This tick's decoded far-end audio at `heard_rate`; valid while `heard_ok`.
+    heard: Vec<i16>,
+    heard_rate: u32,
+    heard_ok: bool,
+    /// Digits a bridged call relayed to this one this tick.
+    relayed_digits: Vec<char>,
     ticks: u64,
     stats: MediaStats,
     frame: Vec<i16>,
@@ -252,6 +254,11 @@ impl Media {
             src_buf: Vec::new(),
             sinks: Vec::new(),
             recorder: None,
+            port: None,
+            heard: Vec::new(),
+            heard_rate: 8000,
+            heard_ok: false,
+            relayed_digits: Vec::new(),
             ticks: 0,
             stats: MediaStats::default(),
             frame: Vec::with_capacity(960),
@@ -498,21 +505,61 @@ impl Media {
     /// Record received audio, resampled to `rate`, into `sink`. A recording
     /// already running is finished first.
     pub fn start_recording(&mut self, rate: u32, sink: Box<dyn PcmSink>) -> Result<()> {
+        self.start_recording_channels(rate, crate::graph::record::RecordChannels::Rx, sink)
+    }
+
+    /// Record `channels` (received, sent, both as stereo, or mixed) at
+    /// `rate` into `sink`; a stereo sink takes interleaved frames.
+    pub fn start_recording_channels(
+        &mut self,
+        rate: u32,
+        channels: crate::graph::record::RecordChannels,
+        sink: Box<dyn PcmSink>,
+    ) -> Result<()> {
         check_rate(rate)?;
         self.stop_recording(None);
-        self.recorder = Some(Recorder {
-            rate,
-            resamplers: Vec::new(),
-            sink,
-        });
+        self.recorder = Some(crate::graph::record::LegRecorder::new(channels, rate, sink));
         Ok(())
+    }
+
+    /// Duration of the running recording so far, in ms (0 when none).
+    pub fn recording_duration_ms(&self) -> f64 {
+        self.recorder.as_ref().map_or(0.0, |r| r.duration_ms())
+    }
+
+    /// Connect this call's audio to the graph through `port` (one end of a
+    /// bridge, or a conference seat; see [`crate::graph`]): what this call
+    /// hears goes to the port, and what the port gives (the other call's
+    /// audio and RFC 4733 digits, or the conference mix) becomes this
+    /// call's source. A port already attached is dropped (a bridge's far
+    /// end detaches on its next tick).
+    pub fn attach_port(&mut self, port: crate::graph::Port) {
+        self.port = Some(port);
+    }
+
+    /// Drop the port with `id` (any port for `None`); true if one was attached.
+    pub fn detach_port(&mut self, id: Option<u64>) -> bool {
+        if self
+            .port
+            .as_ref()
+            .is_some_and(|l| id.is_none_or(|i| l.id() == i))
+        {
+            self.port = None;
+            return true;
+        }
+        false
+    }
+
+    /// The id of the graph port (bridge end or conference seat) attached, if any.
+    pub fn port_id(&self) -> Option<u64> {
+        self.port.as_ref().map(|l| l.id())
     }
 
     /// Finish the recording, if any; `done` learns when the file is complete
     /// (at once when nothing is recording).
     pub fn stop_recording(&mut self, done: Option<FinishCallback>) {
         match self.recorder.take() {
-            Some(rec) => rec.sink.finish(done),
+            Some(rec) => rec.finish(done),
             None => {
                 if let Some(done) = done {
                     done(Ok(()));
@@ -585,6 +632,9 @@ impl Media {
                 self.stats.dtmf_received += 1;
                 if self.digits.admit(c, DigitSource::Rfc4733, self.ticks * 20) {
                     out.push(MediaEvent::Dtmf(c));
+                }
+                if let Some(link) = self.port.as_mut() {
+                    link.push_dtmf(c);
                 }
             }
             return;
@@ -674,8 +724,58 @@ impl Media {
             self.rtp_timed_out = true;
             out.push(MediaEvent::RtpTimeout);
         }
+        self.heard_ok = false;
         self.receive_tick(out);
-        self.send_tick(connected, out)
+        let pkt = self.send_tick(connected, out);
+        self.graph_tick(connected, out);
+        pkt
+    }
+
+    /// Hand this tick's audio to the recorder and the bridge, if any: one
+    /// 20 ms frame each per tick, so both stay on the media clock.
+    fn graph_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) {
+        if let Some(link) = self.port.as_mut() {
+            if link.is_broken() {
+                self.port = None;
+            } else if self.heard_ok {
+                link.push_heard(&self.heard, self.heard_rate);
+            } else {
+                let n = (self.heard_rate / 50) as usize;
+                self.heard.clear();
+                self.heard.resize(n, 0);
+                link.push_heard(&self.heard, self.heard_rate);
+            }
+        }
+        let Some(rec) = self.recorder.as_mut() else {
+            return;
+        };
+        let heard = self.heard_ok.then_some((&self.heard[..], self.heard_rate));
+        let sent = match &self.send {
+            Some(s) if connected && self.direction.has_send() => {
+                Some((&self.frame[..], s.codec.kind.clock_rate()))
+            }
+            _ => None,
+        };
+        match rec.tick(heard, sent) {
+            SinkStatus::Ok => {}
+            SinkStatus::Overrun => {
+                log::warn!("recording cannot keep up; dropping audio");
+                out.push(MediaEvent::Warning {
+                    code: "recording-overrun",
+                    message: "the recording cannot keep up (slow disk or an undrained FIFO); audio is being dropped".into(),
+                });
+            }
+            SinkStatus::Failed(msg) => {
+                log::warn!("{msg}; recording stopped");
+                out.push(MediaEvent::Warning {
+                    code: "recording-failed",
+                    message: format!("{msg}; recording stopped"),
+                });
+                if let Some(rec) = self.recorder.take() {
+                    rec.finish(None);
+                }
+            }
+        }
     }
 
     /// Fill `self.frame` with the next 20 ms at `out_rate` from the current
@@ -700,6 +800,14 @@ impl Media {
                 out.push(MediaEvent::PlayEnded { id, stopped: false });
             }
         }
+        if self.frame.is_empty() {
+            if let Some(link) = self.port.as_mut() {
+                link.pull(out_rate, &mut self.frame, &mut self.relayed_digits);
+                for c in std::mem::take(&mut self.relayed_digits) {
+                    self.relay_digit(c, out_rate);
+                }
+            }
+        }
         if self.frame.is_empty() && !self.queue.is_empty() {
             let n = (spf * self.queue_rate as usize / out_rate as usize).min(self.queue.len());
             self.src_buf.clear();
@@ -713,6 +821,24 @@ impl Media {
             );
         }
         self.frame.resize(spf, 0);
+    }
+
+    /// A digit from the bridged call, in the form this leg negotiated:
+    /// RFC 4733 when it can, else in-band tones.
+    fn relay_digit(&mut self, c: char, rate: u32) {
+        let can = self.can_send_dtmf();
+        match self.send.as_mut().and_then(|s| s.dtmf.as_mut()) {
+            Some(dtmf) if can => {
+                if dtmf.append(c, 100, 70).is_ok() {
+                    self.dtmf_busy = true;
+                }
+            }
+            _ => {
+                if let Some(link) = self.port.as_mut() {
+                    link.play_inband(c, rate);
+                }
+            }
+        }
     }
 
     fn send_tick(&mut self, connected: bool, out: &mut Vec<MediaEvent>) -> Option<Packet> {
@@ -815,7 +941,11 @@ impl Media {
             JitterOut::Lost => None,
             JitterOut::Empty => return,
         };
-        if self.sinks.is_empty() && self.recorder.is_none() && payload.is_none() {
+        if self.sinks.is_empty()
+            && self.recorder.is_none()
+            && self.port.is_none()
+            && payload.is_none()
+        {
             // Nobody listens and there is nothing to decode: skip PLC work.
             self.stats.concealed_frames += 1;
             return;
@@ -861,29 +991,11 @@ impl Media {
                 });
             }
         }
-        if let Some(rec) = self.recorder.as_mut() {
-            let mut tmp = Vec::with_capacity(pcm.len() * 6);
-            convert(&mut rec.resamplers, rate, rec.rate, &pcm, &mut tmp);
-            match rec.sink.write(&tmp) {
-                SinkStatus::Ok => {}
-                SinkStatus::Overrun => {
-                    log::warn!("recording cannot keep up; dropping audio");
-                    out.push(MediaEvent::Warning {
-                        code: "recording-overrun",
-                        message: "the recording cannot keep up (slow disk or an undrained FIFO); audio is being dropped".into(),
-                    });
-                }
-                SinkStatus::Failed(msg) => {
-                    log::warn!("{msg}; recording stopped");
-                    out.push(MediaEvent::Warning {
-                        code: "recording-failed",
-                        message: format!("{msg}; recording stopped"),
-                    });
-                    if let Some(rec) = self.recorder.take() {
-                        rec.sink.finish(None);
-                    }
-                }
-            }
+        if self.recorder.is_some() || self.port.is_some() {
+            self.heard.clear();
+            self.heard.extend_from_slice(&pcm);
+            self.heard_rate = rate;
+            self.heard_ok = true;
         }
         self.pcm = pcm;
     }
@@ -927,7 +1039,7 @@ fn check_rate(rate: u32) -> Result<()> {
 }
 
 /// Append `input` (at `from`) to `out` at `to`, reusing a cached resampler.
-fn convert(
+pub(crate) fn convert(
     cache: &mut Vec<((u32, u32), Resampler)>,
     from: u32,
     to: u32,

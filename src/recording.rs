@@ -61,6 +61,9 @@ enum Job {
         path: String,
         rate: u32,
         format: crate::wav::WavFormat,
+        channels: u16,
+        /// Ogg/Opus instead of WAV (`format` is then ignored).
+        ogg: bool,
         shared: Arc<Shared>,
         on_open: FinishCallback,
     },
@@ -115,6 +118,47 @@ pub fn start(
     format: crate::wav::WavFormat,
     on_open: FinishCallback,
 ) -> ChannelSink {
+    start_with_channels(path, rate, format, 1, on_open)
+}
+
+/// [`start`] for `channels` (1 or 2) interleaved channels: the sink then
+/// takes interleaved frames (left, right, ...).
+pub fn start_with_channels(
+    path: String,
+    rate: u32,
+    format: crate::wav::WavFormat,
+    channels: u16,
+    on_open: FinishCallback,
+) -> ChannelSink {
+    start_job(path, rate, format, channels, false, on_open)
+}
+
+/// [`start_with_channels`] into an Ogg/Opus file (RFC 7845) instead of WAV:
+/// the writer thread encodes 20 ms Opus packets.
+pub fn start_ogg_opus(
+    path: String,
+    rate: u32,
+    channels: u16,
+    on_open: FinishCallback,
+) -> ChannelSink {
+    start_job(
+        path,
+        rate,
+        crate::wav::WavFormat::S16,
+        channels,
+        true,
+        on_open,
+    )
+}
+
+fn start_job(
+    path: String,
+    rate: u32,
+    format: crate::wav::WavFormat,
+    channels: u16,
+    ogg: bool,
+    on_open: FinishCallback,
+) -> ChannelSink {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::new(Shared {
@@ -128,6 +172,8 @@ pub fn start(
         path,
         rate,
         format,
+        channels,
+        ogg,
         shared: shared.clone(),
         on_open,
     };
@@ -139,7 +185,7 @@ pub fn start(
         id,
         shared,
         buf: Vec::new(),
-        batch: (rate / 1000 * BATCH_MS) as usize,
+        batch: (rate / 1000 * BATCH_MS) as usize * usize::from(channels.max(1)),
         overrun_reported: false,
         finished: false,
     }
@@ -245,9 +291,11 @@ fn writer(rx: Receiver<Job>) {
                 path,
                 rate,
                 format,
+                channels,
+                ogg,
                 shared,
                 on_open,
-            } => match open(&path, rate, format) {
+            } => match open(&path, rate, format, channels, ogg) {
                 Ok(out) => {
                     on_open(Ok(()));
                     files.insert(id, Open { out, path, shared });
@@ -265,6 +313,7 @@ fn writer(rx: Receiver<Job>) {
                 f.shared.queued.fetch_sub(1, Ordering::AcqRel);
                 let r = match &mut f.out {
                     Out::Seekable(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
+                    Out::Ogg(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
                     Out::Stream(w) => {
                         bytes.clear();
                         bytes.extend(batch.iter().flat_map(|s| s.to_le_bytes()));
@@ -288,6 +337,7 @@ fn writer(rx: Receiver<Job>) {
                 let Some(f) = files.remove(&id) else { continue };
                 let r = match f.out {
                     Out::Seekable(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
+                    Out::Ogg(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
                     Out::Stream(mut w) => match w.flush() {
                         Err(e) if e.kind() != ErrorKind::WouldBlock => Err(e.to_string()),
                         _ => Ok(()),
@@ -307,9 +357,17 @@ fn writer(rx: Receiver<Job>) {
 enum Out {
     Seekable(crate::wav::WavWriter<BufWriter<File>>),
     Stream(BufWriter<File>),
+    /// Ogg/Opus needs no seeking: a file or a FIFO with a reader.
+    Ogg(crate::graph::ogg::OggOpusWriter<BufWriter<File>>),
 }
 
-fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, String> {
+fn open(
+    path: &str,
+    rate: u32,
+    format: crate::wav::WavFormat,
+    channels: u16,
+    ogg: bool,
+) -> Result<Out, String> {
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -323,8 +381,12 @@ fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, Str
         .open(path)
         .map_err(|e| format!("cannot record to {path}: {e}"))?;
     let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if regular {
-        crate::wav::WavWriter::with_format(BufWriter::new(file), rate, format)
+    if ogg {
+        crate::graph::ogg::OggOpusWriter::new(BufWriter::new(file), rate, channels)
+            .map(Out::Ogg)
+            .map_err(|e| format!("cannot record to {path}: {e}"))
+    } else if regular {
+        crate::wav::WavWriter::with_channels(BufWriter::new(file), rate, format, channels)
             .map(Out::Seekable)
             .map_err(|e| format!("cannot record to {path}: {e}"))
     } else if format != crate::wav::WavFormat::S16 {
@@ -332,7 +394,7 @@ fn open(path: &str, rate: u32, format: crate::wav::WavFormat) -> Result<Out, Str
             "cannot record to {path}: mu-law and A-law recordings need a regular file"
         ))
     } else {
-        let mut header = crate::wav::encode_wav(&[], rate);
+        let mut header = crate::wav::header_for(format, rate, 0, channels);
         // RIFF and data sizes "unknown" (0xFFFFFFFF), since they cannot be patched.
         header[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
         header[40..44].copy_from_slice(&(u32::MAX - 36).to_le_bytes());
@@ -401,6 +463,29 @@ mod tests {
         assert_eq!(frx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
         let wav = crate::wav::read_wav(&std::fs::read(&path).unwrap()).unwrap();
         assert_eq!((wav.samples.len(), wav.sample_rate), (1600, 8000));
+    }
+
+    #[test]
+    fn writes_an_ogg_opus_file() {
+        let path = tmp("a.ogg");
+        let mut sink = start_ogg_opus(path.clone(), 16000, 2, Box::new(|_| {}));
+        let tone = crate::tone::sine(1000.0, 16000, 16000, 8000);
+        let stereo: Vec<i16> = tone.iter().flat_map(|&s| [s, 0]).collect();
+        for chunk in stereo.chunks(640) {
+            assert_eq!(sink.write(chunk), SinkStatus::Ok);
+        }
+        let (ftx, frx) = channel();
+        Box::new(sink).finish(Some(Box::new(move |r| ftx.send(r).unwrap())));
+        assert_eq!(frx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..4], b"OggS");
+        let head = bytes.windows(8).position(|w| w == b"OpusHead").unwrap();
+        assert_eq!(bytes[head + 9], 2, "two channels");
+        // The last page's granule: pre-skip + 1 s at 48 kHz.
+        let last = bytes.windows(4).rposition(|w| w == b"OggS").unwrap();
+        let granule = u64::from_le_bytes(bytes[last + 6..last + 14].try_into().unwrap());
+        let pre_skip = u64::from(u16::from_le_bytes([bytes[head + 10], bytes[head + 11]]));
+        assert_eq!(granule - pre_skip, 48_000);
     }
 
     #[test]

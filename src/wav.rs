@@ -269,13 +269,20 @@ pub fn read_wav(bytes: &[u8]) -> Result<WavAudio, WavError> {
 
 fn header(sample_rate: u32, data_len: u32) -> [u8; HEADER_LEN as usize] {
     let mut h = [0u8; HEADER_LEN as usize];
-    h.copy_from_slice(&header_for(WavFormat::S16, sample_rate, data_len));
+    h.copy_from_slice(&header_for(WavFormat::S16, sample_rate, data_len, 1));
     h
 }
 
-/// The header of a mono file in `format` with `data_len` bytes of samples.
-fn header_for(format: WavFormat, sample_rate: u32, data_len: u32) -> Vec<u8> {
+/// The header of a file of `channels` interleaved channels in `format` with
+/// `data_len` bytes of samples.
+pub(crate) fn header_for(
+    format: WavFormat,
+    sample_rate: u32,
+    data_len: u32,
+    channels: u16,
+) -> Vec<u8> {
     let bps = format.bytes_per_sample() as u16;
+    let align = bps * channels;
     let g711 = format != WavFormat::S16;
     let mut h = Vec::with_capacity(format.header_len() as usize);
     h.extend_from_slice(b"RIFF");
@@ -285,16 +292,16 @@ fn header_for(format: WavFormat, sample_rate: u32, data_len: u32) -> Vec<u8> {
     h.extend_from_slice(b"fmt ");
     h.extend_from_slice(&(if g711 { 18u32 } else { 16 }).to_le_bytes());
     h.extend_from_slice(&format.tag().to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
     h.extend_from_slice(&sample_rate.to_le_bytes());
-    h.extend_from_slice(&sample_rate.wrapping_mul(u32::from(bps)).to_le_bytes());
-    h.extend_from_slice(&bps.to_le_bytes());
+    h.extend_from_slice(&sample_rate.wrapping_mul(u32::from(align)).to_le_bytes());
+    h.extend_from_slice(&align.to_le_bytes());
     h.extend_from_slice(&(bps * 8).to_le_bytes());
     if g711 {
         h.extend_from_slice(&0u16.to_le_bytes()); // cbSize
         h.extend_from_slice(b"fact");
         h.extend_from_slice(&4u32.to_le_bytes());
-        h.extend_from_slice(&(data_len / u32::from(bps)).to_le_bytes()); // samples
+        h.extend_from_slice(&(data_len / u32::from(align)).to_le_bytes()); // sample frames
     }
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data_len.to_le_bytes());
@@ -322,6 +329,7 @@ pub struct WavWriter<W: Write + Seek> {
     start: u64,
     sample_rate: u32,
     format: WavFormat,
+    channels: u16,
     data_bytes: u64,
 }
 
@@ -332,14 +340,30 @@ impl<W: Write + Seek> WavWriter<W> {
     }
 
     /// Writes the header of a `format` file at the writer's current position.
-    pub fn with_format(mut w: W, sample_rate: u32, format: WavFormat) -> Result<Self, WavError> {
+    pub fn with_format(w: W, sample_rate: u32, format: WavFormat) -> Result<Self, WavError> {
+        Self::with_channels(w, sample_rate, format, 1)
+    }
+
+    /// Writes the header of a `format` file of `channels` interleaved
+    /// channels (1 or 2) at the writer's current position; samples are then
+    /// written interleaved (left, right, left, ...).
+    pub fn with_channels(
+        mut w: W,
+        sample_rate: u32,
+        format: WavFormat,
+        channels: u16,
+    ) -> Result<Self, WavError> {
+        if !(1..=2).contains(&channels) {
+            return Err(WavError::InvalidFormat("only 1 or 2 channels are written"));
+        }
         let start = w.stream_position()?;
-        w.write_all(&header_for(format, sample_rate, 0))?;
+        w.write_all(&header_for(format, sample_rate, 0, channels))?;
         Ok(Self {
             inner: Some(w),
             start,
             sample_rate,
             format,
+            channels,
             data_bytes: 0,
         })
     }
@@ -388,7 +412,7 @@ impl<W: Write + Seek> WavWriter<W> {
             return Ok(());
         };
         let data = self.data_bytes as u32;
-        let header = header_for(self.format, self.sample_rate, data);
+        let header = header_for(self.format, self.sample_rate, data, self.channels);
         w.seek(SeekFrom::Start(self.start))?;
         w.write_all(&header)?;
         w.seek(SeekFrom::Start(
@@ -664,9 +688,9 @@ mod tests {
                 }
                 _ => &include_bytes!("../__test__/fixtures/sox-800hz-alaw.wav")[..58],
             };
-            let mut want = header_for(format, 8000, 8000);
+            let mut want = header_for(format, 8000, 8000, 1);
             assert_eq!(&want[..], sox, "{format:?} header as sox writes it");
-            want = header_for(format, 8000, 1600);
+            want = header_for(format, 8000, 1600, 1);
             assert_eq!(&out[..58], &want[..]);
             assert_eq!(u16::from_le_bytes([out[20], out[21]]), tag);
             assert_eq!(out.len(), 58 + 1600);

@@ -31,11 +31,12 @@ import type {
   URI,
 } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
+import type { AudioBridge, AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { effectivePeerConnectionConfiguration } from '../sdh/session-description-handler-factory';
 import { TypedEventTarget } from '../typed-event-target';
+import { streamAudio, type AudioStream, type StreamOptions, type StreamSocket } from '../stream';
 import { CallEndedError, callStateOf, canTransition, type CallEnd, type CallState } from './call-state';
 import { DigitCollector, type CollectDigitsOptions, type CollectDigitsResult } from './digits';
 import { ReferEvent, referOutcome, TransferFailedError, type ReferAcceptOptions, type TransferOptions } from './transfer';
@@ -412,6 +413,11 @@ export class Call extends TypedEventTarget<CallEventMap> {
     return this.#held;
   }
 
+  /** @internal The connection a bridge joins. */
+  pcForBridge(): Promise<RTCPeerConnection> {
+    return this.#pc();
+  }
+
   /** Run `op` after every operation queued before it; rejects with ERR_CLOSED if the call ends first. */
   #enqueue<T>(name: string, op: () => Promise<T>): Promise<T> {
     const run = this.#tail.then(() => {
@@ -456,14 +462,40 @@ export class Call extends TypedEventTarget<CallEventMap> {
     this.peerConnection?.stopPlayback();
   }
 
-  /** Record what the far end sends to a WAV file until {@link stopRecording} or hangup. */
+  /**
+   * Record the call to a WAV file until {@link stopRecording} or hangup: what the far end sends
+   * (`channels: 'rx'`, the default), what we send (`'tx'`), both as stereo (far end left, us
+   * right, time-aligned) or both mixed.
+   */
   async record(path: string, options?: RecordingOptions): Promise<void> {
     await (await this.#pc()).startRecording(path, options);
   }
 
-  /** Finish the recording. */
-  async stopRecording(): Promise<void> {
-    await this.peerConnection?.stopRecording();
+  /** Finish the recording; resolves with the file's duration in ms. */
+  async stopRecording(): Promise<number> {
+    return (await this.peerConnection?.stopRecording()) ?? 0;
+  }
+
+  /**
+   * Stream the call's audio to a WebSocket server and play what it sends back (Twilio Media
+   * Streams / jambonz `listen` style): see {@link streamAudio} for framing, marks, back-pressure
+   * and reconnect. Digits the caller presses are sent as `{"event":"dtmf","digit"}`. The stream
+   * ends with the call.
+   */
+  async stream(target: string | StreamSocket, options?: StreamOptions): Promise<AudioStream> {
+    const s = streamAudio(await this.#pc(), target, options);
+    const onDtmf = (e: DtmfCallEvent) => s.send({ event: 'dtmf', streamId: s.streamId, digit: e.digit });
+    this.addEventListener('dtmf', onDtmf);
+    void this.#ended.then(() => s.stop());
+    void s.closed.then(() => this.removeEventListener('dtmf', onDtmf));
+    return s;
+  }
+
+  /**
+   * Connect this call's audio with `other`'s in Rust (a B2BUA): see {@link bridge}.
+   */
+  async bridge(other: Call): Promise<CallBridge> {
+    return bridge(this, other);
   }
 
   /** Received audio as an async iterator of PCM batches. */
@@ -802,3 +834,62 @@ export async function answerCall(invitation: Invitation, options: AnswerCallOpti
   return call;
 }
 
+/**
+ * Two calls whose audio is connected, made by {@link bridge}. Ends by {@link CallBridge.unbridge},
+ * or when either call ends.
+ */
+export class CallBridge {
+  readonly #native: AudioBridge;
+  readonly #cleanup: () => void;
+  #done = false;
+  constructor(native: AudioBridge, cleanup: () => void) {
+    this.#native = native;
+    this.#cleanup = cleanup;
+  }
+  /** True until unbridged or either call ended. */
+  get active(): boolean {
+    return !this.#done;
+  }
+  /** Disconnect the calls (each then hears its own plays, or silence). Idempotent. */
+  unbridge(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#cleanup();
+    this.#native.unbridge();
+  }
+}
+
+/**
+ * Connect two calls' audio inside Rust on the 20 ms media clock, as a B2BUA does: each party
+ * hears the other, transcoded when their codecs differ (an Opus leg with a PCMU leg), DTMF one
+ * party sends reaches the other in the form the other negotiated (RFC 4733 re-sent as RFC 4733,
+ * in-band tones when it has no telephone-event; SIP INFO digits are re-sent as RFC 4733), and hold
+ * on either leg is respected. No sample passes through JS.
+ *
+ * @example
+ * ```ts
+ * import { bridge, type Call } from 'sipwire/sip';
+ * declare const caller: Call, agent: Call;
+ * const b = await bridge(caller, agent);
+ * await caller.ended;   // the bridge ends with either call
+ * console.log(b.active); // false
+ * ```
+ */
+export async function bridge(a: Call, b: Call): Promise<CallBridge> {
+  if (a === b) throw new SipwireError('ERR_INVALID_ARG', 'a call cannot be bridged to itself');
+  const [pa, pb] = [await a.pcForBridge(), await b.pcForBridge()];
+  const native = pa.bridge(pb);
+  // Digits that arrive by SIP INFO never reach the native pipeline: relay them here.
+  const relay = (to: Call) => (e: DtmfCallEvent) => {
+    if (e.method === 'info') void to.sendDtmf(e.digit).catch(() => undefined);
+  };
+  const [ra, rb] = [relay(b), relay(a)];
+  a.addEventListener('dtmf', ra);
+  b.addEventListener('dtmf', rb);
+  const result: CallBridge = new CallBridge(native, () => {
+    a.removeEventListener('dtmf', ra);
+    b.removeEventListener('dtmf', rb);
+  });
+  void Promise.race([a.ended, b.ended]).then(() => result.unbridge());
+  return result;
+}

@@ -5,6 +5,8 @@
 export {
   Call,
   answerCall,
+  bridge,
+  CallBridge,
   infoDigit,
   DtmfCallEvent,
   CallMediaFailedEvent,

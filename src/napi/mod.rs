@@ -467,9 +467,10 @@ impl NativePeerConnection {
         self.post(move |p, _| p.media_mut().unsubscribe_audio(sample_rate));
     }
 
-    /// Record received audio to a WAV file. The file is opened and written
-    /// by a thread of its own; the promise settles once it is open. `format`
-    /// is "s16" (default), "pcmu" or "pcma".
+    /// Record the call to a WAV file (or Ogg/Opus for `format` "opus"). The
+    /// file is opened and written by a writer thread; the promise settles once
+    /// it is open. `format` is "s16" (default), "pcmu", "pcma" or "opus"; `channels` is "rx" (default: what the
+    /// far end sends), "tx", "stereo" (far end left, us right) or "mixed".
     #[napi(ts_return_type = "Promise<void>")]
     pub fn start_recording<'e>(
         &self,
@@ -477,20 +478,48 @@ impl NativePeerConnection {
         path: String,
         sample_rate: u32,
         format: Option<String>,
+        channels: Option<String>,
     ) -> Result<Object<'e>> {
         check_rate(sample_rate)?;
+        let channels = match channels.as_deref() {
+            None => crate::graph::record::RecordChannels::Rx,
+            Some(c) => crate::graph::record::RecordChannels::parse(c).ok_or_else(|| {
+                to_napi(CoreError::InvalidArgument(format!(
+                    "channels must be 'rx', 'tx', 'stereo' or 'mixed', got {c:?}"
+                )))
+            })?,
+        };
+        let ogg = format.as_deref() == Some("opus");
         let format = match format.as_deref() {
-            None => crate::wav::WavFormat::S16,
+            None | Some("opus") => crate::wav::WavFormat::S16,
             Some(f) => crate::wav::WavFormat::parse(f).ok_or_else(|| {
                 to_napi(CoreError::InvalidArgument(format!(
-                    "format must be 's16', 'pcmu' or 'pcma', got {f:?}"
+                    "format must be 's16', 'pcmu', 'pcma' or 'opus', got {f:?}"
                 )))
             })?,
         };
         let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
-        let sink = crate::recording::start(path, sample_rate, format, settle_with(deferred));
+        let sink = if ogg {
+            crate::recording::start_ogg_opus(
+                path,
+                sample_rate,
+                channels.count(),
+                settle_with(deferred),
+            )
+        } else {
+            crate::recording::start_with_channels(
+                path,
+                sample_rate,
+                format,
+                channels.count(),
+                settle_with(deferred),
+            )
+        };
         self.post(move |p, _| {
-            if let Err(e) = p.media_mut().start_recording(sample_rate, Box::new(sink)) {
+            if let Err(e) =
+                p.media_mut()
+                    .start_recording_channels(sample_rate, channels, Box::new(sink))
+            {
                 // Unreachable after check_rate; never silent all the same.
                 log::warn!("start_recording: {e}");
             }
@@ -498,12 +527,19 @@ impl NativePeerConnection {
         Ok(promise)
     }
 
-    /// Finish the WAV file; resolves once everything queued is on disk.
-    #[napi(ts_return_type = "Promise<void>")]
+    /// Finish the WAV file; resolves with its duration in ms once
+    /// everything queued is on disk (0 when nothing was recording).
+    #[napi(ts_return_type = "Promise<number>")]
     pub fn stop_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
-        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
-        let done = settle_with(deferred);
+        let (deferred, promise): (Deferred<f64>, Object<'e>) = env.create_deferred()?;
         self.handle.with(Box::new(move |peer, _| {
+            let duration = peer
+                .as_ref()
+                .map_or(0.0, |p| p.media().recording_duration_ms());
+            let done: crate::media::FinishCallback = Box::new(move |r| match r {
+                Ok(()) => deferred.resolve(Box::new(move |_| Ok(duration))),
+                Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
+            });
             match peer {
                 Some(p) => p.media_mut().stop_recording(Some(done)),
                 None => done(Ok(())),
@@ -566,6 +602,36 @@ impl NativePeerConnection {
     #[napi]
     pub fn cancel_listen(&self, id: f64) {
         self.post(move |p, _| p.media_mut().listener_mut().cancel(id as u64));
+    }
+
+    /// Bridge this call's audio with `other`'s inside the native media
+    /// pipelines (see `crate::graph`): each hears the other, transcoded when
+    /// codecs differ, and RFC 4733 digits are relayed. Replaces any bridge
+    /// either call was in. Returns the bridge id.
+    #[napi]
+    pub fn bridge(&self, other: &NativePeerConnection) -> Result<f64> {
+        if other.handle.id() == self.handle.id() {
+            return Err(to_napi(CoreError::InvalidArgument(
+                "a call cannot be bridged to itself".into(),
+            )));
+        }
+        let (a, b) = crate::graph::link::pair();
+        let id = a.id();
+        // Each end goes to its own call's shard; an end whose call is
+        // already closed is dropped there, and the other end then detaches.
+        self.post(move |p, _| p.media_mut().attach_port(crate::graph::Port::Link(a)));
+        other.post(move |p, _| p.media_mut().attach_port(crate::graph::Port::Link(b)));
+        Ok(id as f64)
+    }
+
+    /// Leave the bridge `id` (any bridge when omitted); the other call's end
+    /// detaches on its next 20 ms tick.
+    #[napi]
+    pub fn unbridge(&self, id: Option<f64>) {
+        let id = id.map(|i| i as u64);
+        self.post(move |p, _| {
+            p.media_mut().detach_port(id);
+        });
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.
@@ -686,6 +752,125 @@ pub fn validate_offer(
         .map(problem))
 }
 
+/// A participant as [`NativeConference::participants`] reports it.
+#[napi(object)]
+pub struct NativeParticipant {
+    /// Seat id, as `join` returned it.
+    pub id: f64,
+    /// RMS level of the last 20 ms it sent, 0..1.
+    pub level: f64,
+    /// Level above about -40 dBFS within the last 300 ms.
+    pub speaking: bool,
+    /// Not mixed into anyone's audio.
+    pub muted: bool,
+    /// Gain applied to what it says.
+    pub gain: f64,
+}
+
+/// A conference mixer (see `crate::graph::mix`). Use the `Conference`
+/// wrapper from `js/`.
+#[napi]
+pub struct NativeConference {
+    mixer: std::sync::Arc<std::sync::Mutex<crate::graph::mix::Mixer>>,
+}
+
+impl NativeConference {
+    fn mixer(&self) -> std::sync::MutexGuard<'_, crate::graph::mix::Mixer> {
+        self.mixer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[napi]
+impl NativeConference {
+    /// A conference mixing at `sample_rate` (8000, 16000 or 48000).
+    #[napi(constructor)]
+    pub fn new(sample_rate: u32) -> Result<Self> {
+        check_rate(sample_rate)?;
+        Ok(NativeConference {
+            mixer: crate::graph::mix::Mixer::new(sample_rate),
+        })
+    }
+
+    /// Seat `pc` in the conference (leaving any bridge or conference it
+    /// was in); returns the seat id.
+    #[napi]
+    pub fn join(&self, pc: &NativePeerConnection) -> f64 {
+        let seat = crate::graph::mix::Mixer::seat(&self.mixer);
+        let id = seat.id();
+        // A closed connection never runs this: the seat is dropped with
+        // the closure, which takes it out of the mixer.
+        pc.post(move |p, _| p.media_mut().attach_port(crate::graph::Port::Seat(seat)));
+        id as f64
+    }
+
+    /// Take seat `id` (which `pc` holds) out of the conference.
+    #[napi]
+    pub fn leave(&self, pc: &NativePeerConnection, id: f64) {
+        let id = id as u64;
+        pc.post(move |p, _| {
+            p.media_mut().detach_port(Some(id));
+        });
+    }
+
+    /// Mute or unmute a seat; false when it is not in the conference.
+    #[napi]
+    pub fn set_muted(&self, id: f64, muted: bool) -> bool {
+        self.mixer().set_muted(id as u64, muted)
+    }
+
+    /// Scale what a seat says (0..4); false when it is not in the conference.
+    #[napi]
+    pub fn set_gain(&self, id: f64, gain: f64) -> bool {
+        self.mixer().set_gain(id as u64, gain as f32)
+    }
+
+    /// Every seat with its level and speaking state.
+    #[napi]
+    pub fn participants(&self) -> Vec<NativeParticipant> {
+        self.mixer()
+            .seats()
+            .into_iter()
+            .map(|s| NativeParticipant {
+                id: s.id as f64,
+                level: s.level,
+                speaking: s.speaking,
+                muted: s.muted,
+                gain: s.gain,
+            })
+            .collect()
+    }
+
+    /// Play mono PCM to every participant, after what is still queued.
+    #[napi]
+    pub fn announce(&self, samples: Int16Array, sample_rate: u32) -> Result<()> {
+        check_rate(sample_rate)?;
+        let rate = self.mixer().rate();
+        let mut pcm = Vec::with_capacity(samples.len() * rate as usize / sample_rate as usize + 1);
+        crate::media::convert(&mut Vec::new(), sample_rate, rate, &samples, &mut pcm);
+        self.mixer().announce(&pcm);
+        Ok(())
+    }
+
+    /// Ms of announcement still to play.
+    #[napi]
+    pub fn announcement_left_ms(&self) -> f64 {
+        let m = self.mixer();
+        m.announcement_left() as f64 * 1000.0 / f64::from(m.rate())
+    }
+
+    /// Drop the announcement queue.
+    #[napi]
+    pub fn stop_announcement(&self) {
+        self.mixer().stop_announcement();
+    }
+
+    /// End the conference: every participant leaves on its next tick.
+    #[napi]
+    pub fn close(&self) {
+        self.mixer().close();
+    }
+}
+
 /// Native resource counters, for leak checks in tests and health endpoints.
 #[napi(object)]
 pub struct NativeResources {
@@ -693,6 +878,8 @@ pub struct NativeResources {
     pub open_sockets: u32,
     /// Peer connections not yet closed.
     pub live_peers: u32,
+    /// Graph ports alive: two per bridge, one per conference participant.
+    pub live_links: u32,
 }
 
 /// Current native resource counters.
@@ -701,5 +888,21 @@ pub fn native_resources() -> NativeResources {
     NativeResources {
         open_sockets: OPEN_SOCKETS.load(std::sync::atomic::Ordering::Relaxed) as u32,
         live_peers: LIVE_PEERS.load(std::sync::atomic::Ordering::Relaxed) as u32,
+        live_links: crate::graph::live_ports() as u32,
     }
+}
+/// G.711 mu-law bytes of mono PCM (for streaming audio as `PCMU`).
+#[napi]
+pub fn pcmu_encode(samples: Int16Array) -> Buffer {
+    let mut out = Vec::with_capacity(samples.len());
+    crate::audio::g711::encode_ulaw(&samples, &mut out);
+    out.into()
+}
+
+/// Mono PCM of G.711 mu-law bytes.
+#[napi]
+pub fn pcmu_decode(data: Buffer) -> Int16Array {
+    let mut out = Vec::with_capacity(data.len());
+    crate::audio::g711::decode_ulaw(&data, &mut out);
+    Int16Array::new(out)
 }

@@ -82,6 +82,8 @@ impl Peer {
             MediaTransport::close(&mut t);
         }
         self.media.stop_recording(None);
+        // Leave any bridge or conference: the other side notices on its next tick.
+        self.media.detach_port(None);
         let mut ev = Vec::new();
         self.media.stop_playback(&mut ev);
         self.events.extend(ev.into_iter().map(PeerEvent::Media));
