@@ -106,6 +106,7 @@ pub mod shard;
 pub mod srflx;
 pub mod stats;
 pub mod tone;
+pub mod video;
 pub mod wav;
 
 #[cfg(feature = "node")]
