@@ -56,6 +56,9 @@ pub struct PeerConfig {
     /// Negotiate abs-send-time, stamp every RTP packet we send and sample
     /// the one-way delay of every one received (see [`crate::delay`]).
     pub measure_one_way_delay: bool,
+    /// Video (receive and record, no transcoding); `None` answers any video
+    /// section with port 0. See [`crate::video`].
+    pub video: Option<crate::video::VideoConfig>,
 }
 
 impl Default for PeerConfig {
@@ -72,6 +75,7 @@ impl Default for PeerConfig {
             rtp_timeout: Duration::from_secs(10),
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             measure_one_way_delay: false,
+            video: None,
         }
     }
 }
@@ -97,6 +101,8 @@ pub struct PeerConfigInput {
     pub opus_complexity: Option<u32>,
     /// See [`PeerConfig::measure_one_way_delay`]; default off.
     pub measure_one_way_delay: Option<bool>,
+    /// `video: { codecs, direction }`; `None` = audio only.
+    pub video: Option<(Vec<String>, Option<String>)>,
 }
 
 impl PeerConfigInput {
@@ -205,6 +211,12 @@ impl PeerConfigInput {
             cfg.rtp_timeout = Duration::from_millis(ms as u64);
         }
         cfg.measure_one_way_delay = self.measure_one_way_delay.unwrap_or(false);
+        if let Some((codecs, direction)) = &self.video {
+            cfg.video = Some(crate::video::VideoConfig::from_input(
+                codecs,
+                direction.as_deref(),
+            )?);
+        }
         Ok(cfg)
     }
 }

@@ -220,6 +220,8 @@ pub struct Peer {
     /// The far end's `a=fingerprint`s; its certificate is checked against
     /// them when DTLS completes (crate::fingerprint), not by rtc.
     remote_fingerprints: Vec<crate::fingerprint::Fingerprint>,
+    /// The video receive pipeline, when video is enabled and negotiated.
+    video: Option<crate::video::receiver::VideoReceiver>,
 }
 
 impl Peer {
@@ -276,6 +278,7 @@ impl Peer {
             hangup: crate::hangup::Hangup::default(),
             pending_dns,
             remote_fingerprints: Vec::new(),
+            video: None,
         }
     }
 
@@ -435,6 +438,13 @@ impl Peer {
         }
         let primary =
             primary.ok_or_else(|| Error::InvalidArgument("no codecs configured".into()))?;
+        if let Some(v) = &self.cfg.video {
+            crate::video::negotiate::register(
+                &mut me,
+                remote_offer.and_then(|o| o.video.as_ref()),
+                v,
+            )?;
+        }
         if self.cfg.measure_one_way_delay {
             // rtc then offers the extmap, and answers it only when offered.
             me.register_header_extension(
@@ -494,6 +504,9 @@ impl Peer {
             }],
         );
         self.sender = Some(pc.add_track(track)?);
+        if remote_offer.is_none() && self.cfg.video.is_some() {
+            crate::video::negotiate::add_transceiver(&mut pc)?;
+        }
         for c in &self.candidates {
             pc.add_local_candidate(RTCIceCandidateInit {
                 candidate: c.clone(),
@@ -586,7 +599,15 @@ impl Peer {
             strip_mid: false,
             dedupe_telephone_event: true,
         };
-        sdp::rewrite_local(sdp_text, &rw)
+        let out = sdp::rewrite_local(sdp_text, &rw);
+        match (&self.cfg.video, offer.map(|o| o.video.as_ref())) {
+            (None, _) | (Some(_), Some(None)) => out,
+            (Some(v), None) => crate::video::negotiate::set_direction(&out, v.direction),
+            (Some(v), Some(Some(rv))) => crate::video::negotiate::set_direction(
+                &out,
+                crate::video::negotiate::answer_direction(v, rv.direction),
+            ),
+        }
     }
 
     /// W3C `setLocalDescription`; `None` = implicit (create per state).
@@ -640,6 +661,7 @@ impl Peer {
                 // What we send is what our answer lists, not everything offered.
                 let ours = sdp::normalize_remote(&desc.sdp, SdpKind::Answer).ok();
                 self.apply_negotiation(ours.as_ref().unwrap_or(&info), &info, dir)?;
+                self.apply_video(&info);
                 self.remote_info = Some(info);
                 self.remote = self.pending_remote.take();
                 self.local = Some(desc);
@@ -672,8 +694,11 @@ impl Peer {
             ))),
             (SdpType::Offer, SignalingState::Stable | SignalingState::HaveRemoteOffer) => {
                 // The same checks as validate_offer (crate::intake).
-                let intake::PreparedOffer { info, for_rtc } =
-                    intake::prepare_offer(&desc.sdp, &self.cfg.codecs)?;
+                let intake::PreparedOffer { info, for_rtc } = intake::prepare_offer_with(
+                    &desc.sdp,
+                    &self.cfg.codecs,
+                    self.cfg.video.as_ref(),
+                )?;
                 self.warn_skipped(&info);
                 self.build_pc(now, Some(&info))?;
                 let d = RTCSessionDescription::offer(for_rtc)?;
@@ -685,7 +710,9 @@ impl Peer {
                 Ok(())
             }
             (SdpType::Answer | SdpType::Pranswer, SignalingState::HaveLocalOffer) => {
-                let (info, for_rtc) = intake::prepare_answer(&desc.sdp)?;
+                let (info, for_rtc) =
+                    intake::prepare_answer_with(&desc.sdp, self.cfg.video.as_ref())?;
+                self.apply_video(&info);
                 self.warn_skipped(&info);
                 let d = RTCSessionDescription::answer(for_rtc)?;
                 self.pc()?.set_remote_description(now, d)?;
@@ -1404,6 +1431,9 @@ impl Peer {
                 }
             }
         }
+        if self.video.is_some() {
+            self.video_step(now, true);
+        }
         if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
             self.deadline = None;
         }
@@ -1472,6 +1502,14 @@ impl Peer {
         while let Some(m) = pc.poll_read() {
             match m.message {
                 RTCMessage::RtpPacket(_, pkt) => {
+                    if let Some(v) = self
+                        .video
+                        .as_mut()
+                        .filter(|v| v.owns(pkt.header.payload_type))
+                    {
+                        v.on_rtp(now, &pkt);
+                        continue;
+                    }
                     if let Some(t) = recv_unix {
                         self.media.record_send_time(&pkt, t);
                     }
@@ -1491,6 +1529,9 @@ impl Peer {
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;
+        if self.video.is_some() {
+            self.video_step(now, false);
+        }
         if bye {
             self.on_remote_bye(now);
         }
@@ -1504,6 +1545,93 @@ impl Peer {
             }
             self.deadline = None;
             self.drain_rtc(now);
+        }
+    }
+
+    /// Video negotiated (or renegotiated): keep, replace or drop the receiver.
+    fn apply_video(&mut self, info: &RemoteSdp) {
+        let wanted = match (&self.cfg.video, &info.video) {
+            (Some(cfg), Some(v)) if cfg.direction.has_recv() && v.direction.has_send() => {
+                Some(v.payloads.clone())
+            }
+            _ => None,
+        };
+        match wanted {
+            Some(p)
+                if self
+                    .video
+                    .as_ref()
+                    .is_some_and(|v| v.payloads() == p.as_slice()) => {}
+            Some(p) => {
+                self.video = Some(crate::video::receiver::VideoReceiver::new(
+                    p,
+                    self.media.ssrc(),
+                ))
+            }
+            None => self.video = None,
+        }
+    }
+
+    /// Video housekeeping: lost frames (on ticks), feedback out, events up.
+    fn video_step(&mut self, now: Instant, tick: bool) {
+        let Some(v) = self.video.as_mut() else { return };
+        if tick {
+            v.tick(now);
+        }
+        for e in v.take_events() {
+            self.events.push_back(match e {
+                crate::video::receiver::VideoEvent::RecordingFailed(message) => {
+                    PeerEvent::CodedWarning {
+                        code: "recording-failed",
+                        message,
+                    }
+                }
+                crate::video::receiver::VideoEvent::RecordingOverrun => PeerEvent::CodedWarning {
+                    code: "recording-overrun",
+                    message: "the video recording falls behind; frames are dropped".into(),
+                },
+            });
+        }
+        if let (Some(pkts), Some(pc)) = (v.poll_rtcp(), self.pc.as_mut()) {
+            let msg = TaggedRTCMessage {
+                now,
+                message: RTCMessage::RtcpPacket(String::new(), pkts),
+            };
+            if let Err(e) = pc.handle_write(msg) {
+                log::debug!("video RTCP write: {e}");
+            }
+        }
+    }
+
+    /// The video receive pipeline, when video was negotiated.
+    pub fn video(&self) -> Option<&crate::video::receiver::VideoReceiver> {
+        self.video.as_ref()
+    }
+
+    /// Start recording received video to `path` (IVF for VP8, Annex B for
+    /// H.264); `on_open` settles once the file is open, or with the reason
+    /// it cannot be (no video negotiated, the path cannot be opened).
+    pub fn start_video_recording(
+        &mut self,
+        now: Instant,
+        path: String,
+        on_open: crate::media::FinishCallback,
+    ) {
+        let Some(v) = self.video.as_mut() else {
+            on_open(Err(
+                "no video negotiated: enable `video` in the configuration, and the far end must send video".into(),
+            ));
+            return;
+        };
+        v.start_recording(now, crate::recording::start_bytes(path, on_open));
+        self.video_step(now, false);
+    }
+
+    /// Finish the video recording; `done` settles once it is on disk.
+    pub fn stop_video_recording(&mut self, done: crate::media::FinishCallback) {
+        match self.video.as_mut() {
+            Some(v) => v.stop_recording(Some(done)),
+            None => done(Ok(())),
         }
     }
 

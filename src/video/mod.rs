@@ -16,6 +16,7 @@
 pub mod assembler;
 pub mod h264;
 pub mod ivf;
+pub mod negotiate;
 pub mod receiver;
 pub mod sdp;
 pub mod vp8;

@@ -159,6 +159,11 @@ impl VideoReceiver {
             .any(|p| p.pt == pt || p.rtx == Some(pt))
     }
 
+    /// The negotiated payload types.
+    pub fn payloads(&self) -> &[VideoPayload] {
+        &self.payloads
+    }
+
     /// The counters.
     pub fn stats(&self) -> &VideoStats {
         &self.stats

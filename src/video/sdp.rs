@@ -8,7 +8,8 @@
 //! send. Header extensions are dropped (rtc registers none for video).
 
 use super::VideoCodec;
-use crate::sdp::parse::{Attributes, MediaSection};
+use crate::sdp::parse::{Attributes, MediaSection, SdpLine};
+use crate::sdp::Direction;
 
 /// One kept video payload type.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -195,10 +196,83 @@ pub fn filter_section(m: &mut MediaSection, allowed: &[VideoCodec]) -> Vec<Video
     kept
 }
 
+/// Index of the first active video section after `audio_index` that an
+/// `a=group:BUNDLE` line groups with the audio section (we carry video only
+/// over the audio's transport).
+pub fn bundled_video_index(
+    session: &[SdpLine],
+    media: &[MediaSection],
+    audio_index: usize,
+) -> Option<usize> {
+    let audio_mid = media.get(audio_index)?.attr("mid")?.trim();
+    let (i, m) = media.iter().enumerate().find(|(i, m)| {
+        *i > audio_index && m.media.eq_ignore_ascii_case("video") && m.port_number() != 0
+    })?;
+    let vmid = m.attr("mid")?.trim();
+    let bundled = session.iter().any(|l| {
+        l.attr_value().is_some_and(|v| {
+            let mut it = v.split_whitespace();
+            l.is_attr("group") && it.next().is_some_and(|t| t.eq_ignore_ascii_case("BUNDLE")) && {
+                let ids: Vec<&str> = it.collect();
+                ids.contains(&audio_mid) && ids.contains(&vmid)
+            }
+        })
+    });
+    bundled.then_some(i)
+}
+
+/// Give a kept video section the audio section's transport (proto,
+/// fingerprint, setup, ICE credentials; candidates live in the audio
+/// section only, as with BUNDLE), one direction and `a=rtcp-mux`, as rtc
+/// expects. Returns the section's direction as offered.
+pub fn finish_section(video: &mut MediaSection, audio: &MediaSection) -> Direction {
+    let direction = video
+        .lines
+        .iter()
+        .filter_map(|l| l.attr_key().and_then(Direction::parse))
+        .next()
+        .unwrap_or(Direction::SendRecv);
+    video.proto = audio.proto.clone();
+    video.lines.retain(|l| match l.typ {
+        'a' => !matches!(
+            l.attr_key(),
+            Some(
+                "fingerprint"
+                    | "setup"
+                    | "ice-ufrag"
+                    | "ice-pwd"
+                    | "ice-options"
+                    | "candidate"
+                    | "end-of-candidates"
+                    | "rtcp"
+                    | "rtcp-mux"
+                    | "rtcp-rsize"
+                    | "sendrecv"
+                    | "sendonly"
+                    | "recvonly"
+                    | "inactive"
+            )
+        ),
+        'c' | 'i' => true,
+        _ => false,
+    });
+    let mut first_c = true;
+    video
+        .lines
+        .retain(|l| l.typ != 'c' || std::mem::replace(&mut first_c, false));
+    for key in ["ice-ufrag", "ice-pwd", "fingerprint", "setup"] {
+        if let Some(v) = audio.attr(key) {
+            video.push_attr(key, Some(v));
+        }
+    }
+    video.push_attr(direction.as_str(), None);
+    video.push_attr("rtcp-mux", None);
+    direction
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdp::parse::SdpLine;
 
     fn section(fmts: &str, attrs: &[&str]) -> MediaSection {
         let mut m = MediaSection::parse_m(&format!("video 9 UDP/TLS/RTP/SAVPF {fmts}")).unwrap();
