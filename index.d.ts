@@ -71,6 +71,14 @@ export declare class NativePeerConnection {
    * is "s16" (default), "pcmu" or "pcma".
    */
   startRecording(path: string, sampleRate: number, format?: string | undefined | null): Promise<void>
+  /**
+   * Record received video to `path` (IVF for VP8, Annex B for H.264),
+   * from the next key frame (asked for at once). Settles once the file is
+   * open; rejects when no video was negotiated.
+   */
+  startVideoRecording(path: string): Promise<void>
+  /** Finish the video file; resolves once everything queued is on disk. */
+  stopVideoRecording(): Promise<void>
   /** Finish the WAV file; resolves once everything queued is on disk. */
   stopRecording(): Promise<void>
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
@@ -121,6 +129,11 @@ export interface NativeConfig {
    * delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
    */
   measureOneWayDelay?: boolean
+  /**
+   * Video without transcoding; absent = audio only (video offers are
+   * answered with the video section rejected).
+   */
+  video?: NativeVideoConfig
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -189,6 +202,14 @@ export interface NativeResources {
   openSockets: number
   /** Peer connections not yet closed. */
   livePeers: number
+}
+
+/** `video` constructor option. */
+export interface NativeVideoConfig {
+  /** `["vp8", "h264"]` (the default), most preferred first. */
+  codecs?: Array<string>
+  /** `"recvonly"` (default) or `"inactive"`. */
+  direction?: string
 }
 
 /** Read a WAV file: mono PCM and its rate. */

@@ -58,6 +58,26 @@ export interface RTCConfiguration {
    * {@link OneWayDelayStats}). @defaultValue false
    */
   measureOneWayDelay?: boolean;
+  /**
+   * Receive and record video without transcoding (sipwire extension). Absent
+   * (the default): a video section in an offer is answered with port 0 and
+   * audio goes on alone. Present: a video section bundled with the audio is
+   * answered (our offers carry one) with the listed codecs, RTX when offered,
+   * and `nack`, `nack pli`, `ccm fir` feedback; see
+   * {@link RTCPeerConnection.startVideoRecording}.
+   */
+  video?: VideoConfiguration;
+}
+
+/** Video codec names accepted in {@link VideoConfiguration.codecs}. */
+export type VideoCodecName = 'vp8' | 'h264';
+
+/** {@link RTCConfiguration.video}. */
+export interface VideoConfiguration {
+  /** Codecs accepted, most preferred first (H.264 in packetization-mode 1). @defaultValue `['vp8', 'h264']` */
+  codecs?: VideoCodecName[];
+  /** Our video direction; sending video is not supported yet. @defaultValue `'recvonly'` */
+  direction?: 'recvonly' | 'inactive';
 }
 
 /**
@@ -270,6 +290,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
             rtpTimeout: config.rtpTimeout,
             opusComplexity: config.opusComplexity,
             measureOneWayDelay: config.measureOneWayDelay,
+            video: config.video && { codecs: config.video.codecs, direction: config.video.direction },
           },
           dispatchNative,
         ),
@@ -559,6 +580,35 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     const format = options.format ?? 's16';
     if (!['s16', 'pcmu', 'pcma'].includes(format)) throw new SipwireError('ERR_INVALID_ARG', `format must be 's16', 'pcmu' or 'pcma', got ${JSON.stringify(format)}`);
     await awaitNative(this.#native.startRecording(path, options.sampleRate ?? (format === 's16' ? 16000 : 8000), format));
+  }
+
+  /**
+   * Record received video to a file without transcoding: IVF for VP8 (RTP
+   * timestamps, 1/90000 time base), an Annex B `.h264` stream for H.264. The
+   * file starts at the next key frame, which is asked for at once (PLI, or
+   * FIR); lost frames are re-requested (NACK) and, when lost for good, skipped
+   * until the next key frame so the file stays decodable. Needs
+   * {@link RTCConfiguration.video} and a negotiated video section; rejects with
+   * `ERR_WAV` saying why otherwise, or naming the file when it cannot be created.
+   *
+   * ```ts
+   * import { RTCPeerConnection } from 'sipwire';
+   * const pc = new RTCPeerConnection({ video: { codecs: ['vp8'] } });
+   * // ...after the offer/answer, once connected:
+   * await pc.startVideoRecording('/tmp/caller.ivf').catch(() => {});
+   * await pc.stopVideoRecording();
+   * pc.close();
+   * ```
+   */
+  async startVideoRecording(path: string): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.startVideoRecording(path));
+  }
+
+  /** Finish the video file started by {@link startVideoRecording}; resolves once it is on disk. */
+  async stopVideoRecording(): Promise<void> {
+    if (this.#closed) return;
+    await awaitNative(this.#native.stopVideoRecording());
   }
 
   /** Finish the WAV file started by {@link startRecording}. */

@@ -251,6 +251,13 @@ pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> 
             }));
         }
     }
+    if let Some(v) = peer.video() {
+        out.extend(crate::video::receiver::stats_entries(
+            v.stats(),
+            timestamp,
+            &tid,
+        ));
+    }
     // The track our outbound-rtp carries (W3C RTCAudioSourceStats).
     out.push(json!({
         "id": format!("MS{}", peer.media().ssrc()), "type": "media-source", "timestamp": timestamp,

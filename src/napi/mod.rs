@@ -97,6 +97,18 @@ pub struct NativeConfig {
     /// Negotiate the abs-send-time RTP header extension and report one-way
     /// delay (p50, p99, histogram) on the `inbound-rtp` stats entry. @default false
     pub measure_one_way_delay: Option<bool>,
+    /// Video without transcoding; absent = audio only (video offers are
+    /// answered with the video section rejected).
+    pub video: Option<NativeVideoConfig>,
+}
+
+/// `video` constructor option.
+#[napi(object)]
+pub struct NativeVideoConfig {
+    /// `["vp8", "h264"]` (the default), most preferred first.
+    pub codecs: Option<Vec<String>>,
+    /// `"recvonly"` (default) or `"inactive"`.
+    pub direction: Option<String>,
 }
 
 /// `RTCSessionDescriptionInit`.
@@ -434,6 +446,7 @@ impl NativePeerConnection {
                 rtp_timeout_ms: c.rtp_timeout,
                 opus_complexity: c.opus_complexity,
                 measure_one_way_delay: c.measure_one_way_delay,
+                video: c.video.map(|v| (v.codecs.unwrap_or_default(), v.direction)),
             },
         };
         let cfg = input.validate().map_err(to_napi)?;
@@ -679,6 +692,38 @@ impl NativePeerConnection {
                 log::warn!("start_recording: {e}");
             }
         });
+        Ok(promise)
+    }
+
+    /// Record received video to `path` (IVF for VP8, Annex B for H.264),
+    /// from the next key frame (asked for at once). Settles once the file is
+    /// open; rejects when no video was negotiated.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn start_video_recording<'e>(&self, env: &'e Env, path: String) -> Result<Object<'e>> {
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, now| {
+            match peer {
+                Some(p) => p.start_video_recording(now, path, done),
+                None => done(Err("the connection is closed".into())),
+            }
+            None
+        }));
+        Ok(promise)
+    }
+
+    /// Finish the video file; resolves once everything queued is on disk.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop_video_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, _| {
+            match peer {
+                Some(p) => p.stop_video_recording(done),
+                None => done(Ok(())),
+            }
+            None
+        }));
         Ok(promise)
     }
 

@@ -69,8 +69,14 @@ struct Recorder {
 }
 
 impl Recorder {
-    /// Write a frame; the first one written is a key frame.
-    fn write(&mut self, f: &Frame) -> SinkStatus {
+    /// Write a frame of `codec`; the first one written is a key frame, and
+    /// fixes the file's codec (a frame of another codec is skipped).
+    fn write(&mut self, codec: VideoCodec, f: &Frame) -> SinkStatus {
+        if self.first_ts.is_none() {
+            self.codec = codec;
+        } else if codec != self.codec {
+            return SinkStatus::Ok;
+        }
         let mut out = Vec::with_capacity(f.data.len() + 44);
         let first = match self.first_ts {
             Some(t) => t,
@@ -247,7 +253,7 @@ impl VideoReceiver {
                         self.stats.frame_height = h as u32;
                     }
                     if let Some(r) = self.recorder.as_mut() {
-                        match r.write(&f) {
+                        match r.write(p.codec, &f) {
                             SinkStatus::Ok => {}
                             SinkStatus::Overrun => self.events.push(VideoEvent::RecordingOverrun),
                             SinkStatus::Failed(m) => {
@@ -354,6 +360,34 @@ impl VideoReceiver {
             }
         }
     }
+}
+
+/// The W3C stats entries for received video: `inbound-rtp` (kind `video`)
+/// and its `codec`, once a packet arrived.
+pub fn stats_entries(s: &VideoStats, timestamp: f64, transport_id: &str) -> Vec<serde_json::Value> {
+    let Some(codec) = s.codec else {
+        return vec![];
+    };
+    let codec_id = format!("CIV{}", s.payload_type);
+    vec![
+        serde_json::json!({
+            "id": codec_id, "type": "codec", "timestamp": timestamp,
+            "payloadType": s.payload_type, "mimeType": codec.mime_type(),
+            "clockRate": 90000, "transportId": transport_id,
+        }),
+        serde_json::json!({
+            "id": format!("IV{}", s.ssrc), "type": "inbound-rtp", "timestamp": timestamp,
+            "kind": "video", "mediaType": "video", "ssrc": s.ssrc,
+            "codecId": codec_id, "transportId": transport_id,
+            "packetsReceived": s.packets_received, "bytesReceived": s.bytes_received,
+            "packetsLost": s.packets_lost,
+            "framesReceived": s.frames_received, "keyFramesReceived": s.key_frames_received,
+            "framesDropped": s.frames_dropped,
+            "frameWidth": s.frame_width, "frameHeight": s.frame_height,
+            "nackCount": s.nack_count, "pliCount": s.pli_count, "firCount": s.fir_count,
+            "retransmittedPacketsReceived": s.retransmitted_packets_received,
+        }),
+    ]
 }
 
 /// Open a video recording file (for `crate::recording`'s writer threads).
