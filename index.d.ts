@@ -81,6 +81,17 @@ export declare class NativePeerConnection {
   stopVideoRecording(): Promise<void>
   /** Finish the WAV file; resolves once everything queued is on disk. */
   stopRecording(): Promise<void>
+  /**
+   * Which detectors run on the received audio: in-band DTMF (on by
+   * default), `speechstart`/`speechend` events, `beep` events. `None` leaves one as it is.
+   */
+  setListening(inbandDtmf?: boolean | undefined | null, speech?: boolean | undefined | null, beep?: boolean | undefined | null): void
+  /** Report `tonedetected` with `id` once `hz` (±2.5 % or ±12 Hz) was heard for `min_duration_ms`. */
+  watchTone(id: number, hz: number, minDurationMs: number): void
+  /** Start answering-machine detection `id`; an `amd` event with `id` reports the verdict. */
+  detectAnsweringMachine(id: number, timeoutMs: number): void
+  /** Drop the tone watch or detection `id`. */
+  cancelListen(id: number): void
   /** RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated. */
   sendDtmf(tones: string, durationMs: number, interToneGapMs: number): Promise<void>
   /** W3C `close`. Idempotent; frees sockets and lets Node exit. */
@@ -151,7 +162,8 @@ export interface NativeEvent {
   /**
    * `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
    * `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
-   * `rtptimeout`, `audio`, `playended`.
+   * `rtptimeout`, `audio`, `playended`, `speechstart`, `speechend`, `tonedetected`,
+   * `beep`, `amd`.
    */
   type: string
   /** New state for state-change events; the message for `warning`. */
@@ -173,6 +185,12 @@ export interface NativeEvent {
    * `dtls-fingerprint-mismatch`.
    */
   code?: string
+  /** `dtmf`: how the digit arrived, `rfc4733` or `inband`. */
+  method?: string
+  /** `tonedetected` / `beep`: the measured frequency. */
+  hz?: number
+  /** `speechend`: the utterance's length; `amd`: the time to decide. */
+  ms?: number
 }
 
 /** One `iceServers` entry. */

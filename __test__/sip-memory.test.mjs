@@ -183,3 +183,46 @@ test('UserAgent.stop() with live calls closes every SDH and frees every socket',
     if (!stopped) await stop();
   }
 });
+
+test("a hold asked for while the far end's re-INVITE awaits its ACK goes out when the ACK arrives", async () => {
+  let aliceInvites = 0;
+  const trace = ({ from, message }) => from === 'alice' && message.startsWith('INVITE ') && aliceInvites++;
+  const { alice, bob, link, stop } = await memoryPair({ trace });
+  const [a, b] = await establish(alice, bob);
+  try {
+    const before = aliceInvites;
+    let aliceHold;
+    const asked = new Promise((resolve) => {
+      const d = a.session.delegate;
+      a.session.delegate = {
+        ...d,
+        // Called once alice answered bob's re-INVITE 200, before bob's ACK:
+        // hold the link so the ACK cannot come yet, and ask alice to hold.
+        onInvite: (...args) => {
+          d.onInvite?.(...args);
+          link.pause();
+          aliceHold = a.hold();
+          resolve();
+        },
+      };
+    });
+    const bobHold = b.hold();
+    await withTimeout(asked, 5000, "bob's re-INVITE reached alice");
+    // alice made her offer; SIP.js then refused to send it (server transaction open).
+    const pc = a.peerConnection;
+    await withTimeout(
+      new Promise((r) => (pc.signalingState === 'have-local-offer' ? r() : pc.addEventListener('signalingstatechange', () => pc.signalingState === 'have-local-offer' && r()))),
+      5000,
+      "alice's offer",
+    );
+    assert.equal(aliceInvites, before, 'nothing sent while the ACK is outstanding');
+    link.resume();
+    await withTimeout(Promise.all([bobHold, aliceHold]), 10000, 'both holds');
+    assert.equal(aliceInvites, before + 1, "alice's re-INVITE went out once");
+    assert.ok(a.held && b.held);
+  } finally {
+    await a.hangup();
+    await b.ended;
+    await stop();
+  }
+});

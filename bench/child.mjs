@@ -41,6 +41,10 @@ function udpDrops() {
 const STACKS = {
   'sipwire-bot-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu'),
   'sipwire-bot-opus': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus'),
+  'sipwire-bot-pcmu-plain': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu-plain'),
+  'sipwire-bot-pcmu-listen': async () => (await import('./stacks/sipwire.mjs')).create('bot-pcmu-listen'),
+  'sipwire-bot-opus-plain': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus-plain'),
+  'sipwire-bot-opus-listen': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus-listen'),
   'sipwire-idle-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('idle-pcmu'),
   'sipwire-2p-bot-pcmu': async () => (await import('./stacks/sipwire-2p.mjs')).create('bot-pcmu'),
   'sipwire-js-pcm': async () => (await import('./stacks/sipwire.mjs')).create('js-pcm'),

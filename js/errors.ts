@@ -28,6 +28,9 @@ export type SipwireErrorCode =
   | 'ERR_CODEC'
   | 'ERR_WEBRTC'
   | 'ERR_ABORTED'
+  | 'ERR_CALL_ENDED'
+  | 'ERR_TRANSFER_FAILED'
+  | 'ERR_TIMEOUT'
   | 'ERR_INTERNAL';
 
 const NAMES: Record<string, string> = {
@@ -42,6 +45,8 @@ const NAMES: Record<string, string> = {
   ERR_INVALID_ARG: 'TypeError',
   ERR_UNSUPPORTED: 'NotSupportedError',
   ERR_ABORTED: 'AbortError',
+  ERR_CALL_ENDED: 'InvalidStateError',
+  ERR_TIMEOUT: 'TimeoutError',
 };
 
 /** An error from sipwire, with a stable {@link SipwireError.code}. */

@@ -14,6 +14,8 @@ export {
   AudioEvent,
   RTCDTMFToneChangeEvent,
   WarningEvent,
+  SpeechEndEvent,
+  BeepEvent,
 } from './peer-connection';
 export type {
   RTCConfiguration,
@@ -33,6 +35,10 @@ export type {
   AudioFrame,
   CodecName,
   OneWayDelayStats,
+  ListeningOptions,
+  WaitForToneOptions,
+  AnsweringMachineResult,
+  AnsweringMachineOptions,
 } from './peer-connection';
 export { SipwireError, type SipwireErrorCode } from './errors';
 export { detectTone, readWav, writeWav, nativeResources, sineWave, validateOffer } from './audio';

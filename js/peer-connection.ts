@@ -59,6 +59,12 @@ export interface RTCConfiguration {
    */
   measureOneWayDelay?: boolean;
   /**
+   * Detect DTMF tones in the received audio (in Rust, ITU-T Q.24 tolerances)
+   * and report them as `dtmf` events with `method: 'inband'`; a key press
+   * that also arrives by RFC 4733 is reported once. @defaultValue true
+   */
+  inbandDtmf?: boolean;
+  /**
    * Receive and record video without transcoding (sipwire extension). Absent
    * (the default): a video section in an offer is answered with port 0 and
    * audio goes on alone. Present: a video section bundled with the audio is
@@ -78,6 +84,33 @@ export interface VideoConfiguration {
   codecs?: VideoCodecName[];
   /** Our video direction; sending video is not supported yet. @defaultValue `'recvonly'` */
   direction?: 'recvonly' | 'inactive';
+}
+
+/** Which optional detectors run on the received audio (see {@link RTCPeerConnection.setListening}). */
+export interface ListeningOptions {
+  /** In-band DTMF detection (`dtmf` events with `method: 'inband'`). */
+  inbandDtmf?: boolean;
+  /** `speechstart` / `speechend` events from the voice activity detector. */
+  speech?: boolean;
+  /** `beep` events: a steady 400-2000 Hz tone of 120 ms or more (voicemail). */
+  beep?: boolean;
+}
+
+/** Options of {@link RTCPeerConnection.waitForTone}. */
+export interface WaitForToneOptions {
+  /** Reject with `ERR_TIMEOUT` after this long. @defaultValue 10000 */
+  timeoutMs?: number;
+  /** How long the tone must last. @defaultValue 200 */
+  minDurationMs?: number;
+}
+
+/** Verdict of answering-machine detection. */
+export type AnsweringMachineResult = 'human' | 'machine' | 'unknown';
+
+/** Options of {@link RTCPeerConnection.detectAnsweringMachine}. */
+export interface AnsweringMachineOptions {
+  /** Give up (`'unknown'`) after this long. @defaultValue 5000 */
+  timeoutMs?: number;
 }
 
 /**
@@ -170,12 +203,35 @@ export class RTCPeerConnectionIceEvent extends Event {
   }
 }
 
-/** A DTMF digit received by RFC 4733 (reported once per key press). */
+/** A DTMF digit received by RFC 4733 or detected in the audio (reported once per key press). */
 export class DtmfEvent extends Event {
   readonly digit: string;
-  constructor(digit: string) {
+  /** How it arrived: RFC 4733 events, or tones in the audio. */
+  readonly method: 'rfc4733' | 'inband';
+  constructor(digit: string, method: 'rfc4733' | 'inband' = 'rfc4733') {
     super('dtmf');
     this.digit = digit;
+    this.method = method;
+  }
+}
+
+/** The far end stopped speaking (`speechend`); see {@link ListeningOptions.speech}. */
+export class SpeechEndEvent extends Event {
+  /** Length of the utterance in ms (the VAD's 300 ms hangover excluded). */
+  readonly durationMs: number;
+  constructor(durationMs: number) {
+    super('speechend');
+    this.durationMs = durationMs;
+  }
+}
+
+/** A voicemail-style beep was heard; see {@link ListeningOptions.beep}. */
+export class BeepEvent extends Event {
+  /** Its measured frequency. */
+  readonly hz: number;
+  constructor(hz: number) {
+    super('beep');
+    this.hz = hz;
   }
 }
 
@@ -230,9 +286,15 @@ export interface RTCPeerConnectionEventMap {
   rtptimeout: Event;
   warning: WarningEvent;
   audio: AudioEvent;
+  speechstart: Event;
+  speechend: SpeechEndEvent;
+  beep: BeepEvent;
 }
 
 let nextRequestId = 1;
+
+/** `v` when it is a finite number, else `fallback` (a NaN timeout must not fire at once or never). */
+const finiteOr = (v: number | undefined, fallback: number): number => (typeof v === 'number' && Number.isFinite(v) ? v : fallback);
 
 /**
  * A WebRTC peer connection with one bidirectional audio stream, whose media
@@ -253,6 +315,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   #native: InstanceType<typeof native.NativePeerConnection>;
   #closed = false;
   #waiters = new Map<number, (v: any) => void>();
+  /** Tone watches and answering-machine detections: settled by native events, a timeout or close. */
+  #listenWaiters = new Map<number, { resolve: (ev: NativeEvent) => void; reject: (e: Error) => void }>();
   /** Live `audio()` iterators per sample rate: the native sink at a rate stays while any uses it. */
   #audioIterators = new Map<number, number>();
 
@@ -297,6 +361,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     );
     // Strong, like the native side: an open connection is not collected.
     live.set(this.#native.id, (ev) => this.#onNative(ev));
+    if (config.inbandDtmf === false) this.#native.setListening(false);
   }
 
   /** The `on…` property for a plain event type. */
@@ -333,8 +398,24 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
         );
         return;
       case 'dtmf':
-        this.#dispatch(new DtmfEvent(ev.digit!), this.ondtmf);
+        this.#dispatch(new DtmfEvent(ev.digit!, ev.method === 'inband' ? 'inband' : 'rfc4733'), this.ondtmf);
         return;
+      case 'speechstart':
+        this.dispatchEvent(new Event('speechstart'));
+        return;
+      case 'speechend':
+        this.dispatchEvent(new SpeechEndEvent(ev.ms ?? 0));
+        return;
+      case 'beep':
+        this.dispatchEvent(new BeepEvent(ev.hz ?? 0));
+        return;
+      case 'tonedetected':
+      case 'amd': {
+        const w = this.#listenWaiters.get(ev.id!);
+        this.#listenWaiters.delete(ev.id!);
+        w?.resolve(ev);
+        return;
+      }
       case 'warning':
         this.#dispatch(new WarningEvent(ev.state ?? '', ev.code ?? ''), this.onwarning);
         return;
@@ -366,6 +447,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   #settleAll(): void {
     for (const resolve of this.#waiters.values()) resolve({ stopped: true });
     this.#waiters.clear();
+    for (const w of this.#listenWaiters.values()) w.reject(new SipwireError('ERR_CLOSED', 'the RTCPeerConnection closed'));
+    this.#listenWaiters.clear();
   }
 
   #checkOpen(): void {
@@ -615,6 +698,79 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   async stopRecording(): Promise<void> {
     if (this.#closed) return;
     await awaitNative(this.#native.stopRecording());
+  }
+
+  /**
+   * Turn detectors on the received audio on or off (sipwire extension; they
+   * run in Rust on the media thread, JS only gets their events): in-band
+   * DTMF (on by default), `speechstart`/`speechend` events, `beep` events.
+   * Options left out keep their current setting.
+   *
+   * @example
+   * ```ts
+   * pc.setListening({ speech: true });
+   * pc.addEventListener('speechend', (e) => console.log(`spoke for ${e.durationMs} ms`));
+   * ```
+   */
+  setListening(options: ListeningOptions): void {
+    this.#checkOpen();
+    this.#native.setListening(options.inbandDtmf, options.speech, options.beep);
+  }
+
+  /**
+   * Resolve with the measured frequency once a tone within ±2.5 % (at least
+   * ±12 Hz) of `hz` has been received for `minDurationMs`; reject with
+   * `ERR_TIMEOUT` after `timeoutMs`, `ERR_CLOSED` if the connection closes.
+   * Other frequencies, speech, noise and DTMF do not resolve it.
+   */
+  waitForTone(hz: number, options: WaitForToneOptions = {}): Promise<{ hz: number }> {
+    this.#checkOpen();
+    if (!Number.isFinite(hz) || hz < 50 || hz > 3900) throw new SipwireError('ERR_INVALID_ARG', `tone frequency must be 50-3900 Hz, got ${hz}`);
+    const timeoutMs = finiteOr(options.timeoutMs, 10000);
+    const minDurationMs = Math.max(20, Math.min(finiteOr(options.minDurationMs, 200), 600000));
+    return this.#listenFor(timeoutMs, `no ${hz} Hz tone within ${timeoutMs} ms`, (id) => this.#native.watchTone(id, hz, minDurationMs)).then(
+      (ev) => ({ hz: ev.hz ?? hz }),
+    );
+  }
+
+  /**
+   * Answering-machine detection on the received audio: `'human'` (a short
+   * greeting, then silence), `'machine'` (a long greeting, or a beep) or
+   * `'unknown'` (no decision within `timeoutMs`). Start it when the call is
+   * answered. Rejects with `ERR_CLOSED` if the connection closes.
+   */
+  async detectAnsweringMachine(options: AnsweringMachineOptions = {}): Promise<AnsweringMachineResult> {
+    this.#checkOpen();
+    const timeoutMs = Math.max(100, Math.min(finiteOr(options.timeoutMs, 5000), 600000));
+    // Rust decides on its own clock (audio frames); the JS timer only covers
+    // a far end that sends no audio at all.
+    const ev = await this.#listenFor(timeoutMs + 1000, null, (id) => this.#native.detectAnsweringMachine(id, timeoutMs));
+    const r = ev.state;
+    return r === 'human' || r === 'machine' ? r : 'unknown';
+  }
+
+  /** Start a native tone watch or detection and settle with its event, its timeout (reject, or `unknown` when `timeoutMessage` is null) or close. */
+  #listenFor(timeoutMs: number, timeoutMessage: string | null, start: (id: number) => void): Promise<NativeEvent> {
+    const id = nextRequestId++;
+    return new Promise<NativeEvent>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#listenWaiters.delete(id);
+        if (!this.#closed) this.#native.cancelListen(id);
+        if (timeoutMessage === null) resolve({ pc: this.#native.id, type: 'amd', state: 'unknown' });
+        else reject(new SipwireError('ERR_TIMEOUT', timeoutMessage));
+      }, Math.max(0, Math.min(timeoutMs, 2 ** 31 - 1)));
+      this.#listenWaiters.set(id, {
+        resolve: (ev) => (clearTimeout(timer), resolve(ev)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      try {
+        start(id);
+      } catch (e) {
+        this.#listenWaiters.delete(id);
+        clearTimeout(timer);
+        reject(e);
+      }
+    });
   }
 
   /**

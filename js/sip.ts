@@ -19,7 +19,7 @@ export {
   type SessionDescriptionHandlerConfiguration,
   type SessionDescriptionHandlerOptions,
 } from './sdh';
-export { Call, answerCall, DtmfCallEvent, CallMediaFailedEvent, type CallOptions, type DtmfMethod } from './bot';
+export * from './bot';
 export * from './transport';
 /** Re-exported from `sipwire` for `answerCall`-style checks before accepting an INVITE. */
 export { validateOffer } from './audio';

@@ -19,6 +19,14 @@ export type TypedListener<E extends Event> = ((ev: E) => void) | { handleEvent(e
 
 /** `EventTarget` with an event map `M` (event type -> event class). */
 export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends EventTarget {
+  /** Listeners by type, so subclasses can tell whether anyone listens (an `error` with no listener must not vanish). */
+  readonly #listeners = new Map<string, Set<unknown>>();
+
+  /** How many distinct listeners `type` has. */
+  protected listenerCount(type: keyof M & string): number {
+    return this.#listeners.get(type)?.size ?? 0;
+  }
+
   override addEventListener<K extends keyof M & string>(
     type: K,
     listener: TypedListener<M[K]> | null,
@@ -26,7 +34,13 @@ export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends Event
   ): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: AddOptions): void;
   override addEventListener(type: string, listener: TypedListener<Event> | null, options?: AddOptions): void {
-    if (listener) super.addEventListener(type, listener, options);
+    if (!listener) return;
+    super.addEventListener(type, listener, options);
+    const set = this.#listeners.get(type) ?? new Set();
+    set.add(listener);
+    this.#listeners.set(type, set);
+    // A `once` listener leaves after its first call.
+    if (typeof options === 'object' && options?.once) super.addEventListener(type, () => set.delete(listener), { once: true });
   }
 
   override removeEventListener<K extends keyof M & string>(
@@ -36,6 +50,8 @@ export class TypedEventTarget<M extends { [K in keyof M]: Event }> extends Event
   ): void;
   override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: RemoveOptions): void;
   override removeEventListener(type: string, listener: TypedListener<Event> | null, options?: RemoveOptions): void {
-    if (listener) super.removeEventListener(type, listener, options);
+    if (!listener) return;
+    super.removeEventListener(type, listener, options);
+    this.#listeners.get(type)?.delete(listener);
   }
 }

@@ -93,7 +93,6 @@ struct Probe {
 pub struct Hangup {
     early: Option<EarlyChecks>,
     early_dtls: Vec<Kept>,
-    dtls_verified: bool,
     down: Option<&'static str>,
     controlling: Option<bool>,
     media_path: Option<(SocketAddr, SocketAddr)>,
@@ -156,16 +155,6 @@ impl Hangup {
     /// Whether early DTLS records wait for ICE.
     pub fn has_early_dtls(&self) -> bool {
         !self.early_dtls.is_empty()
-    }
-
-    /// Whether the far end's certificate was checked.
-    pub fn dtls_verified(&self) -> bool {
-        self.dtls_verified
-    }
-
-    /// The far end's certificate matched its SDP.
-    pub fn set_dtls_verified(&mut self) {
-        self.dtls_verified = true;
     }
 
     /// Record the transport as gone for `code`; false if it already was.

@@ -13,12 +13,16 @@
 //! |---|---|---|
 //! | binding | `napi` (feature `node`) | JS <-> core translation, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
-//! | connection | [`peer`], [`intake`], [`fingerprint`], [`stats`], [`srflx`], [`certificate`], [`config`] | one peer connection: signaling, remote SDP intake (shared with validateOffer), DTLS fingerprint check, gathering, the rtc engine, getStats |
+//! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], gathering, RTCP schedule), [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
+//! | transport | [`transport`] ([`transport::webrtc`]), [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, DTLS fingerprint check, hang-up detection |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`] | the per-call pipeline on the 20 ms tick |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
 //! Dependencies point down the table: nothing in a lower row imports a
-//! higher one (`stats` still reads a `&Peer`; see the architecture review).
+//! higher one. The media pipeline talks to the wire only through
+//! [`transport::MediaTransport`], so another transport (plain RTP, SDES-SRTP)
+//! changes neither [`media`] nor [`peer::negotiation`]; [`stats`] is handed
+//! the values it reports ([`stats::PeerView`]) rather than reading the peer.
 //!
 //! ## The rule: the core never reads the clock
 //!
@@ -96,6 +100,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod hangup;
 pub mod intake;
+pub mod listen;
 pub mod logger;
 pub mod media;
 pub mod peer;
@@ -106,6 +111,7 @@ pub mod shard;
 pub mod srflx;
 pub mod stats;
 pub mod tone;
+pub mod transport;
 pub mod video;
 pub mod wav;
 

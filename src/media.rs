@@ -13,6 +13,7 @@ use crate::audio::resample::Resampler;
 use crate::delay::DelayHistogram;
 use crate::dtmf::{DtmfReceiver, DtmfSender};
 use crate::error::{Error, Result};
+use crate::listen::{DigitDedup, DigitSource, ListenEvent, Listener};
 use crate::sdp::Direction;
 use bytes::Bytes;
 use rtc::rtp::header::Header;
@@ -70,6 +71,9 @@ pub enum MediaEvent {
         /// True when cut short.
         stopped: bool,
     },
+    /// Something the listeners heard (in-band DTMF, speech, a tone, a beep,
+    /// an answering-machine verdict); see [`crate::listen`].
+    Listen(crate::listen::ListenEvent),
     /// Something the application should know (e.g. a recording failed).
     Warning {
         /// Stable code, e.g. `recording-failed`.
@@ -210,6 +214,13 @@ pub struct Media {
     opus_complexity: i32,
     /// abs-send-time measurement; `None` unless enabled (costs nothing then).
     one_way: Option<OneWayDelay>,
+    /// Detectors on the received audio, fed at 8 kHz.
+    listener: Listener,
+    listen_resamplers: Vec<((u32, u32), Resampler)>,
+    listen_buf: Vec<i16>,
+    listen_events: Vec<ListenEvent>,
+    /// One report per key press when RFC 4733 and in-band both carry it.
+    digits: DigitDedup,
 }
 
 struct OneWayDelay {
@@ -256,7 +267,17 @@ impl Media {
             pending: None,
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             one_way: None,
+            listener: Listener::new(),
+            listen_resamplers: Vec::new(),
+            listen_buf: Vec::with_capacity(crate::listen::RATE as usize / 50),
+            listen_events: Vec::new(),
+            digits: DigitDedup::default(),
         }
+    }
+
+    /// The detectors on the received audio (in-band DTMF, VAD, tones, AMD).
+    pub fn listener_mut(&mut self) -> &mut Listener {
+        &mut self.listener
     }
 
     /// Measure one-way delay (abs-send-time) once an extension id is set with
@@ -561,7 +582,9 @@ impl Media {
         if self.recv.telephone_event.iter().any(|(p, _)| *p == pt) {
             if let Some(c) = self.dtmf_rx.on_packet(pkt.header.timestamp, &pkt.payload) {
                 self.stats.dtmf_received += 1;
-                out.push(MediaEvent::Dtmf(c));
+                if self.digits.admit(c, DigitSource::Rfc4733, self.ticks * 20) {
+                    out.push(MediaEvent::Dtmf(c));
+                }
             }
             return;
         }
@@ -810,6 +833,9 @@ impl Media {
         self.stats.total_audio_energy += energy / rate as f64;
         self.stats.audio_level = (energy / self.pcm.len().max(1) as f64).sqrt();
         let pcm = std::mem::take(&mut self.pcm);
+        if self.listener.active() {
+            self.listen(rate, &pcm, out);
+        }
         for sink in self.sinks.iter_mut() {
             convert(&mut sink.resamplers, rate, sink.rate, &pcm, &mut sink.buf);
             while sink.buf.len() >= sink.batch_samples {
@@ -846,6 +872,33 @@ impl Media {
             }
         }
         self.pcm = pcm;
+    }
+}
+
+impl Media {
+    /// Run the detectors on one decoded frame; in-band digits go through
+    /// the same once-per-press filter as RFC 4733 ones.
+    fn listen(&mut self, rate: u32, pcm: &[i16], out: &mut Vec<MediaEvent>) {
+        self.listen_buf.clear();
+        convert(
+            &mut self.listen_resamplers,
+            rate,
+            crate::listen::RATE,
+            pcm,
+            &mut self.listen_buf,
+        );
+        self.listener
+            .push(&self.listen_buf, &mut self.listen_events);
+        let now_ms = self.ticks * 20;
+        for ev in self.listen_events.drain(..) {
+            if let ListenEvent::Dtmf(c) = ev {
+                if !self.digits.admit(c, DigitSource::Inband, now_ms) {
+                    continue;
+                }
+                self.stats.dtmf_received += 1;
+            }
+            out.push(MediaEvent::Listen(ev));
+        }
     }
 }
 
@@ -1061,6 +1114,72 @@ mod tests {
             let want: Vec<Option<char>> = "123#*A".chars().map(Some).chain([None]).collect();
             assert_eq!(tones, want);
         }
+    }
+
+    fn digits_heard(events: &[MediaEvent]) -> String {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::Dtmf(c) | MediaEvent::Listen(ListenEvent::Dtmf(c)) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn inband(keys: &str) -> Vec<i16> {
+        let mut v = vec![0i16; 800];
+        for k in keys.chars() {
+            v.extend(crate::listen::inband_dtmf::synthesize(
+                k, 100, 6000.0, 0.0, 0.0,
+            ));
+            v.extend(vec![0i16; 640]);
+        }
+        v
+    }
+
+    #[test]
+    fn inband_dtmf_crosses_each_codec() {
+        for (kind, pt) in [
+            (CodecKind::Pcmu, 0),
+            (CodecKind::Pcma, 8),
+            (CodecKind::Opus, 111),
+        ] {
+            let (mut a, mut b) = pair(kind, pt, None);
+            a.write_pcm(&inband("159#0*"), 8000).unwrap();
+            let (_, eb) = run(&mut a, &mut b, 150);
+            assert_eq!(digits_heard(&eb), "159#0*", "{kind:?}");
+            assert!(eb.iter().all(|e| !matches!(e, MediaEvent::Dtmf(_))));
+            // Off: nothing.
+            let (mut a, mut b) = pair(kind, pt, None);
+            b.listener_mut().set_inband_dtmf(false);
+            a.write_pcm(&inband("159#0*"), 8000).unwrap();
+            let (_, eb) = run(&mut a, &mut b, 150);
+            assert_eq!(digits_heard(&eb), "", "{kind:?} off");
+        }
+    }
+
+    /// A peer that sends each press both ways is heard once per press.
+    #[test]
+    fn rfc4733_and_inband_copies_count_once() {
+        let (mut a, mut b) = pair(CodecKind::Pcmu, 0, Some((101, 8000)));
+        let (mut c, _) = pair(CodecKind::Pcmu, 0, Some((101, 8000)));
+        a.write_pcm(&inband("1125"), 8000).unwrap();
+        // c's RFC 4733 events, started with a's tones (100 ms on, 80 off).
+        c.send_dtmf("1125", 100, 80).unwrap();
+        let (mut ea, mut eb) = (vec![], vec![]);
+        for _ in 0..120 {
+            if let Some(p) = a.tick(true, &mut ea) {
+                b.on_rtp(&p, std::time::Duration::ZERO, &mut eb);
+            }
+            let mut pkts: Vec<Packet> = c.tick(true, &mut ea).into_iter().collect();
+            pkts.extend(c.next_packet());
+            for p in pkts.iter().filter(|p| p.header.payload_type == 101) {
+                b.on_rtp(p, std::time::Duration::ZERO, &mut eb);
+            }
+            b.tick(true, &mut eb);
+        }
+        assert_eq!(digits_heard(&eb), "1125");
+        assert!(eb.iter().any(|e| matches!(e, MediaEvent::Dtmf(_))));
     }
 
     /// Every packet a DTMF sender emits, against RFC 4733 §2.3-2.5 and what

@@ -8,7 +8,8 @@
 //! (`remote-inbound-rtp`, `remote-outbound-rtp`, see [`crate::rtcp`]): our RTP
 //! never passes through rtc's sender/receiver objects.
 
-use crate::peer::Peer;
+use crate::media::Media;
+use crate::rtcp::Reporter;
 use rtc::peer_connection::transport::RTCIceCandidate;
 use rtc::rtp_transceiver::RTCRtpSenderId;
 use rtc::statistics::report::RTCStatsReportEntry;
@@ -160,9 +161,46 @@ fn drop_empty_ids(o: &mut Map<String, Value>) {
     o.retain(|k, v| !(k.ends_with("Id") && v.as_str() == Some("")));
 }
 
-/// Build the report entries for one peer; `transport` are rtc's entries and
-/// its ICE view ([`transport_entries`]). `timestamp` is ms since the epoch.
-pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> Vec<Value> {
+/// What a report reads from one peer connection, handed in by the peer (so
+/// this module does not depend on it).
+pub struct PeerView<'a> {
+    /// The media pipeline (counters, codecs, SSRC, one-way delay).
+    pub media: &'a Media,
+    /// Our RTCP reporter (what the far end reports about us).
+    pub rtcp: &'a Reporter,
+    /// W3C `iceConnectionState`.
+    pub ice_connection_state: &'a str,
+    /// W3C `connectionState`.
+    pub connection_state: &'a str,
+    /// Our candidate lines, for `local-candidate` entries when the transport
+    /// wrote none.
+    pub candidates: &'a [String],
+    /// Received video counters, when video was negotiated.
+    pub video: Option<&'a crate::video::receiver::VideoStats>,
+}
+
+impl PeerView<'_> {
+    fn media(&self) -> &Media {
+        self.media
+    }
+    fn rtcp(&self) -> &Reporter {
+        self.rtcp
+    }
+    fn ice_connection_state(&self) -> &str {
+        self.ice_connection_state
+    }
+    fn connection_state(&self) -> &str {
+        self.connection_state
+    }
+    fn candidates(&self) -> &[String] {
+        self.candidates
+    }
+}
+
+/// Build the report entries for one peer; `transport` are the transport's
+/// entries and its ICE view ([`transport_entries`]). `timestamp` is ms since
+/// the epoch.
+pub fn report(peer: &PeerView, transport: (Vec<Value>, IceView), timestamp: f64) -> Vec<Value> {
     let (transport, ice) = transport;
     let m = peer.media().stats();
     let mut out = vec![json!({
@@ -251,12 +289,8 @@ pub fn report(peer: &Peer, transport: (Vec<Value>, IceView), timestamp: f64) -> 
             }));
         }
     }
-    if let Some(v) = peer.video() {
-        out.extend(crate::video::receiver::stats_entries(
-            v.stats(),
-            timestamp,
-            &tid,
-        ));
+    if let Some(v) = peer.video {
+        out.extend(crate::video::receiver::stats_entries(v, timestamp, &tid));
     }
     // The track our outbound-rtp carries (W3C RTCAudioSourceStats).
     out.push(json!({

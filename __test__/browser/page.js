@@ -41,6 +41,7 @@ const audioCtx = new AudioContext();
 let analyser = null;
 let dtmfAnalyser = null;
 let sourceNode = null;
+let oscillatorOut = null; // the 'oscillator' source's destination node
 
 /** Restrict the audio transceivers to one codec (+ telephone-event) with setCodecPreferences. */
 function restrictCodecs(pc) {
@@ -246,10 +247,11 @@ window.sw = {
             const osc = audioCtx.createOscillator();
             osc.frequency.value = oscillatorHz;
             const gain = audioCtx.createGain();
-            gain.gain.value = 0.25;
+            gain.gain.value = oscillatorHz > 0 ? 0.25 : 0;
             const dest = audioCtx.createMediaStreamDestination();
             osc.connect(gain).connect(dest);
             osc.start();
+            oscillatorOut = dest; // playDtmf() adds its dual tones here
             return dest.stream;
           }
         : undefined;
@@ -378,6 +380,30 @@ window.sw = {
     });
     sender.dtmf.insertDTMF(tones, duration, gap);
     await bounded(done, 5000 + tones.length * (duration + gap), 'DTMF played out');
+  },
+
+  /**
+   * In-band DTMF: each key as two WebAudio oscillators (the standard row and
+   * column frequencies) into the call's 'oscillator' source, `ms` on and `gap`
+   * off; no RFC 4733 event is sent. Resolves when the last tone has played.
+   */
+  async playDtmf(keys, ms = 100, gap = 100) {
+    if (!oscillatorOut) throw new Error("playDtmf needs start(..., { source: 'oscillator' })");
+    const F = { 1: [697, 1209], 2: [697, 1336], 3: [697, 1477], A: [697, 1633], 4: [770, 1209], 5: [770, 1336], 6: [770, 1477], B: [770, 1633], 7: [852, 1209], 8: [852, 1336], 9: [852, 1477], C: [852, 1633], '*': [941, 1209], 0: [941, 1336], '#': [941, 1477], D: [941, 1633] };
+    let t = audioCtx.currentTime + 0.1;
+    for (const k of keys) {
+      for (const f of F[k]) {
+        const osc = audioCtx.createOscillator();
+        osc.frequency.value = f;
+        const g = audioCtx.createGain();
+        g.gain.value = 0.2;
+        osc.connect(g).connect(oscillatorOut);
+        osc.start(t);
+        osc.stop(t + ms / 1000);
+      }
+      t += (ms + gap) / 1000;
+    }
+    await sleep((t - audioCtx.currentTime) * 1000 + 50);
   },
 
   /** Dominant frequency (Hz) of the remote audio over `ms`, null for silence. */

@@ -35,7 +35,7 @@ export const onceState = (session, state, ms = 10000) =>
 
 /** A SIP party: a UserAgent whose SDHs are counted, with an incoming-call queue. */
 export class Party {
-  constructor(name, transport, { codecs, rtpTimeout } = {}) {
+  constructor(name, transport, { codecs, rtpTimeout, replaces } = {}) {
     this.name = name;
     this.sdhCreated = 0;
     this.sdhClosed = 0;
@@ -57,6 +57,7 @@ export class Party {
         return sdh;
       },
       sipExtension100rel: SIPExtension.Supported,
+      ...(replaces ? { sipExtensionReplaces: SIPExtension.Supported } : {}),
       logLevel: 'error',
       logBuiltinEnabled: false,
       delegate: {
@@ -120,6 +121,14 @@ export async function kamailioPair(wsUrl, opts = {}) {
   await alice.start(true);
   await bob.start(true);
   return { alice, bob, stop: async () => Promise.all([alice.stop(), bob.stop()]) };
+}
+
+/** Parties `names` registered to the Kamailio at `wsUrl`. */
+export async function kamailioParties(wsUrl, names, opts = {}) {
+  const t = { transportConstructor: WsTransport, transportOptions: { server: wsUrl, connectionTimeout: 3 } };
+  const parties = names.map((n) => new Party(n, t, opts));
+  for (const p of parties) await p.start(true);
+  return { parties, stop: async () => Promise.all(parties.map((p) => p.stop())) };
 }
 
 /** Connect a call from `from` to `to`; returns both Calls once established. */

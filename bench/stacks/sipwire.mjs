@@ -5,6 +5,10 @@
 //  - js-pcm: JS writes 20 ms PCM frames with writePcm() from one shared timer
 //    and receives 20 ms batches through subscribeAudio(), like wrtc's
 //    RTCAudioSource/RTCAudioSink (PCMU, 16 kHz PCM on the JS side).
+//  - bot-pcmu-plain / bot-opus-plain: bot-* with every detector off
+//    (inbandDtmf: false); bot-pcmu-listen / bot-opus-listen: bot-* with
+//    in-band DTMF, the voice activity detector (speech events) and beep
+//    detection on every call: the detectors' CPU cost per call.
 //  - idle-pcmu: nothing played or recorded: the media clock sends encoded
 //    silence and nothing is decoded, i.e. transport cost only, the closest
 //    match to the passthrough stacks (werift, node-datachannel).
@@ -38,13 +42,14 @@ function waitConnected(pc, ms) {
 }
 
 /** Constructor options of every sipwire end in the benchmark. */
-export function peerConfig(codec) {
-  return { bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0, measureOneWayDelay: true };
+export function peerConfig(codec, mode = '') {
+  const cfg = { bindAddresses: ['127.0.0.1'], codecs: [codec], rtpTimeout: 0, measureOneWayDelay: true };
+  return mode.endsWith('-plain') ? { ...cfg, inbandDtmf: false } : cfg;
 }
 
 export function create(mode) {
-  const codec = mode === 'bot-opus' ? 'opus' : 'pcmu';
-  const rate = mode === 'bot-pcmu' ? 8000 : 16000;
+  const codec = mode.startsWith('bot-opus') ? 'opus' : 'pcmu';
+  const rate = mode.startsWith('bot-pcmu') ? 8000 : 16000;
   const tone = sineWave(400, rate, TONE_MS);
   // js-pcm: one 1 s, 400 Hz buffer; 20 ms slices of it are phase-continuous.
   const pcm = sineWave(400, 16000, 1000);
@@ -75,6 +80,7 @@ export function create(mode) {
       return;
     }
     if (mode === 'idle-pcmu') return;
+    if (mode.endsWith('-listen')) pc.setListening({ inbandDtmf: true, speech: true, beep: true });
     pc.startRecording('/dev/null', { sampleRate: rate }).catch(() => {});
     pc.play({ samples: tone, sampleRate: rate }, { loop: true }).catch(() => {});
   }
@@ -112,7 +118,7 @@ export function create(mode) {
     // (counters().delayHist), differenced over the window by child.mjs.
     delay: 'histogram',
     async openCall(i, timeoutMs) {
-      const cfg = peerConfig(codec);
+      const cfg = peerConfig(codec, mode);
       const a = new RTCPeerConnection(cfg);
       const b = new RTCPeerConnection(cfg);
       const call = { a, b, closed: false, sink: 0 };

@@ -27,12 +27,8 @@ export async function placeCalls(ua, target, n = 1) {
   const one = async (i) => {
     const inviter = new Inviter(ua, UserAgent.makeURI(target));
     const call = new Call(inviter);
-    const established = new Promise((resolve, reject) => {
-      call.addEventListener('established', resolve);
-      call.addEventListener('ended', () => reject(new Error('call ended before it was answered')));
-    });
     await inviter.invite();
-    await established;
+    await call.established; // rejects with a CallEndedError (sipStatus) if the call fails
     call.play({ samples: sineWave(CALLER_HZ, 16000, 8000), sampleRate: 16000 });
     const promptHz = await heard(call, 600);
     await call.sendDtmf('12', { method: 'rfc4733' });

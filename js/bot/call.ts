@@ -3,27 +3,48 @@
  * reaches into SIP.js or SDH internals. Media runs in Rust; a bot that only
  * plays and records never touches a sample.
  *
+ * A call has one explicit state ({@link CallState}, moved only along
+ * {@link CALL_TRANSITIONS}); `established` and `ended` are promises; signaling
+ * operations (hold, unhold, transfer, DTMF by INFO) run one at a time in call
+ * order; and every waiter settles when the call ends, even a call that ends
+ * before its media exists.
+ *
  * @example
  * ```ts
  * ua.delegate = { onInvite: async (invitation) => {
  *   const call = await answerCall(invitation);       // 488 if the offer is unusable
- *   call.addEventListener('dtmf', (e) => console.log(e.digit, e.method));
- *   await call.play('prompt.wav');
- *   await call.hangup();
+ *   const { digits } = await call.playAndCollect('menu.wav', { max: 1 });
+ *   if (digits === '2') await call.transfer('sip:agent@example.com');
+ *   else await call.hangup();
  * } };
  * ```
  * @packageDocumentation
  */
-import type { Invitation, Session, SessionDescriptionHandlerOptions as SipSdhOptions } from 'sip.js';
+import type {
+  Core,
+  Invitation,
+  Inviter,
+  InviterInviteOptions,
+  Referral,
+  Session,
+  SessionDescriptionHandlerOptions as SipSdhOptions,
+  URI,
+} from 'sip.js';
 import { SipwireError } from '../errors';
 import type { AudioFrame, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection, VideoConfiguration } from '../peer-connection';
 import type { SessionDescriptionHandlerOptions } from '../sdh/session-description-handler-options';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { TypedEventTarget } from '../typed-event-target';
+import { CallEndedError, callStateOf, canTransition, type CallEnd, type CallState } from './call-state';
+import { DigitCollector, type CollectDigitsOptions, type CollectDigitsResult } from './digits';
+import { ReferEvent, referOutcome, TransferFailedError, type ReferAcceptOptions, type TransferOptions } from './transfer';
+import { toUri } from './sipjs';
+import { CallListening, type CallListenEventMap, type WaitForSilenceOptions, type WaitForSpeechOptions } from './listen';
+import type { AnsweringMachineOptions, AnsweringMachineResult, ListeningOptions, WaitForToneOptions } from '../peer-connection';
 
-/** How a digit travelled: RFC 4733 in RTP, or a SIP INFO (`application/dtmf-relay`). */
-export type DtmfMethod = 'rfc4733' | 'info';
+/** How a digit travelled: RFC 4733 in RTP, a SIP INFO (`application/dtmf-relay` or `application/dtmf`), or tones in the audio (detected in Rust). */
+export type DtmfMethod = 'rfc4733' | 'info' | 'inband';
 
 /** A received DTMF digit. */
 export class DtmfCallEvent extends Event {
@@ -42,15 +63,40 @@ export class CallMediaFailedEvent extends Event {
   }
 }
 
-/** How long a call whose far end closed its media waits for that end's BYE before sending its own. */
+/** The call moved to another {@link CallState}. */
+export class CallStateChangeEvent extends Event {
+  constructor(
+    readonly state: CallState,
+    readonly previous: CallState,
+  ) {
+    super('statechange');
+  }
+}
+
+/** The call ended; `end` says how (the same value {@link Call.ended} resolves with). */
+export class CallEndedEvent extends Event {
+  constructor(readonly end: CallEnd) {
+    super('ended');
+  }
+}
+
+/** Records why a call is ending, for the bot's own helpers (`serveCalls`); not exported from the package. */
+export const endCause: unique symbol = Symbol('endCause');
+
+/** How long a call whose media failed waits for the far end's BYE before sending its own. */
 const REMOTE_CLOSE_GRACE_MS = 500;
+/** RFC 3261 §14.1 glare back-off bounds (ms) for the Call-ID owner and the other side. */
+const GLARE_OWNER_MS: [number, number] = [2100, 4000];
+const GLARE_OTHER_MS: [number, number] = [0, 2000];
 
 /** Every event a {@link Call} dispatches, by type. */
-export interface CallEventMap {
+export interface CallEventMap extends CallListenEventMap {
   dtmf: DtmfCallEvent;
   established: Event;
   mediafailed: CallMediaFailedEvent;
-  ended: Event;
+  ended: CallEndedEvent;
+  statechange: CallStateChangeEvent;
+  refer: ReferEvent;
 }
 
 /** Options of {@link Call}. */
@@ -59,82 +105,286 @@ export interface CallOptions {
   hangupOnMediaFailure?: boolean;
   /** Retries of a hold/unhold re-INVITE answered 491 (RFC 3261 §14.1). @defaultValue 3 */
   glareRetries?: number;
+  /**
+   * Outgoing calls: CANCEL when not answered within this many ms (the call
+   * ends with reason `no-answer`). `0` = wait for the far end. @defaultValue 0
+   */
+  answerTimeoutMs?: number;
 }
 
-const STATE = { Initial: 'Initial', Establishing: 'Establishing', Established: 'Established', Terminated: 'Terminated' };
+/** Options of {@link Call.playAndCollect}. */
+export interface PlayAndCollectOptions extends CollectDigitsOptions {
+  /** Stop the prompt at the first digit. @defaultValue true */
+  bargeIn?: boolean;
+  /** Options for playing the prompt. */
+  play?: PlayOptions;
+}
+
+/** What {@link Call.playAndCollect} resolves with. */
+export interface PlayAndCollectResult extends CollectDigitsResult {
+  /** True when a digit cut the prompt short. */
+  bargedIn: boolean;
+}
+
+function isInviter(s: Session): s is Inviter {
+  return 'cancel' in s && typeof s.cancel === 'function';
+}
+
+function isInvitation(s: Session): s is Invitation {
+  return 'reject' in s && typeof s.reject === 'function';
+}
+
+/** SIP.js makes up 408 (timer B) and 503 (transport error) locally; such a response has no Via. */
+function isLocalResponse(r: Core.IncomingResponse): boolean {
+  return r.message.getHeader('Via') === undefined;
+}
+
+/** A digit from a SIP INFO body, or undefined when the body carries none. */
+export function infoDigit(contentType: string, body: string): string | undefined {
+  if (/^\s*application\/dtmf-relay\s*(;|$)/i.test(contentType)) {
+    const m = /^\s*Signal\s*=\s*([0-9A-D#*]|1[0-5])\s*$/im.exec(body);
+    if (!m) return undefined;
+    const s = m[1].toUpperCase();
+    // Some devices send the RFC 4733 event number for * # A-D.
+    return s.length === 2 ? '*#ABCD'[Number(s) - 10] : s;
+  }
+  if (/^\s*application\/dtmf\s*(;|$)/i.test(contentType)) {
+    const m = /^\s*([0-9A-D#*])\s*$/i.exec(body);
+    return m ? m[1].toUpperCase() : undefined;
+  }
+  return undefined;
+}
 
 /**
- * One SIP call with media. Events: `dtmf` ({@link DtmfCallEvent}, RFC 4733 and
- * SIP INFO alike, each digit once), `established`, `mediafailed`
- * ({@link CallMediaFailedEvent}), `ended`.
+ * One SIP call with media. Events ({@link CallEventMap}): `dtmf`
+ * ({@link DtmfCallEvent}, RFC 4733 and SIP INFO alike, each digit once),
+ * `established`, `statechange`, `mediafailed` ({@link CallMediaFailedEvent}),
+ * `refer` ({@link ReferEvent}) and `ended` ({@link CallEndedEvent}).
  */
 export class Call extends TypedEventTarget<CallEventMap> {
   readonly session: Session;
   readonly #options: Required<CallOptions>;
+  #state: CallState;
   #held = false;
-  #ended: Promise<void>;
-  #sdhWaiters: Array<(sdh: SessionDescriptionHandler) => void> = [];
+  /** Why the call is ending, once known; the first cause recorded wins. */
+  #cause: CallEnd | undefined;
+  readonly #ended: Promise<CallEnd>;
+  #resolveEnded!: (end: CallEnd) => void;
+  readonly #established: Promise<void>;
+  #settleEstablished!: { resolve: () => void; reject: (e: Error) => void };
+  #sdhWaiters: Array<{ resolve: (sdh: SessionDescriptionHandler) => void; reject: (e: Error) => void }> = [];
+  /** Tail of the operation queue. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #answerTimer: NodeJS.Timeout | undefined;
+  /** True once `ended` settled: no cause is recorded after that. */
+  #finished = false;
+  /** Whether the call was ever answered (for an end nobody explained). */
+  #wasEstablished = false;
+  /** Re-INVITEs of ours waiting for the ACK of the far end's re-INVITE. */
+  #ackWaiters: Array<() => void> = [];
+  /** SDHs whose events this call already forwards (each digit once). */
+  readonly #attached = new WeakSet<SessionDescriptionHandler>();
 
   constructor(session: Session, options: CallOptions = {}) {
     super();
     this.session = session;
-    this.#options = { hangupOnMediaFailure: options.hangupOnMediaFailure ?? true, glareRetries: options.glareRetries ?? 3 };
-    const delegate = session.delegate ?? {};
-    session.delegate = {
+    this.#options = {
+      hangupOnMediaFailure: options.hangupOnMediaFailure ?? true,
+      glareRetries: options.glareRetries ?? 3,
+      answerTimeoutMs: options.answerTimeoutMs ?? 0,
+    };
+    this.#state = callStateOf(session.state);
+    this.#ended = new Promise((resolve) => (this.#resolveEnded = resolve));
+    this.#established = new Promise<void>((resolve, reject) => (this.#settleEstablished = { resolve, reject }));
+    // Nobody has to await `established`: an unawaited rejection must not crash the process.
+    this.#established.catch(() => undefined);
+    this.#installDelegate();
+    if (isInviter(session)) this.#watchInitialInvite(session);
+    session.stateChange.addListener(this.#onSessionState);
+    const existing = session.sessionDescriptionHandler;
+    if (existing instanceof SessionDescriptionHandler) this.#attach(existing);
+    this.#wasEstablished = this.#state === 'established';
+    if (this.#state === 'established') this.#settleEstablished.resolve();
+    if (this.#state === 'connecting') this.#armAnswerTimer();
+    if (this.#state === 'ended') this.#onEnded();
+  }
+
+  #installDelegate(): void {
+    const delegate = this.session.delegate ?? {};
+    this.session.delegate = {
       ...delegate,
       onSessionDescriptionHandler: (sdh, provisional) => {
-        this.#attach(sdh as unknown as SessionDescriptionHandler);
+        if (sdh instanceof SessionDescriptionHandler) this.#attach(sdh);
         delegate.onSessionDescriptionHandler?.(sdh, provisional);
       },
       onInfo: (info) => {
-        const body = info.request.body ?? '';
-        const ct = String(info.request.getHeader('Content-Type') ?? '');
-        const m = /Signal\s*=\s*([0-9A-D#*])/i.exec(body);
-        if (/application\/dtmf-relay/i.test(ct) && m) {
+        const digit = infoDigit(String(info.request.getHeader('Content-Type') ?? ''), info.request.body ?? '');
+        if (digit !== undefined) {
           void info.accept();
-          this.dispatchEvent(new DtmfCallEvent(m[1].toUpperCase(), 'info'));
+          this.dispatchEvent(new DtmfCallEvent(digit, 'info'));
         } else if (delegate.onInfo) delegate.onInfo(info);
         else void info.reject({ statusCode: 415 });
       },
+      onBye: (bye) => {
+        this.#noteCause({ by: 'remote', reason: 'bye' });
+        if (delegate.onBye) delegate.onBye(bye);
+        else void bye.accept();
+      },
+      onCancel: (cancel) => {
+        this.#noteCause({ by: 'remote', reason: 'cancel', sipStatus: 487 });
+        delegate.onCancel?.(cancel);
+      },
+      onRefer: (referral) => this.#onRefer(referral),
+      onAck: (ack) => {
+        for (const w of this.#ackWaiters.splice(0)) w();
+        delegate.onAck?.(ack);
+      },
     };
-    this.#ended = new Promise((resolve) => {
-      const onState = (s: string) => {
-        if (s === STATE.Established) this.dispatchEvent(new Event('established'));
-        if (s === STATE.Terminated) {
-          session.stateChange.removeListener(onState);
-          this.dispatchEvent(new Event('ended'));
-          resolve();
-        }
-      };
-      session.stateChange.addListener(onState);
-    });
-    const existing = session.sessionDescriptionHandler as unknown as SessionDescriptionHandler | undefined;
-    if (existing) this.#attach(existing);
+  }
+
+  /**
+   * The response to an outgoing call's INVITE says why it failed; SIP.js only
+   * moves to Terminated. Wrap this inviter's `invite()` so the first one
+   * (whoever calls it) reports its final response here.
+   */
+  #watchInitialInvite(inviter: Inviter): void {
+    const invite = inviter.invite.bind(inviter);
+    inviter.invite = (options: InviterInviteOptions = {}) => {
+      if (callStateOf(inviter.state) !== 'new') return invite(options);
+      const theirs = options.requestDelegate;
+      const sent = invite({
+        ...options,
+        requestDelegate: {
+          ...theirs,
+          onReject: (r) => {
+            this.#onInviteRejected(r);
+            theirs?.onReject?.(r);
+          },
+          onRedirect: (r) => {
+            this.#noteCause({ by: 'remote', reason: 'rejected', sipStatus: r.message.statusCode });
+            theirs?.onRedirect?.(r);
+          },
+        },
+      });
+      // An INVITE that could not even be built (no offer) fails the media.
+      sent.catch(() => this.#noteCause({ by: 'local', reason: 'media-failed' }));
+      return sent;
+    };
+  }
+
+  #onInviteRejected(r: Core.IncomingResponse): void {
+    const status = r.message.statusCode;
+    if (isLocalResponse(r)) this.#noteCause({ by: 'local', reason: 'transport-failed', sipStatus: status });
+    // After our CANCEL the 487 confirms it: the cause is already recorded.
+    else this.#noteCause({ by: 'remote', reason: 'rejected', sipStatus: status });
+  }
+
+  /** @internal */
+  [endCause](end: CallEnd): void {
+    this.#noteCause(end);
+  }
+
+  #noteCause(end: CallEnd): void {
+    if (!this.#cause && !this.#finished) this.#cause = end;
+  }
+
+  #onSessionState = (s: Session['state']): void => {
+    const next = callStateOf(s);
+    const previous = this.#state;
+    if (next === previous) return;
+    // SIP.js's own machine only takes these steps; a step outside the table
+    // (never seen) is ignored rather than thrown into SIP.js's emitter. Every
+    // state can reach `ended`, so no waiter is stranded by it.
+    if (!canTransition(previous, next)) return;
+    this.#state = next;
+    this.dispatchEvent(new CallStateChangeEvent(next, previous));
+    if (next === 'connecting') this.#armAnswerTimer();
+    if (next === 'established') {
+      this.#wasEstablished = true;
+      clearTimeout(this.#answerTimer);
+      this.#settleEstablished.resolve();
+      this.dispatchEvent(new Event('established'));
+    }
+    // SIP.js moves to Terminated before it hands the final response to the
+    // request delegate (which records a rejection's status): settle a moment later.
+    if (next === 'ended') queueMicrotask(() => this.#onEnded());
+  };
+
+  #onEnded(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.session.stateChange.removeListener(this.#onSessionState);
+    clearTimeout(this.#answerTimer);
+    // No cause seen (the session was ended through SIP.js directly): say what
+    // ending it from where it was means.
+    const fallback: CallEnd = this.#wasEstablished
+      ? { by: 'local', reason: 'bye' }
+      : isInvitation(this.session)
+        ? { by: 'local', reason: 'rejected' }
+        : { by: 'local', reason: 'cancel' };
+    const end = this.#cause ?? fallback;
+    this.#cause = end;
+    this.#settleEstablished.reject(new CallEndedError(end));
+    const closed = new SipwireError('ERR_CLOSED', 'the call has ended');
+    for (const w of this.#sdhWaiters.splice(0)) w.reject(closed);
+    this.dispatchEvent(new CallEndedEvent(end));
+    this.#resolveEnded(end);
+  }
+
+  #armAnswerTimer(): void {
+    const ms = this.#options.answerTimeoutMs;
+    if (ms <= 0 || !isInviter(this.session) || this.#answerTimer) return;
+    this.#answerTimer = setTimeout(() => {
+      if (this.#state !== 'connecting') return;
+      this.#noteCause({ by: 'local', reason: 'no-answer' });
+      void this.hangup().catch(() => undefined);
+    }, ms);
   }
 
   #attach(sdh: SessionDescriptionHandler): void {
-    if (!(sdh instanceof SessionDescriptionHandler)) return;
-    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, 'rfc4733')));
+    if (this.#attached.has(sdh)) return;
+    this.#attached.add(sdh);
+    sdh.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfCallEvent(e.digit, e.method)));
     sdh.addEventListener('mediafailed', (e) => {
       const reason = e.reason;
       this.dispatchEvent(new CallMediaFailedEvent(reason));
       if (!this.#options.hangupOnMediaFailure) return;
-      if (reason !== 'remote-closed') {
-        void this.hangup().catch(() => undefined);
-        return;
-      }
       // A far end that hangs up sends its BYE through the proxy while its
-      // DTLS close_notify comes straight here, usually first: give the BYE a
-      // moment so the two do not cross (our BYE would draw a 481).
-      const grace = setTimeout(() => void this.hangup().catch(() => undefined), REMOTE_CLOSE_GRACE_MS);
+      // DTLS close_notify comes straight here, usually first (and the close
+      // may surface as `connection-failed` when the transport's failure beats
+      // the coded warning): give a BYE a moment so the two do not cross (our
+      // BYE would draw a 481 and the call's end would read as a media failure).
+      const grace = setTimeout(() => {
+        this.#noteCause({ by: 'local', reason: 'media-failed', mediaFailure: reason });
+        void this.hangup().catch(() => undefined);
+      }, REMOTE_CLOSE_GRACE_MS);
       void this.#ended.then(() => clearTimeout(grace));
     });
-    for (const w of this.#sdhWaiters.splice(0)) w(sdh);
+    for (const w of this.#sdhWaiters.splice(0)) w.resolve(sdh);
+  }
+
+  #onRefer(referral: Referral): void {
+    const event = new ReferEvent(referral, (options) => this.#followRefer(referral, options));
+    this.dispatchEvent(event);
+    if (!event.answered && !event.defaultPrevented) void event.reject(603).catch(() => undefined);
+  }
+
+  async #followRefer(referral: Referral, options: ReferAcceptOptions): Promise<Call> {
+    const inviter = referral.makeInviter(options.inviterOptions);
+    const call = new Call(inviter, options);
+    await inviter.invite(options.inviteOptions ?? {}).catch(() => undefined); // the failure is the call's end
+    await call.established;
+    return call;
+  }
+
+  /** Where the call is now. */
+  get state(): CallState {
+    return this.#state;
   }
 
   /** The current SDH (the session may have several early ones; this is the adopted one). */
   get sessionDescriptionHandler(): SessionDescriptionHandler | undefined {
-    const sdh = this.session.sessionDescriptionHandler as unknown as SessionDescriptionHandler | undefined;
+    const sdh = this.session.sessionDescriptionHandler;
     return sdh instanceof SessionDescriptionHandler ? sdh : undefined;
   }
 
@@ -143,20 +393,54 @@ export class Call extends TypedEventTarget<CallEventMap> {
     return this.sessionDescriptionHandler?.peerConnection;
   }
 
-  /** Resolves when the call is over (BYE, CANCEL, reject or failure). */
-  get ended(): Promise<void> {
+  /**
+   * Resolves once the call is established (answered); rejects with a
+   * {@link CallEndedError} (carrying the {@link CallEnd}, e.g. `sipStatus`
+   * 486) when it ends first.
+   */
+  get established(): Promise<void> {
+    return this.#established;
+  }
+
+  /** Resolves with how the call ended (BYE, CANCEL, rejection, no answer, failure); never rejects. */
+  get ended(): Promise<CallEnd> {
     return this.#ended;
   }
 
-  /** True while our side holds the call. */
+  /** True while our side holds the call: set once the far end accepted the hold, not before. */
   get held(): boolean {
     return this.#held;
   }
 
+  /** Run `op` after every operation queued before it; rejects with ERR_CLOSED if the call ends first. */
+  #enqueue<T>(name: string, op: () => Promise<T>): Promise<T> {
+    const run = this.#tail.then(() => {
+      if (this.#state === 'ended') throw new SipwireError('ERR_CLOSED', `${name}: the call has ended`);
+      return this.#untilEnded(name, op()).catch((e: unknown) => {
+        // An operation cut short by the end of the call (its SDH closed under it) says so.
+        if (this.#state === 'ended' && !(e instanceof SipwireError && e.code === 'ERR_CLOSED')) {
+          throw new SipwireError('ERR_CLOSED', `${name}: the call ended`, { cause: e });
+        }
+        throw e;
+      });
+    });
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** `p`, or ERR_CLOSED when the call ends first (SIP.js drops the responses of a dead dialog). */
+  #untilEnded<T>(name: string, p: Promise<T>): Promise<T> {
+    return Promise.race([
+      p,
+      this.#ended.then((): never => {
+        throw new SipwireError('ERR_CLOSED', `${name}: the call ended`);
+      }),
+    ]);
+  }
+
   async #pc(): Promise<RTCPeerConnection> {
-    if (this.session.state === STATE.Terminated) throw new SipwireError('ERR_CLOSED', 'the call has ended');
-    let sdh = this.sessionDescriptionHandler;
-    if (!sdh) sdh = await new Promise<SessionDescriptionHandler>((r) => this.#sdhWaiters.push(r));
+    if (this.#state === 'ended') throw new SipwireError('ERR_CLOSED', 'the call has ended');
+    const sdh = this.sessionDescriptionHandler ?? (await new Promise<SessionDescriptionHandler>((resolve, reject) => this.#sdhWaiters.push({ resolve, reject })));
     const pc = sdh.peerConnection;
     if (!pc) throw new SipwireError('ERR_CLOSED', 'the call has no media');
     return pc;
@@ -202,8 +486,70 @@ export class Call extends TypedEventTarget<CallEventMap> {
   }
 
   /**
+   * Collect DTMF digits (RFC 4733, SIP INFO: every `dtmf` event) until `max`
+   * digits, a terminator, a timeout or the end of the call; resolves with the
+   * digits and why collection stopped, never rejects once started. Digits that
+   * arrived before the call are not counted.
+   *
+   * @example
+   * ```ts
+   * const { digits, reason } = await call.collectDigits({ max: 4, terminators: '#', timeoutMs: 10000, interDigitTimeoutMs: 3000 });
+   * ```
+   */
+  collectDigits(options: CollectDigitsOptions = {}): Promise<CollectDigitsResult> {
+    const c = this.#collector(options);
+    c.arm();
+    return c.result;
+  }
+
+  #collector(options: CollectDigitsOptions): DigitCollector {
+    return new DigitCollector(
+      options,
+      (onDigit) => {
+        const l = (e: DtmfCallEvent): void => onDigit(e.digit);
+        this.addEventListener('dtmf', l);
+        return () => this.removeEventListener('dtmf', l);
+      },
+      this.#ended,
+    );
+  }
+
+  /**
+   * Play a prompt and collect digits: the first digit stops the prompt
+   * (barge-in) and counts; the timers start when the prompt ends. Resolves as
+   * {@link collectDigits} does, plus `bargedIn`.
+   *
+   * @example
+   * ```ts
+   * const { digits } = await call.playAndCollect('menu.wav', { max: 1, timeoutMs: 5000 });
+   * ```
+   */
+  async playAndCollect(prompt: PlaySource, options: PlayAndCollectOptions = {}): Promise<PlayAndCollectResult> {
+    const collector = this.#collector(options);
+    let bargedIn = false;
+    let playing = true;
+    if (options.bargeIn ?? true) {
+      collector.onDigit = () => {
+        if (!playing || bargedIn) return;
+        bargedIn = true;
+        this.stopPlayback();
+      };
+    }
+    try {
+      await this.play(prompt, options.play);
+    } catch (e) {
+      if (this.#state !== 'ended') throw e;
+    } finally {
+      playing = false;
+    }
+    collector.arm();
+    return { ...(await collector.result), bargedIn };
+  }
+
+  /**
    * Send DTMF by RFC 4733 (default) or SIP INFO (`application/dtmf-relay`,
-   * one INFO per digit, in order). Resolves when every digit has been sent.
+   * one INFO per digit, in order, queued with the call's other operations).
+   * Resolves when every digit has been sent.
    */
   async sendDtmf(tones: string, options: { method?: DtmfMethod; duration?: number; interToneGap?: number } = {}): Promise<void> {
     if (!/^[0-9A-D#*,]+$/i.test(tones)) throw new SipwireError('ERR_INVALID_ARG', `invalid DTMF tones ${JSON.stringify(tones)}`);
@@ -223,71 +569,72 @@ export class Call extends TypedEventTarget<CallEventMap> {
       return;
     }
     const duration = options.duration ?? 100;
-    for (const digit of tones.toUpperCase()) {
-      if (digit === ',') {
-        await new Promise((r) => setTimeout(r, 2000));
-        continue;
+    await this.#enqueue('sendDtmf', async () => {
+      for (const digit of tones.toUpperCase()) {
+        if (digit === ',') {
+          await new Promise((r) => setTimeout(r, 2000));
+          continue;
+        }
+        await new Promise<void>((resolve, reject) => {
+          this.session
+            .info({
+              requestOptions: {
+                body: { contentDisposition: 'render', contentType: 'application/dtmf-relay', content: `Signal=${digit}\r\nDuration=${duration}` },
+              },
+              requestDelegate: {
+                onAccept: () => resolve(),
+                onReject: (r) => reject(new SipwireError('ERR_INVALID_STATE', `INFO rejected with ${r.message.statusCode}`)),
+              },
+            })
+            .catch(reject);
+        });
       }
-      await new Promise<void>((resolve, reject) => {
-        this.session
-          .info({
-            requestOptions: {
-              body: { contentDisposition: 'render', contentType: 'application/dtmf-relay', content: `Signal=${digit}\r\nDuration=${duration}` },
-            },
-            requestDelegate: {
-              onAccept: () => resolve(),
-              onReject: (r) => reject(new SipwireError('ERR_INVALID_STATE', `INFO rejected with ${r.message.statusCode}`)),
-            },
-          })
-          .catch(reject);
-      });
-    }
+    });
   }
 
-  /** Put the far end on hold (re-INVITE with `sendonly`); retries on 491 glare. */
+  /** Put the far end on hold (re-INVITE with `sendonly`); queued after earlier operations; retries on 491 glare. */
   hold(): Promise<void> {
-    return this.#reinvite(true, 0);
+    return this.#enqueue('hold', () => this.#reinvite(true, 0));
   }
 
-  /** Resume from hold (re-INVITE with `sendrecv`). */
+  /** Resume from hold (re-INVITE with `sendrecv`); queued after earlier operations. */
   unhold(): Promise<void> {
-    return this.#reinvite(false, 0);
+    return this.#enqueue('unhold', () => this.#reinvite(false, 0));
   }
 
   async #reinvite(hold: boolean, attempt: number): Promise<void> {
-    const previous = this.#held;
-    this.#held = hold;
     const options: SipSdhOptions & { hold: boolean } = { hold };
     let retryAfter = 0;
     const code = await new Promise<number>((resolve, reject) => {
       this.#inviteWhenIdle({
-          sessionDescriptionHandlerOptions: options,
-          requestDelegate: {
-            onAccept: () => resolve(200),
-            onReject: (r) => {
-              retryAfter = Number.parseInt(String(r.message.getHeader('Retry-After') ?? ''), 10) || 0;
-              resolve(r.message.statusCode ?? 500);
-            },
+        sessionDescriptionHandlerOptions: options,
+        requestDelegate: {
+          onAccept: () => resolve(200),
+          onReject: (r) => {
+            retryAfter = Number.parseInt(String(r.message.getHeader('Retry-After') ?? ''), 10) || 0;
+            resolve(r.message.statusCode ?? 500);
           },
-        }).catch(reject);
+        },
+      }).catch(reject);
     });
-    if (code === 200) return;
-    // Failed: SIP.js keeps the options sticky, so restore the old hold state.
-    this.#held = previous;
-    this.session.sessionDescriptionHandlerOptionsReInvite = { hold: previous } as SipSdhOptions;
+    if (code === 200) {
+      this.#held = hold;
+      return;
+    }
+    // Failed: SIP.js keeps the options sticky, so put back the state in force.
+    const inForce: SipSdhOptions & { hold: boolean } = { hold: this.#held };
+    this.session.sessionDescriptionHandlerOptionsReInvite = inForce;
     if (code === 491 && attempt < this.#options.glareRetries) {
-      // RFC 3261 §14.1: the Call-ID owner waits 2.1-4 s, the other side 0-2 s.
-      const owner = 'cancel' in this.session;
-      const ms = owner ? 2100 + Math.random() * 1900 : Math.random() * 2000;
-      await new Promise((r) => setTimeout(r, ms));
-      if (this.session.state !== STATE.Established) throw new SipwireError('ERR_CLOSED', 'call ended during glare retry');
+      const [lo, hi] = isInviter(this.session) ? GLARE_OWNER_MS : GLARE_OTHER_MS;
+      await new Promise((r) => setTimeout(r, lo + Math.random() * (hi - lo)));
+      if (this.#state !== 'established') throw new SipwireError('ERR_CLOSED', 'call ended during glare retry');
       return this.#reinvite(hold, attempt + 1);
     }
     if (code === 500 && retryAfter > 0 && retryAfter <= 10 && attempt < this.#options.glareRetries) {
       // RFC 3261 §14.2: an INVITE still in progress on the far side (e.g. our
       // ACK not yet processed) is refused with 500 + Retry-After.
       await new Promise((r) => setTimeout(r, retryAfter * 1000));
-      if (this.session.state !== STATE.Established) throw new SipwireError('ERR_CLOSED', 'call ended while waiting to retry');
+      if (this.#state !== 'established') throw new SipwireError('ERR_CLOSED', 'call ended while waiting to retry');
       return this.#reinvite(hold, attempt + 1);
     }
     throw new SipwireError('ERR_INVALID_STATE', `${hold ? 'hold' : 'unhold'} re-INVITE rejected with ${code}`);
@@ -295,17 +642,101 @@ export class Call extends TypedEventTarget<CallEventMap> {
 
   /**
    * `session.invite()`, waiting out a re-INVITE the peer sent us whose ACK has
-   * not arrived yet (SIP.js refuses to send then; it has no event to await).
+   * not arrived yet: SIP.js refuses to send then (its error names the
+   * "ongoing re-INVITE server transaction"); the ACK, or the end of the call,
+   * is the event to wait for. SIP.js clears that transaction before it hands
+   * the ACK to the delegate, so the retry goes through.
    */
   async #inviteWhenIdle(options: Parameters<Session['invite']>[0]): Promise<unknown> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.session.invite(options);
       } catch (e) {
-        if (!/ongoing re-INVITE/i.test(String((e as Error)?.message)) || attempt >= 40) throw e;
-        await new Promise((r) => setTimeout(r, 50));
+        if (!/ongoing re-INVITE server transaction/i.test(String((e as Error)?.message)) || attempt >= 3) throw e;
+        await new Promise<void>((resolve) => {
+          this.#ackWaiters.push(resolve);
+          void this.#ended.then(() => resolve());
+        });
+        if (this.#state !== 'established') throw new SipwireError('ERR_CLOSED', 're-INVITE: the call ended');
       }
     }
+  }
+
+  // Listening (js/bot/listen.ts): detectors run in Rust; these only wait for their events.
+  #listening: CallListening | undefined;
+  #listen(): CallListening {
+    return (this.#listening ??= new CallListening(this, () => this.#pc(), this.#ended));
+  }
+
+  /** Dispatch `speechstart`/`speechend` (`speech: true`) and `beep` (`beep: true`) on this call; `inbandDtmf` turns in-band digit detection on or off. */
+  listen(options: ListeningOptions): Promise<void> {
+    return this.#listen().listen(options);
+  }
+
+  /** Resolve once a tone near `hz` lasted `minDurationMs`; rejects with `ERR_TIMEOUT` (a wrong frequency never resolves it). */
+  waitForTone(hz: number, options?: WaitForToneOptions): Promise<{ hz: number }> {
+    return this.#listen().waitForTone(hz, options);
+  }
+
+  /** Resolve when the far end speaks; rejects with `ERR_TIMEOUT`, or `ERR_CLOSED` when the call ends. */
+  waitForSpeech(options?: WaitForSpeechOptions): Promise<void> {
+    return this.#listen().waitForSpeech(options);
+  }
+
+  /** Resolve once the far end was silent for `ms` after its last speech. */
+  waitForSilence(ms: number, options?: WaitForSilenceOptions): Promise<void> {
+    return this.#listen().waitForSilence(ms, options);
+  }
+
+  /** `'human'`, `'machine'` or `'unknown'` from the greeting's speech pattern (and a beep). */
+  detectAnsweringMachine(options?: AnsweringMachineOptions): Promise<AnsweringMachineResult> {
+    return this.#listen().detectAnsweringMachine(options);
+  }
+
+  /**
+   * Transfer the far end: blind to a SIP URI (REFER), or attended to the far
+   * end of `target` when it is another established {@link Call} (REFER with
+   * Replaces, RFC 3891). Resolves once the transfer target answered (the
+   * NOTIFY says 2xx), then hangs this call up (`hangup: false` keeps it);
+   * rejects with a `TransferFailedError` carrying the `sipStatus` when the
+   * REFER or the target refused. Queued with the call's other operations.
+   *
+   * @example
+   * ```ts
+   * await call.transfer('sip:agent@example.com');
+   * await call.transfer(consultation);   // attended: our call with the agent
+   * ```
+   */
+  async transfer(target: string | URI | Call, options: TransferOptions = {}): Promise<void> {
+    await this.#enqueue('transfer', async () => {
+      if (this.#state !== 'established') throw new SipwireError('ERR_INVALID_STATE', `transfer needs an established call, this one is ${this.#state}`);
+      let referTo: URI | Session;
+      if (target instanceof Call) {
+        if (target.state !== 'established') throw new SipwireError('ERR_INVALID_STATE', 'an attended transfer needs the other call established');
+        referTo = target.session;
+      } else referTo = toUri(target, this.session.userAgent.configuration.uri.host);
+      const watch = referOutcome(options.timeoutMs ?? 32_000);
+      watch.outcome.catch(() => undefined); // awaited below; not unhandled if refer() throws first
+      void this.#ended.then(() => watch.cancel(new SipwireError('ERR_CLOSED', 'transfer: the call ended')));
+      await this.session.refer(referTo, {
+        onNotify: watch.onNotify,
+        requestDelegate: { onReject: (r) => watch.onReferRejected(r.message.statusCode ?? 500) },
+      });
+      await watch.outcome;
+    });
+    // Outside the queue: these end calls, which the queue treats as failure.
+    if (options.hangup ?? true) {
+      const end: CallEnd = { by: 'local', reason: 'transferred' };
+      if (target instanceof Call) await target.#byeAs(end);
+      await this.#byeAs(end);
+    }
+  }
+
+  async #byeAs(end: CallEnd): Promise<void> {
+    this.#noteCause(end);
+    // The far end may have hung up already (some transferees send BYE themselves).
+    if (this.#state === 'established') await this.session.bye().catch(() => undefined);
+    await this.#ended;
   }
 
   /** W3C-named stats of the media connection. */
@@ -313,16 +744,35 @@ export class Call extends TypedEventTarget<CallEventMap> {
     return (await this.#pc()).getStats();
   }
 
-  /** End the call the way its state calls for: CANCEL, reject (480) or BYE. */
+  /**
+   * Refuse an incoming call that is not answered yet (486 Busy Here unless
+   * told otherwise); the call ends with reason `rejected`.
+   */
+  async reject(statusCode = 486): Promise<void> {
+    const s = this.session;
+    if (!isInvitation(s) || (this.#state !== 'new' && this.#state !== 'connecting')) {
+      throw new SipwireError('ERR_INVALID_STATE', `reject() is for incoming calls not yet answered (this one is ${this.#state})`);
+    }
+    this.#noteCause({ by: 'local', reason: 'rejected', sipStatus: statusCode });
+    await s.reject({ statusCode });
+  }
+
+  /** End the call the way its state calls for: CANCEL, reject (480) or BYE. Resolves once it is sent. */
   async hangup(): Promise<void> {
-    const s = this.session as Session & { cancel?: () => Promise<void>; reject?: (o?: object) => Promise<void> };
-    switch (s.state) {
-      case STATE.Initial:
-      case STATE.Establishing:
-        if (typeof s.cancel === 'function') await s.cancel();
-        else if (typeof s.reject === 'function') await s.reject({ statusCode: 480 });
+    const s = this.session;
+    switch (this.#state) {
+      case 'new':
+      case 'connecting':
+        if (isInviter(s)) {
+          this.#noteCause({ by: 'local', reason: 'cancel' });
+          await s.cancel();
+        } else if (isInvitation(s)) {
+          this.#noteCause({ by: 'local', reason: 'rejected', sipStatus: 480 });
+          await s.reject({ statusCode: 480 });
+        }
         break;
-      case STATE.Established:
+      case 'established':
+        this.#noteCause({ by: 'local', reason: 'bye' });
         await s.bye();
         break;
       default:
@@ -331,20 +781,22 @@ export class Call extends TypedEventTarget<CallEventMap> {
   }
 }
 
+/** Options of {@link answerCall}. */
+export interface AnswerCallOptions extends CallOptions {
+  /** Codecs acceptable in the offer. */
+  codecs?: Array<'opus' | 'pcmu' | 'pcma'>;
+  sessionDescriptionHandlerOptions?: SipSdhOptions;
+  /** Answer a video section (receive-only) so {@link Call.recordVideo} can record it; absent: video is rejected. */
+  video?: VideoConfiguration;
+}
+
 /**
  * Accept an incoming call, answering 488 Not Acceptable Here when its offer
  * cannot be used (SIP.js alone would send 480), and return the {@link Call}.
  * With `video`, a video section in the offer is answered (receive-only) and
  * {@link Call.recordVideo} records it; without, it is rejected and audio goes on.
  */
-export async function answerCall(
-  invitation: Invitation,
-  options: CallOptions & {
-    codecs?: Array<'opus' | 'pcmu' | 'pcma'>;
-    sessionDescriptionHandlerOptions?: SipSdhOptions;
-    video?: VideoConfiguration;
-  } = {},
-): Promise<Call> {
+export async function answerCall(invitation: Invitation, options: AnswerCallOptions = {}): Promise<Call> {
   const body = invitation.request.body;
   if (body) {
     const problem = validateOffer(body, options.codecs);
@@ -360,3 +812,4 @@ export async function answerCall(
   await invitation.accept({ sessionDescriptionHandlerOptions: sdhOptions as SipSdhOptions | undefined });
   return call;
 }
+

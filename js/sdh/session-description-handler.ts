@@ -110,7 +110,7 @@ export class SessionDescriptionHandler
     if (!this.#pc) {
       const base = this.#config.peerConnectionConfiguration ?? {};
       const pc = new RTCPeerConnection(options?.video ? { ...base, video: options.video } : base);
-      pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit)));
+      pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit, e.method)));
       // A coded warning comes just before the `failed` it explains.
       let failure: MediaFailureReason = 'connection-failed';
       pc.addEventListener('connectionstatechange', () => {

@@ -49,6 +49,7 @@ static MIMALLOC_OPTIONS: extern "C" fn() = {
 
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
+use crate::listen::ListenEvent;
 use crate::media::MediaEvent;
 use crate::peer::{Description, Peer, PeerEvent, SdpType};
 use crate::sdp::Direction;
@@ -128,7 +129,8 @@ pub struct NativeEvent {
     pub pc: f64,
     /// `signalingstatechange`, `icegatheringstatechange`, `iceconnectionstatechange`,
     /// `connectionstatechange`, `icecandidate`, `gatheringwaitdone`, `dtmf`, `tonechange`,
-    /// `rtptimeout`, `audio`, `playended`.
+    /// `rtptimeout`, `audio`, `playended`, `speechstart`, `speechend`, `tonedetected`,
+    /// `beep`, `amd`.
     #[napi(js_name = "type")]
     pub kind: String,
     /// New state for state-change events; the message for `warning`.
@@ -148,6 +150,12 @@ pub struct NativeEvent {
     /// `warning`: a stable code, e.g. `recording-failed`, `remote-closed`,
     /// `dtls-fingerprint-mismatch`.
     pub code: Option<String>,
+    /// `dtmf`: how the digit arrived, `rfc4733` or `inband`.
+    pub method: Option<String>,
+    /// `tonedetected` / `beep`: the measured frequency.
+    pub hz: Option<f64>,
+    /// `speechend`: the utterance's length; `amd`: the time to decide.
+    pub ms: Option<f64>,
 }
 
 fn event_to_js(ev: PeerEvent) -> NativeEvent {
@@ -162,6 +170,9 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         samples: None,
         sample_rate: None,
         code: None,
+        method: None,
+        hz: None,
+        ms: None,
     };
     match ev {
         PeerEvent::SignalingState(s) => {
@@ -197,8 +208,10 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
             (out.kind, out.id) = ("gatheringwaitdone".into(), Some(id as f64))
         }
         PeerEvent::Media(MediaEvent::Dtmf(c)) => {
-            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()))
+            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()));
+            out.method = Some("rfc4733".into());
         }
+        PeerEvent::Media(MediaEvent::Listen(ev)) => listen_event_to_js(ev, &mut out),
         PeerEvent::Media(MediaEvent::RtpTimeout) => out.kind = "rtptimeout".into(),
         PeerEvent::Media(MediaEvent::Warning { code, message }) => {
             (out.kind, out.state, out.code) = ("warning".into(), Some(message), Some(code.into()))
@@ -222,6 +235,33 @@ fn event_to_js(ev: PeerEvent) -> NativeEvent {
         }
     }
     out
+}
+
+fn listen_event_to_js(ev: ListenEvent, out: &mut NativeEvent) {
+    match ev {
+        ListenEvent::Dtmf(c) => {
+            (out.kind, out.digit) = ("dtmf".into(), Some(c.to_string()));
+            out.method = Some("inband".into());
+        }
+        ListenEvent::SpeechStart => out.kind = "speechstart".into(),
+        ListenEvent::SpeechEnd { duration_ms } => {
+            (out.kind, out.ms) = ("speechend".into(), Some(duration_ms as f64))
+        }
+        ListenEvent::Tone { id, hz } => {
+            out.kind = "tonedetected".into();
+            (out.id, out.hz) = (Some(id as f64), Some(f64::from(hz)));
+        }
+        ListenEvent::Beep { hz } => (out.kind, out.hz) = ("beep".into(), Some(f64::from(hz))),
+        ListenEvent::Amd {
+            id,
+            verdict,
+            after_ms,
+        } => {
+            out.kind = "amd".into();
+            (out.id, out.state) = (Some(id as f64), Some(verdict.as_str().into()));
+            out.ms = Some(after_ms as f64);
+        }
+    }
 }
 
 fn desc_to_js(d: Description) -> NativeDescription {
@@ -740,6 +780,61 @@ impl NativePeerConnection {
             None
         }));
         Ok(promise)
+    }
+
+    /// Which detectors run on the received audio: in-band DTMF (on by
+    /// default), `speechstart`/`speechend` events, `beep` events. `None` leaves one as it is.
+    #[napi]
+    pub fn set_listening(
+        &self,
+        inband_dtmf: Option<bool>,
+        speech: Option<bool>,
+        beep: Option<bool>,
+    ) {
+        self.post(move |p, _| {
+            let l = p.media_mut().listener_mut();
+            if let Some(on) = inband_dtmf {
+                l.set_inband_dtmf(on);
+            }
+            if let Some(on) = speech {
+                l.set_speech_events(on);
+            }
+            if let Some(on) = beep {
+                l.set_beep_events(on);
+            }
+        });
+    }
+
+    /// Report `tonedetected` with `id` once `hz` (±2.5 % or ±12 Hz) was heard for `min_duration_ms`.
+    #[napi]
+    pub fn watch_tone(&self, id: f64, hz: f64, min_duration_ms: u32) -> Result<()> {
+        if !(50.0..=3900.0).contains(&hz) {
+            return Err(to_napi(CoreError::InvalidArgument(format!(
+                "tone frequency must be 50-3900 Hz, got {hz}"
+            ))));
+        }
+        self.post(move |p, _| {
+            p.media_mut()
+                .listener_mut()
+                .watch_tone(id as u64, hz as f32, min_duration_ms)
+        });
+        Ok(())
+    }
+
+    /// Start answering-machine detection `id`; an `amd` event with `id` reports the verdict.
+    #[napi]
+    pub fn detect_answering_machine(&self, id: f64, timeout_ms: u32) {
+        self.post(move |p, _| {
+            p.media_mut()
+                .listener_mut()
+                .detect_answering_machine(id as u64, u64::from(timeout_ms))
+        });
+    }
+
+    /// Drop the tone watch or detection `id`.
+    #[napi]
+    pub fn cancel_listen(&self, id: f64) {
+        self.post(move |p, _| p.media_mut().listener_mut().cancel(id as u64));
     }
 
     /// RFC 4733 DTMF. Resolves once queued; rejects if telephone-event was not negotiated.

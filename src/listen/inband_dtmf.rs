@@ -1,0 +1,414 @@
+//! In-band DTMF detection (dual tones in the audio itself), sans-IO.
+//!
+//! Some peers (browsers playing oscillators, old gateways, IVRs recorded as
+//! audio) send digits as tones rather than RFC 4733 events. The detector
+//! takes 8 kHz PCM and follows ITU-T Q.24's tolerances:
+//!
+//! - frequency: within ±1.5 % accepted, beyond ±3.5 % rejected (the
+//!   threshold sits at ±2.5 %). Each tone's frequency is *measured* (phase
+//!   advance of its DFT bin between two overlapping sub-windows), not just
+//!   its energy near the nominal bin, so the edges are sharp;
+//! - twist: the high-group tone may be up to 8 dB weaker (normal twist) or
+//!   4 dB stronger (reverse twist) than the low-group tone;
+//! - level: each tone at least about -40 dBFS;
+//! - purity: the two tones carry at least 70 % of the window's energy, which
+//!   keeps speech and music from faking digits (talk-off);
+//! - duration: 40 ms of tone is always reported, 20 ms never; a pause of
+//!   40 ms separates two presses of one key, a 10 ms drop-out does not.
+//!
+//! Analysis windows are 20 ms long with a 10 ms hop; a digit needs three
+//! consecutive valid windows and is reported once per press.
+
+use std::f32::consts::PI;
+
+/// Sample rate the detector works at.
+pub const RATE: u32 = 8000;
+/// Samples per analysis window (20 ms).
+const WIN: usize = 160;
+/// Samples per hop (10 ms).
+const HOP: usize = 80;
+/// Offset between the two phase sub-windows (5 ms): ±100 Hz unambiguous.
+const SUB_SHIFT: usize = 40;
+/// Low (row) and high (column) group frequencies.
+const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+const KEYS: [[char; 4]; 4] = [
+    ['1', '2', '3', 'A'],
+    ['4', '5', '6', 'B'],
+    ['7', '8', '9', 'C'],
+    ['*', '0', '#', 'D'],
+];
+/// Largest accepted relative frequency error (between Q.24's 1.5 and 3.5 %).
+const FREQ_TOL: f32 = 0.025;
+/// High group at most this many dB below the low group.
+const NORMAL_TWIST_DB: f32 = 8.0;
+/// High group at most this many dB above the low group.
+const REVERSE_TWIST_DB: f32 = 4.0;
+/// Smallest power (amplitude² / 2) of each tone: a peak of about 300.
+const MIN_TONE_POWER: f32 = 300.0 * 300.0 / 2.0;
+/// Share of the window's energy the two tones must carry.
+const MIN_PURITY: f32 = 0.7;
+/// Consecutive valid windows before a digit is reported.
+const HITS_TO_REPORT: u32 = 3;
+/// Consecutive invalid windows that end a press (a 30-40 ms pause).
+const MISSES_TO_RELEASE: u32 = 4;
+
+/// Detects DTMF digits in 8 kHz audio; see the module docs.
+///
+/// ```
+/// use sipwire::listen::inband_dtmf::DtmfDetector;
+/// let mut d = DtmfDetector::new();
+/// let tone: Vec<i16> = (0..800)
+///     .map(|n| {
+///         let t = n as f32 / 8000.0;
+///         (4000.0 * ((2.0 * std::f32::consts::PI * 770.0 * t).sin()
+///             + (2.0 * std::f32::consts::PI * 1336.0 * t).sin())) as i16
+///     })
+///     .collect();
+/// let mut digits = Vec::new();
+/// d.push(&tone, &mut digits);
+/// assert_eq!(digits, vec!['5']);
+/// ```
+pub struct DtmfDetector {
+    buf: Vec<f32>,
+    /// Per nominal frequency: `e^{-jωn}` for n in 0..WIN (cos, -sin).
+    tables: Vec<(Vec<f32>, Vec<f32>)>,
+    candidate: Option<char>,
+    hits: u32,
+    misses: u32,
+    /// The digit of the press in progress, once reported.
+    reported: Option<char>,
+}
+
+impl Default for DtmfDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Power (amplitude² / 2 for a sine) of `x` at `freq` Hz: Goertzel.
+fn power_at(x: &[f32], freq: f32) -> f32 {
+    let w = 2.0 * PI * freq / RATE as f32;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
+    for &v in x {
+        let s0 = v + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let p = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0);
+    let n = x.len() as f32;
+    2.0 * p / (n * n)
+}
+
+impl DtmfDetector {
+    /// A detector with no audio seen yet.
+    pub fn new() -> Self {
+        let tables = ROWS
+            .iter()
+            .chain(COLS.iter())
+            .map(|&f| {
+                let w = 2.0 * PI * f / RATE as f32;
+                let c = (0..WIN).map(|n| (w * n as f32).cos()).collect();
+                let s = (0..WIN).map(|n| -(w * n as f32).sin()).collect();
+                (c, s)
+            })
+            .collect();
+        Self {
+            buf: Vec::with_capacity(WIN + HOP),
+            tables,
+            candidate: None,
+            hits: 0,
+            misses: 0,
+            reported: None,
+        }
+    }
+
+    /// Feed 8 kHz samples; digits found are appended to `out`.
+    pub fn push(&mut self, samples: &[i16], out: &mut Vec<char>) {
+        for &s in samples {
+            self.buf.push(f32::from(s));
+            if self.buf.len() == WIN {
+                let hit = self.analyse();
+                self.step(hit, out);
+                self.buf.drain(..HOP);
+            }
+        }
+    }
+
+    fn step(&mut self, hit: Option<char>, out: &mut Vec<char>) {
+        match hit {
+            Some(d) if Some(d) == self.candidate => self.hits += 1,
+            Some(d) => {
+                self.candidate = Some(d);
+                self.hits = 1;
+            }
+            None => {}
+        }
+        if hit.is_some() && hit == self.candidate {
+            self.misses = 0;
+            if self.hits >= HITS_TO_REPORT && self.reported != hit {
+                self.reported = hit;
+                out.extend(hit);
+            }
+            return;
+        }
+        self.misses += 1;
+        if self.misses >= MISSES_TO_RELEASE {
+            self.reported = None;
+            self.candidate = None;
+            self.hits = 0;
+        }
+    }
+
+    /// The digit in the current window, if it passes every check.
+    fn analyse(&self) -> Option<char> {
+        let x = &self.buf[..WIN];
+        let total = x.iter().map(|v| v * v).sum::<f32>() / WIN as f32;
+        if total < 2.0 * MIN_TONE_POWER {
+            return None;
+        }
+        let (ri, _) = strongest(x, &ROWS);
+        let (ci, _) = strongest(x, &COLS);
+        let fr = self.measured_freq(ri, ROWS[ri])?;
+        let fc = self.measured_freq(4 + ci, COLS[ci])?;
+        let (pr, pc) = (power_at(x, fr), power_at(x, fc));
+        if pr < MIN_TONE_POWER || pc < MIN_TONE_POWER {
+            return None;
+        }
+        if (pr + pc) < MIN_PURITY * total {
+            return None;
+        }
+        let twist_db = 10.0 * (pc / pr).log10();
+        if !(-NORMAL_TWIST_DB..=REVERSE_TWIST_DB).contains(&twist_db) {
+            return None;
+        }
+        Some(KEYS[ri][ci])
+    }
+
+    /// Frequency near `nominal` from the phase advance of its DFT bin
+    /// between samples [0, WIN-SHIFT) and [SHIFT, WIN); `None` when further
+    /// than [`FREQ_TOL`] from it.
+    fn measured_freq(&self, table: usize, nominal: f32) -> Option<f32> {
+        let (c, s) = &self.tables[table];
+        let x = &self.buf[..WIN];
+        let dft = |from: usize, to: usize| {
+            let mut re = 0.0f32;
+            let mut im = 0.0f32;
+            for n in from..to {
+                re += x[n] * c[n];
+                im += x[n] * s[n];
+            }
+            (re, im)
+        };
+        let (ar, ai) = dft(0, WIN - SUB_SHIFT);
+        let (br, bi) = dft(SUB_SHIFT, WIN);
+        // arg(B · conj(A)) = δω · SHIFT (the nominal advance cancels out).
+        let re = br * ar + bi * ai;
+        let im = bi * ar - br * ai;
+        if re == 0.0 && im == 0.0 {
+            return None;
+        }
+        let dw = im.atan2(re) / SUB_SHIFT as f32;
+        let f = nominal + dw * RATE as f32 / (2.0 * PI);
+        ((f / nominal - 1.0).abs() <= FREQ_TOL).then_some(f)
+    }
+}
+
+fn strongest(x: &[f32], freqs: &[f32; 4]) -> (usize, f32) {
+    freqs
+        .iter()
+        .enumerate()
+        .map(|(i, &f)| (i, power_at(x, f)))
+        .fold((0, -1.0), |a, b| if b.1 > a.1 { b } else { a })
+}
+
+/// The nominal (low, high) frequencies of a DTMF key, for generating tones.
+pub fn key_frequencies(key: char) -> Option<(f32, f32)> {
+    let key = key.to_ascii_uppercase();
+    KEYS.iter().enumerate().find_map(|(r, row)| {
+        row.iter()
+            .position(|&k| k == key)
+            .map(|c| (ROWS[r], COLS[c]))
+    })
+}
+
+/// Synthesises a DTMF key at 8 kHz: `ms` of tone, each component at peak
+/// `amplitude` (the high group scaled by `twist_db`), frequencies scaled by
+/// `1 + freq_err`. For tests, demos and in-band prompts.
+pub fn synthesize(key: char, ms: u32, amplitude: f32, twist_db: f32, freq_err: f32) -> Vec<i16> {
+    let Some((lo, hi)) = key_frequencies(key) else {
+        return Vec::new();
+    };
+    let (lo, hi) = (lo * (1.0 + freq_err), hi * (1.0 + freq_err));
+    let hi_amp = amplitude * 10f32.powf(twist_db / 20.0);
+    (0..(RATE * ms / 1000) as usize)
+        .map(|n| {
+            let t = n as f32 / RATE as f32;
+            let v = amplitude * (2.0 * PI * lo * t).sin() + hi_amp * (2.0 * PI * hi * t).sin();
+            v.round().clamp(-32768.0, 32767.0) as i16
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn detect(samples: &[i16]) -> String {
+        let mut d = DtmfDetector::new();
+        let mut out = Vec::new();
+        d.push(samples, &mut out);
+        // Flush: trailing silence lets a press end.
+        d.push(&[0; 800], &mut out);
+        out.into_iter().collect()
+    }
+
+    fn silence(ms: u32) -> Vec<i16> {
+        vec![0; (RATE * ms / 1000) as usize]
+    }
+
+    /// Deterministic white-ish noise (xorshift), peak `amp`.
+    pub(crate) fn noise(n: usize, amp: f32, seed: u32) -> Vec<i16> {
+        let mut s = seed.max(1);
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                ((s as f32 / u32::MAX as f32 * 2.0 - 1.0) * amp) as i16
+            })
+            .collect()
+    }
+
+    fn seq(keys: &str, tone_ms: u32, gap_ms: u32) -> Vec<i16> {
+        let mut v = silence(50);
+        for k in keys.chars() {
+            v.extend(synthesize(k, tone_ms, 5000.0, 0.0, 0.0));
+            v.extend(silence(gap_ms));
+        }
+        v
+    }
+
+    #[test]
+    fn every_key_once() {
+        let keys = "0123456789*#ABCD";
+        assert_eq!(detect(&seq(keys, 100, 70)), keys);
+    }
+
+    #[test]
+    fn repeated_key_needs_a_pause() {
+        assert_eq!(detect(&seq("1111", 60, 45)), "1111");
+        // A 10 ms drop-out inside one press is bridged.
+        let mut v = synthesize('5', 60, 5000.0, 0.0, 0.0);
+        v.extend(silence(10));
+        v.extend(synthesize('5', 60, 5000.0, 0.0, 0.0));
+        assert_eq!(detect(&v), "5");
+    }
+
+    #[test]
+    fn frequency_tolerance_edges() {
+        for key in "0123456789*#ABCD".chars() {
+            for err in [-0.015f32, 0.015, -0.01, 0.0, 0.01] {
+                let v = synthesize(key, 80, 5000.0, 0.0, err);
+                assert_eq!(detect(&v), key.to_string(), "key {key} err {err}");
+            }
+            for err in [-0.035f32, 0.035, -0.04, 0.04, -0.05, 0.05] {
+                let v = synthesize(key, 80, 5000.0, 0.0, err);
+                assert_eq!(detect(&v), "", "key {key} err {err} must be rejected");
+            }
+        }
+    }
+
+    #[test]
+    fn one_tone_off_frequency_is_rejected() {
+        // Row right, column 3.5 % high: not a digit.
+        let n = 640;
+        let v: Vec<i16> = (0..n)
+            .map(|i| {
+                let t = i as f32 / 8000.0;
+                (5000.0 * (2.0 * PI * 770.0 * t).sin()
+                    + 5000.0 * (2.0 * PI * 1336.0 * 1.035 * t).sin()) as i16
+            })
+            .collect();
+        assert_eq!(detect(&v), "");
+    }
+
+    #[test]
+    fn twist_limits() {
+        for twist in [-7.0f32, -4.0, 0.0, 3.0] {
+            assert_eq!(
+                detect(&synthesize('8', 80, 4000.0, twist, 0.0)),
+                "8",
+                "{twist} dB"
+            );
+        }
+        for twist in [-10.0f32, -12.0, 6.0, 8.0] {
+            assert_eq!(
+                detect(&synthesize('8', 80, 4000.0, twist, 0.0)),
+                "",
+                "{twist} dB"
+            );
+        }
+    }
+
+    #[test]
+    fn duration_limits() {
+        for key in "159#".chars() {
+            assert_eq!(
+                detect(&synthesize(key, 40, 5000.0, 0.0, 0.0)),
+                key.to_string()
+            );
+            assert_eq!(
+                detect(&synthesize(key, 45, 5000.0, 0.0, 0.0)),
+                key.to_string()
+            );
+            assert_eq!(detect(&synthesize(key, 20, 5000.0, 0.0, 0.0)), "");
+            assert_eq!(detect(&synthesize(key, 15, 5000.0, 0.0, 0.0)), "");
+        }
+        // Alignment within the 10 ms hop does not matter.
+        for lead in 0..10 {
+            let mut v = silence(lead);
+            v.extend(synthesize('2', 40, 5000.0, 0.0, 0.0));
+            assert_eq!(detect(&v), "2", "lead {lead} ms");
+        }
+    }
+
+    #[test]
+    fn level_and_noise() {
+        assert_eq!(
+            detect(&synthesize('3', 80, 200.0, 0.0, 0.0)),
+            "",
+            "too quiet"
+        );
+        assert_eq!(detect(&synthesize('3', 80, 500.0, 0.0, 0.0)), "3");
+        // Tones at 20 dB SNR over white noise still detected.
+        let t = synthesize('6', 100, 3000.0, 0.0, 0.0);
+        let n = noise(t.len(), 3000.0 * 0.1 * 1.7, 7);
+        let mixed: Vec<i16> = t.iter().zip(&n).map(|(a, b)| a + b).collect();
+        assert_eq!(detect(&mixed), "6");
+        // Noise alone, and a single tone, are not digits.
+        assert_eq!(detect(&noise(16000, 8000.0, 3)), "");
+        assert_eq!(detect(&crate::tone::sine(697.0, 8000, 8000, 8000)), "");
+        assert_eq!(detect(&crate::tone::sine(1000.0, 8000, 8000, 8000)), "");
+    }
+
+    #[test]
+    fn survives_g711() {
+        use crate::audio::g711;
+        let v = seq("147*", 80, 60);
+        let mut enc = Vec::new();
+        g711::encode_alaw(&v, &mut enc);
+        let mut dec = Vec::new();
+        g711::decode_alaw(&enc, &mut dec);
+        assert_eq!(detect(&dec), "147*");
+    }
+
+    #[test]
+    fn key_frequencies_cover_the_pad() {
+        assert_eq!(key_frequencies('5'), Some((770.0, 1336.0)));
+        assert_eq!(key_frequencies('d'), Some((941.0, 1633.0)));
+        assert_eq!(key_frequencies('x'), None);
+        assert!(synthesize('x', 100, 1.0, 0.0, 0.0).is_empty());
+    }
+}
