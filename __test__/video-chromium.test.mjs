@@ -3,6 +3,8 @@
 // with video enabled, answers the video section (receive-only), records it while
 // audio flows both ways, and `ffprobe` reads the file: codec, the browser's
 // resolution, and at least 90% of the frames the browser sent during the window.
+// With 5% of the packets to the bot dropped (nftables in the namespace), NACKs
+// are sent, RTX repairs, and the file still decodes cleanly.
 // A bot without video still rejects the section (interop-chromium-video-offer).
 // Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
 import { describe, test, before, after } from 'node:test';
@@ -20,7 +22,12 @@ import { chromiumSkipReason, startPageServer, launchChromium, evaluate } from '.
 const MIC_HZ = 700;
 const BOT_HZ = 1000;
 const WINDOW_MS = 4000;
-const ffprobeMissing = spawnSync('ffprobe', ['-version']).status === 0 ? false : 'ffprobe not installed (apt-get install ffmpeg)';
+const ffprobeMissing =
+  spawnSync('ffprobe', ['-version']).status !== 0
+    ? 'ffprobe not installed (apt-get install ffmpeg)'
+    : spawnSync('nft', ['--version']).status !== 0
+      ? 'nft not installed (apt-get install nftables)'
+      : false;
 // A missing tool fails, never skips: the reason becomes the failure.
 const missing = !kamailioAvailable()
   ? 'kamailio not installed (apt-get install kamailio kamailio-websocket-modules)'
@@ -41,6 +48,13 @@ async function untilBot(call, pred, ms, what) {
     await sleep(50);
   }
   throw new Error(`timed out after ${ms} ms: ${what}; last ${JSON.stringify(await botVideo(call))}`);
+}
+
+/** Run nft (nftables) in this network namespace; returns stdout. */
+function nft(args) {
+  const r = spawnSync('nft', args, { encoding: 'utf8', timeout: 10000 });
+  assert.equal(r.status, 0, `nft ${args.join(' ')} failed: ${r.stderr || r.error?.message} (apt-get install nftables)`);
+  return r.stdout;
 }
 
 function probe(path) {
@@ -88,11 +102,16 @@ describe('video: Chromium with a camera calls a recording bot through Kamailio',
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [codec, file, ffname] of [
-    ['vp8', 'caller.ivf', 'vp8'],
-    ['h264', 'caller.h264', 'h264'],
+  for (const [codec, file, ffname, lossPct] of [
+    ['vp8', 'caller.ivf', 'vp8', 0],
+    ['h264', 'caller.h264', 'h264', 0],
+    // Random loss on the way to the bot (nftables in the test's namespace): NACK and RTX repair it.
+    ['vp8', 'lossy.ivf', 'vp8', 5],
   ]) {
-    test(`${codec}: the bot records the browser's camera; ffprobe sees its size and >= 90% of its frames; audio both ways`, async () => {
+    const title = lossPct
+      ? `${codec} with ${lossPct}% packet loss: NACKs are sent, RTX repairs, the recording stays decodable`
+      : `${codec}: the bot records the browser's camera; ffprobe sees its size and >= 90% of its frames; audio both ways`;
+    test(title, async () => {
       const base = nativeResources();
       const calling = web.ev(() => window.sw.call('bot', { video: true }), undefined, 30000, 'browser call with video');
       const inv = await bot.nextInvite();
@@ -108,6 +127,12 @@ describe('video: Chromium with a camera calls a recording bot through Kamailio',
         assert.match(answer, /^m=video [1-9]/m, `video accepted:\n${answer}`);
         assert.match(answer, /^a=recvonly/m, 'receive-only video');
 
+        if (lossPct) {
+          const port = Number(/^m=audio (\d+) /m.exec(answer)[1]);
+          nft(['add', 'table', 'inet', 'sipwire_video_loss']);
+          nft(['add', 'chain', 'inet', 'sipwire_video_loss', 'inp', '{ type filter hook input priority 0; }']);
+          nft(['add', 'rule', 'inet', 'sipwire_video_loss', 'inp', 'udp', 'dport', String(port), 'numgen', 'random', 'mod', '100', '<', String(lossPct), 'counter', 'drop']);
+        }
         await call.recordVideo(path);
         // The recording starts at the key frame the bot asked for (PLI).
         const first = await untilBot(call, (v) => v.keyFramesReceived >= 1 && v.pliCount >= 1, 10000, 'a key frame after the PLI');
@@ -134,6 +159,15 @@ describe('video: Chromium with a camera calls a recording bot through Kamailio',
               nackCount: last.nackCount, pliCount: last.pliCount, firCount: last.firCount,
             })}; first key frame after ${first.framesReceived} frames; audio: bot ${botHeard?.toFixed(1)} Hz, page ${page.freq?.toFixed(1)} Hz`,
         );
+        if (lossPct) {
+          const dropped = Number(/packets (\d+)/.exec(nft(['list', 'table', 'inet', 'sipwire_video_loss']))?.[1] ?? 0);
+          nft(['delete', 'table', 'inet', 'sipwire_video_loss']);
+          console.log(`loss: nftables dropped ${dropped} packets; bot sent ${last.nackCount} NACKs, got ${last.retransmittedPacketsReceived} retransmissions, gave up ${last.framesDropped} frames`);
+          assert.ok(dropped > 0, 'packets were dropped');
+          assert.ok(last.nackCount > 0, 'the bot sent NACKs');
+          assert.ok(last.retransmittedPacketsReceived > 0, 'NACKed packets were retransmitted');
+          assert.ok(last.framesDropped <= 2, `${last.framesDropped} frames given up`);
+        }
         assert.equal(got.codec, ffname);
         assert.deepEqual([got.width, got.height], [s1.frameWidth, s1.frameHeight], "the file has the browser's resolution");
         assert.deepEqual([last.frameWidth, last.frameHeight], [s1.frameWidth, s1.frameHeight], 'frameWidth/frameHeight from the bitstream');

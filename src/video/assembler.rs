@@ -78,6 +78,8 @@ pub struct Assembler {
     pub frames_dropped: u64,
     /// Packets that never arrived (counted when their frame is given up).
     pub packets_lost: u64,
+    /// Packets that arrived after being NACKed (retransmissions, over RTX or not).
+    pub repaired: u64,
 }
 
 fn extend(last: Option<u64>, v: u64, bits: u32) -> u64 {
@@ -112,6 +114,7 @@ impl Assembler {
             h264: h264::Depacketizer::default(),
             frames_dropped: 0,
             packets_lost: 0,
+            repaired: 0,
         }
     }
 
@@ -144,6 +147,9 @@ impl Assembler {
         let ts = extend(self.last_ts, ts as u64, 32);
         if self.prev_end.is_some_and(|e| seq <= e) || self.done_ts.is_some_and(|d| ts <= d) {
             return; // late or duplicate
+        }
+        if self.highest.is_some_and(|h| seq < h) && self.nacked.contains(&seq) {
+            self.repaired += 1;
         }
         match self.highest {
             Some(h) if seq > h + 1 && seq - h - 1 <= MAX_NACK_GAP => {
@@ -418,6 +424,7 @@ mod tests {
         // The retransmission fills the gap: both frames come out, in order.
         f.send(103, 3000, false, vp8_frame(false, 3)[1].clone());
         assert_eq!(f.frames(), vec![(4294970296, false), (4294973296, false)]);
+        assert_eq!(f.a.repaired, 1);
     }
 
     #[test]

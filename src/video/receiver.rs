@@ -55,7 +55,8 @@ pub struct VideoStats {
     pub pli_count: u64,
     /// FIR packets sent.
     pub fir_count: u64,
-    /// Retransmissions received on the RTX payload type.
+    /// Packets that arrived after we NACKed them (on the RTX payload type,
+    /// unwrapped, or as plain retransmissions).
     pub retransmitted_packets_received: u64,
 }
 
@@ -195,7 +196,6 @@ impl VideoReceiver {
                 if pkt.payload.len() < 2 || self.ssrc.is_none() {
                     return; // padding-only probes, or nothing to repair yet
                 }
-                self.stats.retransmitted_packets_received += 1;
                 let osn = u16::from_be_bytes([pkt.payload[0], pkt.payload[1]]);
                 (pkt.payload.slice(2..), osn, p.clone())
             }
@@ -279,6 +279,7 @@ impl VideoReceiver {
         if let Some(a) = self.assembler.as_ref() {
             self.stats.frames_dropped = a.frames_dropped;
             self.stats.packets_lost = a.packets_lost;
+            self.stats.retransmitted_packets_received = a.repaired;
         }
         if self.want_key {
             self.request_key_frame(now, p);
