@@ -103,6 +103,14 @@ export declare class NativePeerConnection {
    */
   startRecording(path: string, sampleRate: number, format?: string | undefined | null, channels?: string | undefined | null): Promise<void>
   /**
+   * Record received video to `path` (IVF for VP8, Annex B for H.264),
+   * from the next key frame (asked for at once). Settles once the file is
+   * open; rejects when no video was negotiated.
+   */
+  startVideoRecording(path: string): Promise<void>
+  /** Finish the video file; resolves once everything queued is on disk. */
+  stopVideoRecording(): Promise<void>
+  /**
    * Finish the WAV file; resolves with its duration in ms once
    * everything queued is on disk (0 when nothing was recording).
    */
@@ -195,6 +203,11 @@ export interface NativeConfig {
    * offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488). @default true
    */
   allowUnencryptedMedia?: boolean
+  /**
+   * Video without transcoding; absent = audio only (video offers are
+   * answered with the video section rejected).
+   */
+  video?: NativeVideoConfig
 }
 
 /** `RTCSessionDescriptionInit`. */
@@ -268,6 +281,14 @@ export interface NativeResources {
   livePeers: number
   /** Graph ports alive: two per bridge, one per conference participant. */
   liveLinks: number
+}
+
+/** `video` constructor option. */
+export interface NativeVideoConfig {
+  /** `["vp8", "h264"]` (the default), most preferred first. */
+  codecs?: Array<string>
+  /** `"recvonly"` (default) or `"inactive"`. */
+  direction?: string
 }
 
 /** Read a WAV file: mono PCM and its rate. */

@@ -88,6 +88,26 @@ export interface RTCConfiguration {
    * that also arrives by RFC 4733 is reported once. @defaultValue true
    */
   inbandDtmf?: boolean;
+  /**
+   * Receive and record video without transcoding (sipwire extension). Absent
+   * (the default): a video section in an offer is answered with port 0 and
+   * audio goes on alone. Present: a video section bundled with the audio is
+   * answered (our offers carry one) with the listed codecs, RTX when offered,
+   * and `nack`, `nack pli`, `ccm fir` feedback; see
+   * {@link RTCPeerConnection.startVideoRecording}.
+   */
+  video?: VideoConfiguration;
+}
+
+/** Video codec names accepted in {@link VideoConfiguration.codecs}. */
+export type VideoCodecName = 'vp8' | 'h264';
+
+/** {@link RTCConfiguration.video}. */
+export interface VideoConfiguration {
+  /** Codecs accepted, most preferred first (H.264 in packetization-mode 1). @defaultValue `['vp8', 'h264']` */
+  codecs?: VideoCodecName[];
+  /** Our video direction; sending video is not supported yet. @defaultValue `'recvonly'` */
+  direction?: 'recvonly' | 'inactive';
 }
 
 /** Which optional detectors run on the received audio (see {@link RTCPeerConnection.setListening}). */
@@ -398,6 +418,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
             measureOneWayDelay: config.measureOneWayDelay,
             mediaProfile: config.mediaProfile,
             allowUnencryptedMedia: config.allowUnencryptedMedia,
+            video: config.video && { codecs: config.video.codecs, direction: config.video.direction },
           },
           dispatchNative,
         ),
@@ -711,6 +732,35 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     if (!['rx', 'tx', 'stereo', 'mixed'].includes(channels)) throw new SipwireError('ERR_INVALID_ARG', `channels must be 'rx', 'tx', 'stereo' or 'mixed', got ${JSON.stringify(channels)}`);
     const rate = options.sampleRate ?? (format === 'pcmu' || format === 'pcma' ? 8000 : 16000);
     await awaitNative(this.#native.startRecording(path, rate, format, channels));
+  }
+
+  /**
+   * Record received video to a file without transcoding: IVF for VP8 (RTP
+   * timestamps, 1/90000 time base), an Annex B `.h264` stream for H.264. The
+   * file starts at the next key frame, which is asked for at once (PLI, or
+   * FIR); lost frames are re-requested (NACK) and, when lost for good, skipped
+   * until the next key frame so the file stays decodable. Needs
+   * {@link RTCConfiguration.video} and a negotiated video section; rejects with
+   * `ERR_WAV` saying why otherwise, or naming the file when it cannot be created.
+   *
+   * ```ts
+   * import { RTCPeerConnection } from 'sipwire';
+   * const pc = new RTCPeerConnection({ video: { codecs: ['vp8'] } });
+   * // ...after the offer/answer, once connected:
+   * await pc.startVideoRecording('/tmp/caller.ivf').catch(() => {});
+   * await pc.stopVideoRecording();
+   * pc.close();
+   * ```
+   */
+  async startVideoRecording(path: string): Promise<void> {
+    this.#checkOpen();
+    await awaitNative(this.#native.startVideoRecording(path));
+  }
+
+  /** Finish the video file started by {@link startVideoRecording}; resolves once it is on disk. */
+  async stopVideoRecording(): Promise<void> {
+    if (this.#closed) return;
+    await awaitNative(this.#native.stopVideoRecording());
   }
 
   /**

@@ -64,6 +64,9 @@ pub struct PeerConfig {
     /// encryption at all, so refusing it only fails the call, and nothing
     /// here offers plain RTP unless `media_profile` says `rtp`.
     pub allow_unencrypted_media: bool,
+    /// Video (receive and record, no transcoding); `None` answers any video
+    /// section with port 0. See [`crate::video`].
+    pub video: Option<crate::video::VideoConfig>,
 }
 
 impl Default for PeerConfig {
@@ -84,6 +87,7 @@ impl Default for PeerConfig {
             measure_one_way_delay: false,
             media_profile: crate::sdp::plain::MediaProfile::WebRtc,
             allow_unencrypted_media: true,
+            video: None,
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct PeerConfigInput {
     pub media_profile: Option<String>,
     /// See [`PeerConfig::allow_unencrypted_media`]; default true.
     pub allow_unencrypted_media: Option<bool>,
+    /// `video: { codecs, direction }`; `None` = audio only.
+    pub video: Option<(Vec<String>, Option<String>)>,
 }
 
 impl PeerConfigInput {
@@ -229,6 +235,12 @@ impl PeerConfigInput {
             return Err(Error::InvalidArgument(
                 "mediaProfile \"rtp\" offers unencrypted media, which allowUnencryptedMedia: false forbids".into(),
             ));
+        }
+        if let Some((codecs, direction)) = &self.video {
+            cfg.video = Some(crate::video::VideoConfig::from_input(
+                codecs,
+                direction.as_deref(),
+            )?);
         }
         Ok(cfg)
     }

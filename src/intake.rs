@@ -45,7 +45,20 @@ pub fn chosen_telephone_event(offer: &RemoteSdp, primary: CodecKind) -> Option<&
 /// assert_eq!(err.code(), "ERR_SDP_PARSE");
 /// ```
 pub fn prepare_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<PreparedOffer> {
-    let info = sdp::normalize_remote(sdp_text, SdpKind::Offer)?;
+    prepare_offer_with(sdp_text, codecs, None)
+}
+
+/// [`prepare_offer`] for a connection that may also receive video.
+pub fn prepare_offer_with(
+    sdp_text: &str,
+    codecs: &[CodecKind],
+    video: Option<&crate::video::VideoConfig>,
+) -> Result<PreparedOffer> {
+    let info = sdp::remote::normalize_remote_with(
+        sdp_text,
+        SdpKind::Offer,
+        video.map(|v| v.codecs.as_slice()),
+    )?;
     let primary = info
         .codecs
         .iter()
@@ -82,7 +95,19 @@ pub fn prepare_offer(sdp_text: &str, codecs: &[CodecKind]) -> Result<PreparedOff
 
 /// Check and prepare a remote answer; returns it and the text for rtc.
 pub fn prepare_answer(sdp_text: &str) -> Result<(RemoteSdp, String)> {
-    let info = sdp::normalize_remote(sdp_text, SdpKind::Answer)?;
+    prepare_answer_with(sdp_text, None)
+}
+
+/// [`prepare_answer`] for a connection that offered video.
+pub fn prepare_answer_with(
+    sdp_text: &str,
+    video: Option<&crate::video::VideoConfig>,
+) -> Result<(RemoteSdp, String)> {
+    let info = sdp::remote::normalize_remote_with(
+        sdp_text,
+        SdpKind::Answer,
+        video.map(|v| v.codecs.as_slice()),
+    )?;
     let for_rtc = sdp::set_direction(&info.sdp, Direction::SendRecv);
     check_rtc_accepts(&for_rtc, SdpKind::Answer)?;
     Ok((info, for_rtc))

@@ -119,6 +119,7 @@ pub mod srflx;
 pub mod stats;
 pub mod tone;
 pub mod transport;
+pub mod video;
 pub mod wav;
 
 #[cfg(feature = "node")]

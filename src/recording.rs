@@ -69,6 +69,17 @@ enum Job {
     },
     Samples(u64, Vec<i16>),
     Finish(u64),
+    /// A byte-stream recording (video): opened like a WAV, written as given.
+    OpenBytes {
+        id: u64,
+        path: String,
+        shared: Arc<Shared>,
+        on_open: FinishCallback,
+    },
+    Bytes(u64, Vec<u8>),
+    /// Finish a byte stream; the patches (offset, bytes) are written over
+    /// the file when it is seekable (e.g. a frame count in a header).
+    FinishBytes(u64, Vec<(u64, Vec<u8>)>),
 }
 
 /// The writer pool: jobs go to `id % WRITERS`, so one recording's jobs stay in order.
@@ -312,6 +323,7 @@ fn writer(rx: Receiver<Job>) {
                 };
                 f.shared.queued.fetch_sub(1, Ordering::AcqRel);
                 let r = match &mut f.out {
+                    Out::Bytes(_) => Ok(()),
                     Out::Seekable(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
                     Out::Ogg(w) => w.write_samples(&batch).map_err(|e| e.to_string()),
                     Out::Stream(w) => {
@@ -333,9 +345,59 @@ fn writer(rx: Receiver<Job>) {
                     files.remove(&id);
                 }
             }
+            Job::OpenBytes {
+                id,
+                path,
+                shared,
+                on_open,
+            } => match crate::video::receiver::open_raw(&path) {
+                Ok(w) => {
+                    on_open(Ok(()));
+                    files.insert(
+                        id,
+                        Open {
+                            out: Out::Bytes(w),
+                            path,
+                            shared,
+                        },
+                    );
+                }
+                Err(msg) => {
+                    *shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+                    on_open(Err(msg.clone()));
+                    finish_with(&shared, Err(msg));
+                }
+            },
+            Job::Bytes(id, data) => {
+                let Some(f) = files.get_mut(&id) else {
+                    continue;
+                };
+                f.shared.queued.fetch_sub(1, Ordering::AcqRel);
+                let Out::Bytes(w) = &mut f.out else { continue };
+                if let Err(e) = w.write_all(&data) {
+                    let msg = format!("recording to {} failed: {e}", f.path);
+                    *f.shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+                    finish_with(&f.shared, Err(msg));
+                    files.remove(&id);
+                }
+            }
+            Job::FinishBytes(id, patches) => {
+                let Some(f) = files.remove(&id) else { continue };
+                let r = match f.out {
+                    Out::Bytes(w) => crate::video::receiver::finish_raw(w, &patches),
+                    _ => Ok(()),
+                };
+                finish_with(
+                    &f.shared,
+                    r.map_err(|e| format!("finishing {}: {e}", f.path)),
+                );
+            }
             Job::Finish(id) => {
                 let Some(f) = files.remove(&id) else { continue };
                 let r = match f.out {
+                    Out::Bytes(w) => {
+                        crate::video::receiver::finish_raw(w, &[]).map_err(|e| e.to_string())
+                    }
                     Out::Seekable(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
                     Out::Ogg(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
                     Out::Stream(mut w) => match w.flush() {
@@ -359,6 +421,112 @@ enum Out {
     Stream(BufWriter<File>),
     /// Ogg/Opus needs no seeking: a file or a FIFO with a reader.
     Ogg(crate::graph::ogg::OggOpusWriter<BufWriter<File>>),
+    Bytes(BufWriter<File>),
+}
+
+/// The media pipeline's end of a byte-stream (video) recording: each
+/// `write` is one queued job, so the caller batches (a frame at a time).
+pub struct ByteSink {
+    id: u64,
+    shared: Arc<Shared>,
+    finished: bool,
+    overrun_reported: bool,
+}
+
+/// Start a byte-stream recording to `path` (opened by a writer thread).
+///
+/// ```no_run
+/// let mut sink = sipwire::recording::start_bytes("/tmp/v.ivf".into(), Box::new(|_| {}));
+/// let _ = sink.write(vec![0u8; 32]);
+/// sink.finish(vec![], None);
+/// ```
+pub fn start_bytes(path: String, on_open: FinishCallback) -> ByteSink {
+    static NEXT: AtomicU64 = AtomicU64::new(1 << 48);
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let shared = Arc::new(Shared {
+        failed: Mutex::new(None),
+        dropped_by_writer: AtomicU64::new(0),
+        queued: AtomicUsize::new(0),
+        end: Mutex::new(End::default()),
+    });
+    let job = Job::OpenBytes {
+        id,
+        path,
+        shared: shared.clone(),
+        on_open,
+    };
+    if !send(id, job) {
+        *shared.failed.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some("cannot start the recording threads".into());
+    }
+    ByteSink {
+        id,
+        shared,
+        finished: false,
+        overrun_reported: false,
+    }
+}
+
+/// Frames (jobs) queued per video recording before frames are dropped.
+const QUEUE_FRAMES: usize = 600;
+
+impl ByteSink {
+    /// Queue bytes for the file.
+    pub fn write(&mut self, data: Vec<u8>) -> SinkStatus {
+        if let Some(msg) = self
+            .shared
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return SinkStatus::Failed(msg);
+        }
+        if self.finished {
+            return SinkStatus::Failed("recording already finished".into());
+        }
+        if self.shared.queued.load(Ordering::Acquire) >= QUEUE_FRAMES {
+            if !self.overrun_reported {
+                self.overrun_reported = true;
+                return SinkStatus::Overrun;
+            }
+            return SinkStatus::Ok;
+        }
+        self.shared.queued.fetch_add(1, Ordering::AcqRel);
+        send(self.id, Job::Bytes(self.id, data));
+        SinkStatus::Ok
+    }
+
+    /// Finish the file (applying `patches` when it is seekable); `done`
+    /// learns when everything queued is on disk.
+    pub fn finish(mut self, patches: Vec<(u64, Vec<u8>)>, done: Option<FinishCallback>) {
+        let shared = self.shared.clone();
+        let mut end = shared.end.lock().unwrap_or_else(|p| p.into_inner());
+        end.asked = true;
+        self.finished = true;
+        match end.result.clone() {
+            Some(r) => {
+                drop(end);
+                if let Some(done) = done {
+                    done(r);
+                }
+            }
+            None => {
+                end.callback = done;
+                drop(end);
+                send(self.id, Job::FinishBytes(self.id, patches));
+            }
+        }
+    }
+}
+
+impl Drop for ByteSink {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finished = true;
+            send(self.id, Job::FinishBytes(self.id, vec![]));
+        }
+    }
 }
 
 fn open(

@@ -178,6 +178,8 @@ pub struct PeerView<'a> {
     /// For a plain-profile call (no ICE, no DTLS): the SRTP suite (SDES) and
     /// where media latched; `None` for ICE + DTLS.
     pub plain: Option<(Option<&'static str>, Option<std::net::SocketAddr>)>,
+    /// Received video counters, when video was negotiated.
+    pub video: Option<&'a crate::video::receiver::VideoStats>,
 }
 
 impl PeerView<'_> {
@@ -305,6 +307,9 @@ pub fn report(peer: &PeerView, transport: (Vec<Value>, IceView), timestamp: f64)
                 "reportsSent": ro.reports_received,
             }));
         }
+    }
+    if let Some(v) = peer.video {
+        out.extend(crate::video::receiver::stats_entries(v, timestamp, &tid));
     }
     // The track our outbound-rtp carries (W3C RTCAudioSourceStats).
     out.push(json!({

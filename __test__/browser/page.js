@@ -511,6 +511,8 @@ window.sw = {
       remoteCandidate: pair ? all[pair.remoteCandidateId] : null,
       codecs: of('codec'),
       remoteInbound: of('remote-inbound-rtp').find((s) => s.kind === 'audio') ?? null,
+      // The fake camera's stream (framesEncoded, framesSent, frameWidth, frameHeight, codecId).
+      videoOutbound: of('outbound-rtp').find((s) => s.kind === 'video') ?? null,
     };
   },
 };

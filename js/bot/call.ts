@@ -31,7 +31,8 @@ import type {
   URI,
 } from 'sip.js';
 import { SipwireError } from '../errors';
-import type { AudioBridge, AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection } from '../peer-connection';
+import type { AudioBridge, AudioFrame, CodecName, PlayOptions, PlayResult, PlaySource, RecordingOptions, RTCDTMFToneChangeEvent, RTCPeerConnection, VideoConfiguration } from '../peer-connection';
+import type { SessionDescriptionHandlerOptions } from '../sdh/session-description-handler-options';
 import { SessionDescriptionHandler, type MediaFailureReason } from '../sdh/session-description-handler';
 import { validateOffer } from '../audio';
 import { effectivePeerConnectionConfiguration } from '../sdh/session-description-handler-factory';
@@ -498,6 +499,20 @@ export class Call extends TypedEventTarget<CallEventMap> {
     return bridge(this, other);
   }
 
+  /**
+   * Record the far end's video (IVF for VP8, Annex B for H.264) until
+   * {@link stopVideoRecording} or hangup. The call must have video enabled
+   * (`video` in the answer/invite options, or in the peer configuration).
+   */
+  async recordVideo(path: string): Promise<void> {
+    await (await this.#pc()).startVideoRecording(path);
+  }
+
+  /** Finish the video recording. */
+  async stopVideoRecording(): Promise<void> {
+    await this.peerConnection?.stopVideoRecording();
+  }
+
   /** Received audio as an async iterator of PCM batches. */
   async *audio(options?: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number }): AsyncGenerator<AudioFrame> {
     yield* (await this.#pc()).audio(options);
@@ -809,11 +824,15 @@ export interface AnswerCallOptions extends CallOptions {
    */
   allowUnencryptedMedia?: boolean;
   sessionDescriptionHandlerOptions?: SipSdhOptions;
+  /** Answer a video section (receive-only) so {@link Call.recordVideo} can record it; absent: video is rejected. */
+  video?: VideoConfiguration;
 }
 
 /**
  * Accept an incoming call, answering 488 Not Acceptable Here when its offer
  * cannot be used (SIP.js alone would send 480), and return the {@link Call}.
+ * With `video`, a video section in the offer is answered (receive-only) and
+ * {@link Call.recordVideo} records it; without, it is rejected and audio goes on.
  */
 export async function answerCall(invitation: Invitation, options: AnswerCallOptions = {}): Promise<Call> {
   const body = invitation.request.body;
@@ -830,7 +849,10 @@ export async function answerCall(invitation: Invitation, options: AnswerCallOpti
     }
   }
   const call = new Call(invitation, options);
-  await invitation.accept({ sessionDescriptionHandlerOptions: options.sessionDescriptionHandlerOptions });
+  const sdhOptions: SessionDescriptionHandlerOptions | undefined = options.video
+    ? { ...(options.sessionDescriptionHandlerOptions as SessionDescriptionHandlerOptions | undefined), video: options.video }
+    : (options.sessionDescriptionHandlerOptions as SessionDescriptionHandlerOptions | undefined);
+  await invitation.accept({ sessionDescriptionHandlerOptions: sdhOptions as SipSdhOptions | undefined });
   return call;
 }
 

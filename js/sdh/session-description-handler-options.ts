@@ -3,7 +3,7 @@
  * SDH options so existing code keeps its names.
  * @packageDocumentation
  */
-import type { RTCConfiguration } from '../peer-connection';
+import type { RTCConfiguration, VideoConfiguration } from '../peer-connection';
 
 /**
  * Factory-level configuration (`sessionDescriptionHandlerFactoryOptions`, or
@@ -35,4 +35,10 @@ export interface SessionDescriptionHandlerOptions {
   answerOptions?: object;
   /** Free-form; not used by sipwire (audio is always on). */
   constraints?: object;
+  /**
+   * Video for this call (receive and record, see {@link RTCConfiguration.video});
+   * wins over the factory's `peerConnectionConfiguration.video`. Read when the
+   * call's connection is created (its first offer or answer).
+   */
+  video?: VideoConfiguration;
 }

@@ -105,10 +105,11 @@ export class SessionDescriptionHandler
     return this.#closed;
   }
 
-  #peer(): RTCPeerConnection {
+  #peer(options?: SessionDescriptionHandlerOptions): RTCPeerConnection {
     if (this.#closed) throw new SipwireError('ERR_CLOSED', 'SessionDescriptionHandler is closed');
     if (!this.#pc) {
-      const pc = new RTCPeerConnection(this.#config.peerConnectionConfiguration ?? {});
+      const base = this.#config.peerConnectionConfiguration ?? {};
+      const pc = new RTCPeerConnection(options?.video ? { ...base, video: options.video } : base);
       pc.addEventListener('dtmf', (e) => this.dispatchEvent(new DtmfEvent(e.digit, e.method)));
       // A coded warning comes just before the `failed` it explains.
       let failure: MediaFailureReason = 'connection-failed';
@@ -156,7 +157,7 @@ export class SessionDescriptionHandler
     modifiers?: Array<SessionDescriptionHandlerModifier>,
   ): Promise<BodyAndContentType> {
     return this.#enqueue('getDescription', async () => {
-      const pc = this.#peer();
+      const pc = this.#peer(options);
       // A local offer that was never answered (SIP.js failed to send it while
       // a peer offer crossed) is stale: roll it back and make a fresh one.
       if (pc.signalingState === 'have-local-offer') await pc.setLocalDescription({ type: 'rollback' });
@@ -199,11 +200,11 @@ export class SessionDescriptionHandler
    */
   setDescription(
     sdp: string,
-    _options?: SessionDescriptionHandlerOptions,
+    options?: SessionDescriptionHandlerOptions,
     modifiers?: Array<SessionDescriptionHandlerModifier>,
   ): Promise<void> {
     return this.#enqueue('setDescription', async () => {
-      const pc = this.#peer();
+      const pc = this.#peer(options);
       let type: 'offer' | 'answer';
       if (pc.signalingState === 'stable') type = 'offer';
       else if (pc.signalingState === 'have-local-offer') {

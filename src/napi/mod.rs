@@ -118,6 +118,18 @@ pub struct NativeConfig {
     /// Accept and offer unencrypted media (RTP/AVP); `false` answers such
     /// offers with `ERR_UNSUPPORTED_PROFILE` (SIP: 488). @default true
     pub allow_unencrypted_media: Option<bool>,
+    /// Video without transcoding; absent = audio only (video offers are
+    /// answered with the video section rejected).
+    pub video: Option<NativeVideoConfig>,
+}
+
+/// `video` constructor option.
+#[napi(object)]
+pub struct NativeVideoConfig {
+    /// `["vp8", "h264"]` (the default), most preferred first.
+    pub codecs: Option<Vec<String>>,
+    /// `"recvonly"` (default) or `"inactive"`.
+    pub direction: Option<String>,
 }
 
 /// `RTCSessionDescriptionInit`.
@@ -249,6 +261,7 @@ impl NativePeerConnection {
                 measure_one_way_delay: c.measure_one_way_delay,
                 media_profile: c.media_profile,
                 allow_unencrypted_media: c.allow_unencrypted_media,
+                video: c.video.map(|v| (v.codecs.unwrap_or_default(), v.direction)),
             },
         };
         let cfg = input.validate().map_err(to_napi)?;
@@ -524,6 +537,38 @@ impl NativePeerConnection {
                 log::warn!("start_recording: {e}");
             }
         });
+        Ok(promise)
+    }
+
+    /// Record received video to `path` (IVF for VP8, Annex B for H.264),
+    /// from the next key frame (asked for at once). Settles once the file is
+    /// open; rejects when no video was negotiated.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn start_video_recording<'e>(&self, env: &'e Env, path: String) -> Result<Object<'e>> {
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, now| {
+            match peer {
+                Some(p) => p.start_video_recording(now, path, done),
+                None => done(Err("the connection is closed".into())),
+            }
+            None
+        }));
+        Ok(promise)
+    }
+
+    /// Finish the video file; resolves once everything queued is on disk.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop_video_recording<'e>(&self, env: &'e Env) -> Result<Object<'e>> {
+        let (deferred, promise): (Deferred<()>, Object<'e>) = env.create_deferred()?;
+        let done = settle_with(deferred);
+        self.handle.with(Box::new(move |peer, _| {
+            match peer {
+                Some(p) => p.stop_video_recording(done),
+                None => done(Ok(())),
+            }
+            None
+        }));
         Ok(promise)
     }
 

@@ -92,7 +92,8 @@ impl Peer {
         offer: Option<&RemoteSdp>,
         is_answer: bool,
     ) -> String {
-        sdp::rewrite_local(sdp_text, &self.local_rewrite(Some(dir), offer, is_answer))
+        let out = sdp::rewrite_local(sdp_text, &self.local_rewrite(Some(dir), offer, is_answer));
+        self.video_direction(out, offer)
     }
 
     /// W3C `setLocalDescription`; `None` = implicit (create per state).
@@ -140,6 +141,7 @@ impl Peer {
                 // What we send is what our answer lists, not everything offered.
                 let ours = sdp::normalize_remote(&desc.sdp, SdpKind::Answer).ok();
                 self.apply_negotiation(ours.as_ref().unwrap_or(&info), &info, dir)?;
+                self.apply_video(&info);
                 self.remote_info = Some(info);
                 self.remote = self.pending_remote.take();
                 self.local = Some(desc);
@@ -169,8 +171,11 @@ impl Peer {
             }
             SdpType::Offer => {
                 // The same checks as validate_offer (crate::intake).
-                let intake::PreparedOffer { info, for_rtc } =
-                    intake::prepare_offer(&desc.sdp, &self.cfg.codecs)?;
+                let intake::PreparedOffer { info, for_rtc } = intake::prepare_offer_with(
+                    &desc.sdp,
+                    &self.cfg.codecs,
+                    self.cfg.video.as_ref(),
+                )?;
                 self.warn_skipped(&info);
                 self.build_transport(now, Some(&info))?;
                 self.engine()?
@@ -180,7 +185,9 @@ impl Peer {
                 self.set_signaling(next);
             }
             SdpType::Answer | SdpType::Pranswer => {
-                let (info, for_rtc) = intake::prepare_answer(&desc.sdp)?;
+                let (info, for_rtc) =
+                    intake::prepare_answer_with(&desc.sdp, self.cfg.video.as_ref())?;
+                self.apply_video(&info);
                 self.warn_skipped(&info);
                 self.engine()?
                     .set_remote(now, true, for_rtc, &info.fingerprints)?;

@@ -35,6 +35,7 @@ mod plain;
 mod rtcp_schedule;
 pub mod signaling;
 mod teardown;
+mod video;
 
 pub use crate::transport::Transmit;
 pub use negotiation::{answer_direction, validate_offer};
@@ -141,6 +142,8 @@ pub struct Peer {
     /// Set when this call runs RTP/AVP or SDES-SRTP instead of ICE + DTLS
     /// (see `plain`); its transport is then the one [`wire`] returns.
     plain: Option<plain::PlainState>,
+    /// The video receive pipeline, when video is enabled and negotiated.
+    video: Option<crate::video::receiver::VideoReceiver>,
 }
 
 /// The media-facing side of the transport: what media and RTCP code use, so
@@ -226,6 +229,7 @@ impl Peer {
             pending_dns,
             identity,
             plain: None,
+            video: None,
         }
     }
 
@@ -277,6 +281,7 @@ impl Peer {
             &self.cfg,
             &self.identity,
             &codecs,
+            remote_offer.map(|o| o.video.as_ref()),
             remote_offer.and_then(|o| o.setup),
             self.media.ssrc(),
             &self.candidates,
@@ -444,6 +449,9 @@ impl Peer {
             next = self.media.next_packet();
         }
         self.send_rtcp_if_due(now);
+        if self.video.is_some() {
+            self.video_step(now, true);
+        }
         if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
             if let Some(t) = wire(&mut self.transport, &mut self.plain) {
                 t.refresh_timeout();
@@ -497,6 +505,14 @@ impl Peer {
         while let Some(m) = t.poll_media() {
             match m {
                 MediaIn::Rtp(pkt) => {
+                    if let Some(v) = self
+                        .video
+                        .as_mut()
+                        .filter(|v| v.owns(pkt.header.payload_type))
+                    {
+                        v.on_rtp(now, &pkt);
+                        continue;
+                    }
                     if let Some(u) = recv_unix {
                         self.media.record_send_time(&pkt, u);
                     }
@@ -514,6 +530,9 @@ impl Peer {
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;
+        if self.video.is_some() {
+            self.video_step(now, false);
+        }
         // A plain peer's RTCP BYE has no ICE to probe: its SIP BYE (or
         // rtpTimeout) ends the call.
         if bye && self.plain.is_none() {
@@ -561,6 +580,7 @@ impl Peer {
             connection_state: &self.connection_state,
             candidates: &self.candidates,
             plain: self.plain_transport_info(),
+            video: self.video.as_ref().map(|v| v.stats()),
         };
         crate::stats::report(&view, transport, timestamp_ms)
     }

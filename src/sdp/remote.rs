@@ -88,6 +88,9 @@ pub struct RemoteSdp {
     /// What was ignored, for `warning` events: `"[code] text"`, at most
     /// [`limits::MAX_SKIP_WARNINGS`] + 3 entries.
     pub warnings: Vec<String>,
+    /// The video section kept (only when video is enabled, see
+    /// [`normalize_remote_with`]); it follows the audio section in `sdp`.
+    pub video: Option<crate::video::sdp::RemoteVideo>,
 }
 
 const DIRECTIONS: [&str; 4] = ["sendrecv", "sendonly", "recvonly", "inactive"];
@@ -580,6 +583,18 @@ fn filter_codecs(audio: &mut MediaSection, what: &str) -> Result<Vec<RemoteCodec
 /// section has a non-zero port; [`SdpError::UnsupportedProfile`] if audio is
 /// not DTLS-SRTP; [`SdpError::NoCommonCodec`] if no opus/G722/PCMU/PCMA/G729 is offered.
 pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError> {
+    normalize_remote_with(sdp, kind, None)
+}
+
+/// [`normalize_remote`], also keeping the first active video section after
+/// the audio one when `video` lists codecs and the section is bundled with
+/// audio and offers one of them (see [`crate::video::sdp`]). A video
+/// section not kept is rejected like any other.
+pub fn normalize_remote_with(
+    sdp: &str,
+    kind: SdpKind,
+    video: Option<&[crate::video::VideoCodec]>,
+) -> Result<RemoteSdp, SdpError> {
     let what = kind.as_str();
     limits::check_size(sdp, what)?;
     let mut doc = Sdp::parse(sdp)?;
@@ -613,9 +628,23 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
 
     let mut rejected_sections = Vec::new();
     let mut audio = None;
+    let video_index = video.and_then(|_| {
+        crate::video::sdp::bundled_video_index(&doc.session, &doc.media, audio_index)
+    });
+    let mut video_section = None;
     for (index, m) in std::mem::take(&mut doc.media).into_iter().enumerate() {
+        let kept = match video {
+            Some(codecs) if Some(index) == video_index => {
+                let mut cut = m.clone();
+                let payloads = crate::video::sdp::filter_section(&mut cut, codecs);
+                (!payloads.is_empty()).then_some((index, cut, payloads))
+            }
+            _ => None,
+        };
         if index == audio_index {
             audio = Some(m);
+        } else if let Some(k) = kept {
+            video_section = Some(k);
         } else {
             rejected_sections.push(RejectedSection {
                 index,
@@ -815,7 +844,41 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
         .or_else(|| doc.session_line('c'))
         .and_then(connection_address);
     let audio_port = audio.port_number();
+    let mut kept_video = None;
+    if let Some((index, mut m, payloads)) = video_section {
+        let vmid = m.attr("mid").map(|v| v.trim().to_string());
+        match vmid.filter(|v| !v.is_empty() && *v != mid) {
+            Some(vmid) => {
+                limits::check_lines(m.lines.len(), "video section", what)?;
+                let direction = crate::video::sdp::finish_section(&mut m, &audio);
+                doc.session.remove_attrs("group");
+                doc.session
+                    .push_attr("group", Some(&format!("BUNDLE {mid} {vmid}")));
+                kept_video = Some((
+                    m,
+                    crate::video::sdp::RemoteVideo {
+                        index,
+                        mid: vmid,
+                        payloads,
+                        direction,
+                    },
+                ));
+            }
+            None => rejected_sections.push(RejectedSection {
+                index,
+                mid: None,
+                fmt: m.fmts.join(" "),
+                media: m.media,
+                proto: m.proto,
+            }),
+        }
+    }
+    rejected_sections.sort_by_key(|r| r.index);
     doc.media.push(audio);
+    let video = kept_video.map(|(m, v)| {
+        doc.media.push(m);
+        v
+    });
 
     Ok(RemoteSdp {
         sdp: doc.to_sdp_string(),
@@ -837,6 +900,7 @@ pub fn normalize_remote(sdp: &str, kind: SdpKind) -> Result<RemoteSdp, SdpError>
         fingerprints,
         dropped_candidates,
         warnings,
+        video,
     })
 }
 

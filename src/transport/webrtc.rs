@@ -54,11 +54,15 @@ pub struct WebRtcTransport {
 
 impl WebRtcTransport {
     /// Build the engine with `codecs`, our SSRC and our host candidates.
+    /// With video configured, `answering_video` is `None` when we will offer
+    /// (a receive-only video transceiver is added), else the video section
+    /// kept from the offer we answer, if any (its payload types are registered).
     /// `remote_setup` is the offer's `a=setup` when we answer.
     pub fn new(
         cfg: &PeerConfig,
         identity: &crate::identity::Identity,
         codecs: &[EngineCodec],
+        answering_video: Option<Option<&crate::video::sdp::RemoteVideo>>,
         remote_setup: Option<Setup>,
         ssrc: u32,
         candidates: &[String],
@@ -78,6 +82,9 @@ impl WebRtcTransport {
                 c.fmtp.clone(),
                 c.pt,
             )?;
+        }
+        if let Some(v) = &cfg.video {
+            crate::video::negotiate::register(&mut me, answering_video.flatten(), v)?;
         }
         if cfg.measure_one_way_delay {
             // rtc then offers the extmap, and answers it only when offered.
@@ -142,6 +149,9 @@ impl WebRtcTransport {
             }],
         );
         let sender = pc.add_track(track)?;
+        if answering_video.is_none() && cfg.video.is_some() {
+            crate::video::negotiate::add_transceiver(&mut pc)?;
+        }
         for c in candidates {
             pc.add_local_candidate(RTCIceCandidateInit {
                 candidate: c.clone(),

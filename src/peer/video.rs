@@ -1,0 +1,96 @@
+//! The peer's video hooks: which receiver the negotiation calls for, the
+//! video direction in our descriptions, and recording. The pipeline itself is
+//! [`crate::video`]; with no `video` in the configuration none of this runs.
+
+use super::{Peer, PeerEvent};
+use crate::sdp::{Direction, RemoteSdp};
+use crate::video::receiver::{VideoEvent, VideoReceiver};
+use std::time::Instant;
+
+impl Peer {
+    /// The video direction in a local description we produce: what the
+    /// configuration wants, limited by the offer when answering.
+    pub(super) fn video_direction(&self, sdp: String, offer: Option<&RemoteSdp>) -> String {
+        let Some(v) = &self.cfg.video else { return sdp };
+        let dir: Direction = match offer.map(|o| o.video.as_ref()) {
+            None => v.direction,
+            Some(None) => return sdp,
+            Some(Some(rv)) => crate::video::negotiate::answer_direction(v, rv.direction),
+        };
+        crate::video::negotiate::set_direction(&sdp, dir)
+    }
+
+    /// Video negotiated (or renegotiated): keep, replace or drop the receiver.
+    pub(super) fn apply_video(&mut self, info: &RemoteSdp) {
+        let wanted = match (&self.cfg.video, &info.video) {
+            (Some(cfg), Some(v)) if cfg.direction.has_recv() && v.direction.has_send() => {
+                Some(v.payloads.clone())
+            }
+            _ => None,
+        };
+        match wanted {
+            Some(p)
+                if self
+                    .video
+                    .as_ref()
+                    .is_some_and(|v| v.payloads() == p.as_slice()) => {}
+            Some(p) => self.video = Some(VideoReceiver::new(p, self.media.ssrc())),
+            None => self.video = None,
+        }
+    }
+
+    /// Video housekeeping: lost frames (on ticks), feedback out, events up.
+    pub(super) fn video_step(&mut self, now: Instant, tick: bool) {
+        let Some(v) = self.video.as_mut() else { return };
+        if tick {
+            v.tick(now);
+        }
+        for e in v.take_events() {
+            self.events.push_back(match e {
+                VideoEvent::RecordingFailed(message) => PeerEvent::CodedWarning {
+                    code: "recording-failed",
+                    message,
+                },
+                VideoEvent::RecordingOverrun => PeerEvent::CodedWarning {
+                    code: "recording-overrun",
+                    message: "the video recording falls behind; frames are dropped".into(),
+                },
+            });
+        }
+        if let (Some(pkts), Some(t)) = (v.poll_rtcp(), super::wire(&mut self.transport, &mut self.plain)) {
+            t.send_rtcp(now, pkts);
+        }
+    }
+
+    /// The video receive pipeline, when video was negotiated.
+    pub fn video(&self) -> Option<&VideoReceiver> {
+        self.video.as_ref()
+    }
+
+    /// Start recording received video to `path` (IVF for VP8, Annex B for
+    /// H.264); `on_open` settles once the file is open, or with the reason
+    /// it cannot be (no video negotiated, the path cannot be opened).
+    pub fn start_video_recording(
+        &mut self,
+        now: Instant,
+        path: String,
+        on_open: crate::media::FinishCallback,
+    ) {
+        let Some(v) = self.video.as_mut() else {
+            on_open(Err(
+                "no video negotiated: enable `video` in the configuration, and the far end must send video".into(),
+            ));
+            return;
+        };
+        v.start_recording(now, crate::recording::start_bytes(path, on_open));
+        self.video_step(now, false);
+    }
+
+    /// Finish the video recording; `done` settles once it is on disk.
+    pub fn stop_video_recording(&mut self, done: crate::media::FinishCallback) {
+        match self.video.as_mut() {
+            Some(v) => v.stop_recording(Some(done)),
+            None => done(Ok(())),
+        }
+    }
+}
