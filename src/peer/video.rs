@@ -57,7 +57,10 @@ impl Peer {
                 },
             });
         }
-        if let (Some(pkts), Some(t)) = (v.poll_rtcp(), super::wire(&mut self.transport, &mut self.plain)) {
+        if let (Some(pkts), Some(t)) = (
+            v.poll_rtcp(),
+            super::wire(&mut self.transport, &mut self.plain),
+        ) {
             t.send_rtcp(now, pkts);
         }
     }

@@ -54,20 +54,21 @@ pub struct WebRtcTransport {
 
 impl WebRtcTransport {
     /// Build the engine with `codecs`, our SSRC and our host candidates.
-    /// With video configured, `answering_video` is `None` when we will offer
-    /// (a receive-only video transceiver is added), else the video section
-    /// kept from the offer we answer, if any (its payload types are registered).
-    /// `remote_setup` is the offer's `a=setup` when we answer.
+    /// `remote_offer` is the offer we answer, `None` when we will offer.
+    /// With video configured and no offer, a receive-only video transceiver
+    /// is added; when answering, the offer's video payload types are
+    /// registered. The offer's `a=setup` picks our DTLS role.
     pub fn new(
         cfg: &PeerConfig,
         identity: &crate::identity::Identity,
         codecs: &[EngineCodec],
-        answering_video: Option<Option<&crate::video::sdp::RemoteVideo>>,
-        remote_setup: Option<Setup>,
+        remote_offer: Option<&crate::sdp::RemoteSdp>,
         ssrc: u32,
         candidates: &[String],
         now: Instant,
     ) -> Result<Self> {
+        let answering_video = remote_offer.map(|o| o.video.as_ref());
+        let remote_setup = remote_offer.and_then(|o| o.setup);
         let mut me = MediaEngine::default();
         for c in codecs {
             let mime = match c.kind {
