@@ -21,7 +21,7 @@ const COLORS = {
 export function renderTable(results) {
   const head = ['stack', 'N', 'status', 'setup p50/p95 ms', 'CPU ms/call-s', 'ELU', 'RSS MB/call', 'recv/sent (loss %)', 'UDP drops', 'send %', 'delay p50/p99 ms', 'jitter p50/p99 ms', 'thr/fd per call'];
   const rows = results
-    .filter((r) => r.status !== 'skipped-budget')
+    .filter((r) => r.status !== 'skipped-budget' && r.stack !== 'sipp-load')
     .map((r) => [
       r.stack,
       r.n,
@@ -38,6 +38,35 @@ export function renderTable(results) {
       r.threadsPerCall != null ? `${f(r.threadsPerCall, 1)}/${f(r.fdsPerCall, 1)}` : 'n/a',
     ]);
   return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+}
+
+/** The SIPp load run (bench/sipp-load.mjs), if the sweep had one. */
+export function renderSippLoad(results) {
+  const r = results.find((x) => x.stack === 'sipp-load');
+  if (!r) return '';
+  if (r.status === 'skipped-budget') return 'SIPp load run: skipped (time budget).';
+  const head = ['concurrent calls (avg/min)', 'status', 'bot CPU, cores', 'CPU per call, % of one core', 'call rate held (offered), calls/s', 'calls ok/failed', 'setup mean ms', 'RTP in/out pps per call (min in)', 'loss %', 'bot UDP drops', 'bot RSS MB', 'SIPp CPU % of a core'];
+  const row = [
+    `${f(r.avgLive, 0)}/${r.minLive ?? 'n/a'}`,
+    r.status + (r.error ? ` (${r.error.split('\n')[0]})` : ''),
+    f(r.cpuCores, 3),
+    f(r.cpuPctPerCall, 3),
+    `${f(r.heldRate, 2)} (${f(r.offeredRate, 2)})`,
+    `${r.successfulCalls ?? 'n/a'}/${r.failedCalls ?? 'n/a'}`,
+    f(r.setupMeanMs, 1),
+    `${f(r.recvPpsPerCall, 1)}/${f(r.sentPpsPerCall, 1)} (${f(r.minRecvPps, 1)})`,
+    f(r.lossPct, 3),
+    r.botUdpDrops ?? 'n/a',
+    r.rssMB ?? 'n/a',
+    f(r.sippCpuPctOfCore, 1),
+  ];
+  return [
+    `SIPp UAC → bot over SIP/UDP, RTP/AVP PCMU: ${r.calls} concurrent calls of ${r.holdS} s (${r.totalCalls} calls), bot loops a tone and records to /dev/null in Rust; ${r.windowS} s steady-state window. Anchor: SiphonAI reports 0.65% of a core per call at 200 concurrent calls.`,
+    '',
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    `| ${row.join(' | ')} |`,
+  ].join('\n');
 }
 
 const clean = (results, stack) => results.filter((r) => r.stack === stack && r.status === 'clean');
@@ -65,6 +94,8 @@ export function targets(results) {
   lines.push(nd ? `| PCMU bot CPU ≤ 0.75x node-datachannel | ${f(nd.ratio, 2)}x at N=${nd.n} (${f(nd.a, 2)} vs ${f(nd.b, 2)} ms; ${nd.all}) | ${verdict(nd.ratio <= 0.75)} |` : '| PCMU bot CPU ≤ 0.75x node-datachannel | no common clean N | — |');
   const wr = cpuRatio(results, 'sipwire-bot-pcmu', 'wrtc-pcmu');
   lines.push(wr ? `| PCMU bot CPU ≤ 0.25x wrtc (PCMU) | ${f(wr.ratio, 2)}x at N=${wr.n} (${f(wr.a, 2)} vs ${f(wr.b, 2)} ms; ${wr.all}) | ${verdict(wr.ratio <= 0.25)} |` : '| PCMU bot CPU ≤ 0.25x wrtc | no common clean N | — |');
+  const rtp = cpuRatio(results, 'sipwire-bot-rtp', 'sipwire-bot-pcmu');
+  if (rtp) lines.push(`| (info) plain RTP/AVP bot vs WebRTC (DTLS-SRTP) bot, PCMU | ${f(rtp.ratio, 2)}x at N=${rtp.n} (${f(rtp.a, 2)} vs ${f(rtp.b, 2)} ms; ${rtp.all}) | — |`);
   const idle = cpuRatio(results, 'sipwire-idle-pcmu', 'node-datachannel');
   if (idle) lines.push(`| (info) transport only: sipwire idle PCMU vs node-datachannel | ${f(idle.ratio, 2)}x at N=${idle.n} (${f(idle.a, 2)} vs ${f(idle.b, 2)} ms) | — |`);
   const big = results.filter((r) => r.stack === 'sipwire-bot-pcmu' && r.n >= 500 && r.sent != null).sort((a, b) => a.n - b.n)[0];
@@ -166,6 +197,10 @@ A stack stops at its first unclean N (loss > 0.5%, setup failure, send rate < 98
 ## Results
 
 ${renderTable(results)}
+
+## SIPp load
+
+${renderSippLoad(results) || 'not run'}
 
 ## Targets
 

@@ -5,6 +5,7 @@
 // table and write results/{results.json,report.md,chart.svg}.
 //
 //   node bench/run.mjs [--quick] [--stacks a,b] [--n 1,10,50] [--d 6] [--budget 600]
+//                      [--sipp-calls 200] [--sipp-hold 20] [--sipp-window 10]
 //
 // Everything runs in a private network namespace holding only `lo` (re-exec
 // under `unshare -n`, or `unshare -rn` when not root), so the stacks can only
@@ -14,12 +15,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, peersDir } from './stacks/common.mjs';
-import { renderTable, writeReport } from './report.mjs';
+import { renderTable, renderSippLoad, writeReport } from './report.mjs';
+import { runSippLoad } from './sipp-load.mjs';
 
 const ALL_STACKS = [
   // Order = priority when the time budget runs out: the target comparisons first.
   'sipwire-bot-pcmu',
   'sipwire-bot-rtp',
+  // Not an N sweep: SIPp places --sipp-calls concurrent calls over SIP/UDP to a bot process
+  // (bench/sipp-load.mjs): CPU per call and the call rate held.
+  'sipp-load',
   'node-datachannel',
   'wrtc-pcmu',
   'sipwire-bot-opus',
@@ -119,6 +124,16 @@ console.log(`sipwire bench: stacks=${stacks.join(',')} N=${ns.join(',')} D=${D}s
 const started = Date.now();
 const results = [];
 for (const stack of stacks) {
+  if (stack === 'sipp-load') {
+    if ((Date.now() - started) / 1000 > budgetS) {
+      results.push({ stack, status: 'skipped-budget' });
+      console.log(`[${stack}] skipped: time budget of ${budgetS}s used`);
+    } else {
+      const calls = Number(opt('sipp-calls', quick ? 50 : 200));
+      results.push(await runSippLoad({ calls, hold: Number(opt('sipp-hold', 20)), window: Number(opt('sipp-window', 10)) }));
+    }
+    continue;
+  }
   for (const n of ns) {
     if ((Date.now() - started) / 1000 > budgetS) {
       results.push({ stack, n, status: 'skipped-budget' });
@@ -150,5 +165,6 @@ const meta = {
 };
 writeFileSync(join(outDir, 'results.json'), JSON.stringify({ meta, results }, null, 2));
 console.log('\n' + renderTable(results));
+if (results.some((r) => r.stack === 'sipp-load')) console.log('\n' + renderSippLoad(results));
 writeReport({ meta, results }, outDir);
 console.log(`\nwrote ${join(outDir, 'report.md')}, chart.svg, results.json (${meta.totalS} s)`);
