@@ -1,6 +1,6 @@
 // A real softphone, baresip (Debian baresip-core), against a sipwire bot over SIP/UDP
 // directly (no proxy), with the plain media profiles: RTP/AVP (PCMU, PCMA) and RTP/SAVP
-// keyed by SDES (baresip's srtp module, mediaenc=srtp-mand). Each way: the bot calls
+// keyed by SDES (baresip's srtp module, mediaenc=srtp-mand), and G.722 over RTP/AVP. Each way: the bot calls
 // baresip and baresip calls the bot; tones both ways (baresip plays a WAV through aufile,
 // the bot detects it; the bot's tone is found in what baresip decoded, dumped by sndfile),
 // RFC 4733 both ways, hold/resume by re-INVITE, BYE from each side. Policy: a plain-RTP
@@ -147,6 +147,24 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       assert.equal(stats.find((s) => s.type === "codec")?.mimeType, "audio/PCMA");
       assert.ok(!stats.some((s) => s.type === "candidate-pair" || s.type === "certificate"), "no ICE/DTLS stats entries");
       await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: true, mark: "PCMA baresip->bot" });
+    }));
+
+  test("RTP/AVP G.722: the bot calls baresip; tones both ways, DTMF, hold/unhold by the bot, BYE from baresip", () =>
+    withPeers({ baresip: { codecs: "G722/16000/1", modules: ["g722.so"] }, pc: { mediaProfile: "rtp", codecs: ["g722"] } }, async ({ bs, bot }) => {
+      const call = await botCallsBaresip({ bs, bot });
+      // RFC 3551: G.722 is 16 kHz audio on an 8000 Hz RTP clock, static payload type 9.
+      assert.match(call.peerConnection?.localDescription?.sdp ?? "", /m=audio \d+ RTP\/AVP 9 101[\s\S]*a=rtpmap:9 G722\/8000/);
+      const codec = [...(await call.stats()).values()].find((s) => s.type === "codec");
+      assert.equal(codec?.mimeType, "audio/G722");
+      await exercise({ bs, call, heldBy: "bot", baresipHangsUp: true, mark: "G.722 bot->baresip" });
+    }));
+
+  test("RTP/AVP G.722: baresip calls the bot (default codecs); tones, DTMF, hold/resume by baresip, BYE from the bot", () =>
+    withPeers({ baresip: { codecs: "G722/16000/1,PCMU/8000/1", modules: ["g722.so"] }, pc: {} }, async ({ bs, bot }) => {
+      const call = await baresipCallsBot({ bs, bot });
+      // The bot's default order puts G.722 before G.711: it answers with 9.
+      assert.match(call.peerConnection?.localDescription?.sdp ?? "", /m=audio \d+ RTP\/AVP 9[ \r]/);
+      await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: false, mark: "G.722 baresip->bot" });
     }));
 
   test("SDES (srtp-mand): the bot calls baresip; tones, DTMF, hold, BYE from the bot", () =>

@@ -64,16 +64,19 @@ export function readPcmWav(file) {
 }
 
 /**
- * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, rtcpMux?: boolean }} [opts]
+ * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, modules?: string[], rtcpMux?: boolean }} [opts]
+ *   `modules`: extra baresip modules to load (e.g. "g722.so").
  */
-export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", rtcpMux = false, registrar } = {}) {
+export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], rtcpMux = false, registrar } = {}) {
   if (!existsSync(BARESIP_BIN)) throw new Error(`baresip is not installed (${BARESIP_BIN} missing): apt-get install baresip-core`);
   const dir = mkdtempSync(join(tmpdir(), "sipwire-baresip-"));
   const sipPort = await freePort();
   const ctrlPort = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 20000) * 2;
   const source = join(dir, "tone.wav");
-  sineWav(source, toneHz, 8000, 120);
+  // G.722 is 16 kHz audio: baresip 1.0 does not resample, so source and codec rates match.
+  const srate = /G722/i.test(codecs) ? 16000 : 8000;
+  sineWav(source, toneHz, srate, 120);
   writeFileSync(join(dir, "config"), [
     "poll_method epoll",
     "net_interface 127.0.0.1",
@@ -83,7 +86,7 @@ export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, c
     `audio_source aufile,${source}`,
     "audio_player aufile,none",
     "audio_alert aufile,none",
-    "audio_srate 8000",
+    `audio_srate ${srate}`,
     "audio_channels 1",
     `rtp_ports ${rtpBase}-${rtpBase + 40}`,
     `rtcp_mux ${rtcpMux ? "yes" : "no"}`,
@@ -93,6 +96,7 @@ export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, c
     "module aufile.so",
     "module sndfile.so",
     "module srtp.so",
+    ...modules.map((m) => `module ${m}`),
     "module_app account.so",
     "module_app menu.so",
     "module_app ctrl_tcp.so",
