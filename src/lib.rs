@@ -14,7 +14,7 @@
 //! | binding | `napi` (feature `node`): `events`, `audio` | JS <-> core translation, typed events and states, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
 //! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown, plain-profile calls), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
-//! | transport | [`transport`] ([`transport::webrtc`], [`transport::plain`]), [`plain_rtp`], [`sdes`], [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, plain RTP and SDES-SRTP without ICE, DTLS fingerprint check, hang-up detection |
+//! | transport | [`transport`] ([`transport::webrtc`], [`transport::plain`]), [`plain_rtp`], [`sdes`], [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`], [`ice_lite`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, plain RTP and SDES-SRTP without ICE (ICE-lite when the offer has ICE), DTLS fingerprint check, hang-up detection |
 //! | media | [`media`], [`dtmf`], [`rtcp`], [`delay`], [`graph`] | the per-call pipeline on the 20 ms tick; between calls: two-sided recordings, bridges (SPSC frame queues across shards), conferences |
 //! | building blocks | [`audio`], [`sdp`], [`tone`], [`wav`], [`error`] | pure DSP, SDP model and normalisation, WAV codec, error codes |
 //!
@@ -103,6 +103,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod graph;
 pub mod hangup;
+pub mod ice_lite;
 pub mod identity;
 pub mod intake;
 pub mod listen;

@@ -143,6 +143,21 @@ impl PlainRtp {
         Some(a)
     }
 
+    /// An ICE check nominated `addr` for RTP (`component` 1) or RTCP (2):
+    /// send there from now on. Checks are authenticated (our ICE password),
+    /// so this overrides a latch at once (see [`crate::ice_lite`]).
+    pub fn nominate(&mut self, now: Instant, component: u16, addr: SocketAddr) {
+        let l = Some(Latch { addr, last: now });
+        if component == 2 {
+            self.rtcp_latch = l;
+        } else {
+            if self.rtp_latch.is_none_or(|x| x.addr != addr) {
+                log::debug!("plain RTP: ICE nominated {addr}");
+            }
+            self.rtp_latch = l;
+        }
+    }
+
     /// The source media is latched to, if any.
     pub fn latched(&self) -> Option<SocketAddr> {
         self.rtp_latch.map(|l| l.addr)

@@ -64,10 +64,11 @@ export function readPcmWav(file) {
 }
 
 /**
- * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, modules?: string[], rtcpMux?: boolean }} [opts]
- *   `modules`: extra baresip modules to load (e.g. "g722.so").
+ * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, modules?: string[], accountParams?: string[], rtcpMux?: boolean }} [opts]
+ *   `modules`: extra baresip modules to load (e.g. "g722.so", "ice.so"); `accountParams`: more
+ *   `key=value` account parameters (e.g. "medianat=ice").
  */
-export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], rtcpMux = false, registrar } = {}) {
+export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], accountParams = [], rtcpMux = false, registrar } = {}) {
   if (!existsSync(BARESIP_BIN)) throw new Error(`baresip is not installed (${BARESIP_BIN} missing): apt-get install baresip-core`);
   const dir = mkdtempSync(join(tmpdir(), "sipwire-baresip-"));
   const sipPort = await freePort();
@@ -106,6 +107,7 @@ export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, c
   ].join("\n"));
   const params = [`answermode=manual`, `audio_codecs=${codecs}`];
   if (mediaenc) params.push(`mediaenc=${mediaenc}`);
+  params.push(...accountParams);
   // With `registrar` ({ domain, proxy }): registers as name@domain through that outbound proxy.
   if (registrar) params.push(`outbound="${registrar.proxy}"`, "regint=60");
   else params.push("regint=0");

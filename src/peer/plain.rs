@@ -7,13 +7,16 @@
 //! Which calls take this path: an offer whose audio is `RTP/AVP(F)` or
 //! `RTP/SAVP(F)` with `a=crypto` and no fingerprint (answering picks the
 //! offer's profile), or our own offer when `mediaProfile` is `rtp`/`sdes`.
-//! Once a call is plain it stays plain (re-INVITEs included).
+//! Once a call is plain it stays plain (re-INVITEs included). An offer with
+//! ICE but no DTLS is answered as ICE-lite ([`crate::ice_lite`]); our own
+//! offers carry no ICE.
 
 use super::gathering::GatherState;
 use super::negotiation::{self, answer_direction, intersect, parse_direction};
 use super::{Description, Peer, PeerEvent, SdpType, SignalingState};
 use crate::audio::codec::CodecKind;
 use crate::error::{Error, Result};
+use crate::ice_lite::{IceLite, LocalIce};
 use crate::sdes::{CryptoAttr, SrtpPair, Suite};
 use crate::sdp::plain::{self as psdp, LocalFormat, MediaProfile, PlainLocal, PlainSdp};
 use crate::sdp::{Direction, RemoteCodec, SdpError};
@@ -235,6 +238,18 @@ impl Peer {
             ours.tag = chosen.tag;
             st.local_crypto = vec![ours];
         }
+        // ICE-lite towards an offer with ICE; new credentials on an ICE
+        // restart (a new remote ufrag), none when the re-offer drops ICE.
+        st.transport.ice = match (&info.ice, st.transport.ice.take()) {
+            (Some(r), Some(ice)) if ice.remote_ufrag() == r.ufrag => Some(ice),
+            (Some(r), _) => Some(IceLite::new(r.ufrag.clone())),
+            (None, _) => None,
+        };
+        let ice = st.transport.ice.as_ref().map(|i| LocalIce {
+            ufrag: i.ufrag().into(),
+            pwd: i.pwd().into(),
+            components: if info.rtcp_mux { 1 } else { 2 },
+        });
         st.version += 1;
         let addr = self.local_addr_for(info.media.rtp);
         let st = self.plain.as_ref().expect("checked above");
@@ -247,6 +262,7 @@ impl Peer {
             crypto: st.local_crypto.clone(),
             ptime: 20,
             rtcp_mux: info.rtcp_mux,
+            ice,
             session_id: st.session_id,
             version: st.version,
             rejected_sections: info.rejected_sections.clone(),
@@ -341,6 +357,7 @@ impl Peer {
             crypto: st.local_crypto.clone(),
             ptime: 20,
             rtcp_mux: true,
+            ice: None,
             session_id: st.session_id,
             version: st.version,
             rejected_sections: Vec::new(),

@@ -17,6 +17,7 @@ use super::limits;
 use super::parse::{Attributes, MediaSection, Sdp};
 use super::remote::{static_payload, RemoteCodec};
 use super::{Direction, RejectedSection};
+pub use crate::ice_lite::{LocalIce, RemoteIce};
 use crate::plain_rtp::RemoteMedia;
 use crate::sdes::{CryptoAttr, CryptoLineError};
 use std::net::{IpAddr, SocketAddr};
@@ -123,6 +124,8 @@ pub struct PlainSdp {
     pub maxptime: Option<u32>,
     /// The far end offered or answered `a=rtcp-mux`.
     pub rtcp_mux: bool,
+    /// ICE credentials, when the far end speaks ICE (see [`crate::ice_lite`]).
+    pub ice: Option<RemoteIce>,
     /// Sections we do not take (answered with port 0).
     pub rejected_sections: Vec<RejectedSection>,
 }
@@ -186,6 +189,27 @@ pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
         Some(SocketAddr::new(ip, p))
     });
     let rtcp_mux = audio.has_attr("rtcp-mux");
+    let session_attr = |key: &str| {
+        sdp.session
+            .iter()
+            .find(|l| l.is_attr(key))
+            .map(|l| l.attr_value().unwrap_or("").trim().to_string())
+    };
+    let ice_attr = |key: &str| {
+        audio
+            .attr(key)
+            .map(|v| v.trim().to_string())
+            .or_else(|| session_attr(key))
+            .filter(|v| !v.is_empty())
+    };
+    let ice = match (ice_attr("ice-ufrag"), ice_attr("ice-pwd")) {
+        (Some(ufrag), Some(pwd)) => Some(RemoteIce {
+            ufrag,
+            pwd,
+            lite: session_attr("ice-lite").is_some(),
+        }),
+        _ => None,
+    };
     let mut codecs = Vec::new();
     for f in &audio.fmts {
         let Ok(pt) = f.parse::<u8>() else { continue };
@@ -275,6 +299,7 @@ pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
         ptime: attr_u32(audio, "ptime"),
         maxptime: attr_u32(audio, "maxptime"),
         rtcp_mux,
+        ice,
         rejected_sections,
     })
 }
@@ -313,6 +338,8 @@ pub struct PlainLocal {
     pub ptime: u32,
     /// Write `a=rtcp-mux` (an offer always does; an answer only if offered).
     pub rtcp_mux: bool,
+    /// ICE-lite lines (answers to offers with ICE only).
+    pub ice: Option<LocalIce>,
     /// o= session id and version.
     pub session_id: u64,
     /// o= version.
@@ -333,6 +360,10 @@ pub fn write(l: &PlainLocal) -> String {
         "v=0\r\no=- {} {} IN {fam} {ip}\r\ns=-\r\nc=IN {fam} {ip}\r\nt=0 0\r\n",
         l.session_id, l.version
     );
+    if l.ice.is_some() {
+        // RFC 8839 §5.3: ice-lite is a session-level attribute.
+        s.push_str("a=ice-lite\r\n");
+    }
     let mut sections: Vec<String> = Vec::new();
     let mut audio = format!("m=audio {} {}", l.addr.port(), l.proto);
     for f in &l.formats {
@@ -362,6 +393,19 @@ pub fn write(l: &PlainLocal) -> String {
     }
     for c in &l.crypto {
         audio.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
+    }
+    if let Some(ice) = &l.ice {
+        audio.push_str(&format!(
+            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+            ice.ufrag, ice.pwd
+        ));
+        for c in 1..=ice.components.clamp(1, 2) {
+            audio.push_str(&format!(
+                "a=candidate:1 {c} UDP {} {ip} {} typ host\r\n",
+                crate::ice_lite::host_priority(c),
+                l.addr.port()
+            ));
+        }
     }
     audio.push_str(&format!("a={}\r\n", l.direction.as_str()));
     let total = l.rejected_sections.len() + 1;
@@ -427,6 +471,14 @@ mod tests {
         assert_eq!(names, [(0, "PCMU"), (8, "PCMA"), (101, "telephone-event")]);
         assert_eq!(p.ptime, Some(20));
         assert_eq!(p.direction, Direction::SendRecv);
+        assert_eq!(p.ice, None);
+        // Session-level credentials (baresip's medianat=ice writes them there).
+        let ice = BARESIP.replace("t=0 0\r\n", "t=0 0\r\na=ice-ufrag:u1\r\na=ice-pwd:p1\r\n");
+        let ice = parse(&ice, "offer").unwrap().ice.unwrap();
+        assert_eq!(
+            (ice.ufrag.as_str(), ice.pwd.as_str(), ice.lite),
+            ("u1", "p1", false)
+        );
     }
 
     #[test]
@@ -494,6 +546,11 @@ mod tests {
             )],
             ptime: 20,
             rtcp_mux: true,
+            ice: Some(LocalIce {
+                ufrag: "abcd".into(),
+                pwd: "0123456789abcdefghijkl".into(),
+                components: 2,
+            }),
             session_id: 42,
             version: 2,
             rejected_sections: vec![RejectedSection {
@@ -516,6 +573,15 @@ mod tests {
         assert_eq!(p.media.rtcp, Some("127.0.0.1:40000".parse().unwrap()));
         assert!(p.rtcp_mux);
         assert_eq!(p.direction, Direction::SendOnly);
+        assert_eq!(
+            p.ice,
+            Some(RemoteIce {
+                ufrag: "abcd".into(),
+                pwd: "0123456789abcdefghijkl".into(),
+                lite: true
+            })
+        );
+        assert!(text.contains("a=candidate:1 2 UDP 2130706430 127.0.0.1 40000 typ host\r\n"));
         assert_eq!(profile_of(&text).unwrap(), MediaProfile::Sdes);
         assert_eq!(static_pt("PCMA", 8000), Some(8));
         assert_eq!(static_pt("G722", 8000), Some(9));

@@ -3,10 +3,13 @@
 //! Where to send and what to accept is [`crate::plain_rtp`] (latching,
 //! RTCP addresses, SRTP); this adds the packet codec (marshal/unmarshal),
 //! `a=ptime` on send ([`crate::audio::aggregate`]) and the queues the peer
-//! drains. There is no handshake: nothing here has timers or states.
+//! drains. There is no handshake: nothing here has timers or states. When we
+//! answered an offer with ICE, STUN checks are answered as ICE-lite
+//! ([`crate::ice_lite`]) and a nominated one moves the media.
 
 use super::{MediaIn, MediaTransport, Transmit, TransportEvent};
 use crate::audio::aggregate::Aggregator;
+use crate::ice_lite::IceLite;
 use crate::plain_rtp::{Inbound, PlainRtp};
 use bytes::BytesMut;
 use rtc::rtcp::packet::Packet as RtcpPacket;
@@ -33,6 +36,8 @@ pub struct PlainTransport {
     joinable: Vec<u8>,
     media_in: VecDeque<MediaIn>,
     out: VecDeque<Transmit>,
+    /// ICE-lite responder, when we answered an offer with ICE.
+    pub ice: Option<IceLite>,
 }
 
 impl PlainTransport {
@@ -46,6 +51,7 @@ impl PlainTransport {
             joinable: Vec::new(),
             media_in: VecDeque::new(),
             out: VecDeque::new(),
+            ice: None,
         }
     }
 
@@ -94,10 +100,23 @@ impl MediaTransport for PlainTransport {
     fn handle_datagram(
         &mut self,
         now: Instant,
-        _local: SocketAddr,
+        local: SocketAddr,
         remote: SocketAddr,
         data: &[u8],
     ) {
+        if let Some(ice) = self.ice.as_mut().filter(|_| crate::ice_lite::is_stun(data)) {
+            if let Some(check) = ice.handle(remote, data) {
+                if check.nominated {
+                    self.rtp.nominate(now, check.component, remote);
+                }
+                self.out.push_back(Transmit {
+                    local,
+                    remote,
+                    data: BytesMut::from(&check.response[..]),
+                });
+            }
+            return;
+        }
         match self.rtp.on_datagram(now, remote, data, &self.payload_types) {
             Inbound::Rtp(bytes) => {
                 if let Ok(pkt) = RtpPacket::unmarshal(&mut &bytes[..]) {
