@@ -1,6 +1,7 @@
 //! The conference mixer class (see `crate::graph::mix`).
 
-use super::peer_connection::{check_rate, NativePeerConnection};
+use super::check_rate;
+use super::peer_connection::NativePeerConnection;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 

@@ -1,6 +1,6 @@
 //! The `NativePeerConnection` class: one method per JS member, each a few
 //! lines of translation to a [`Peer`] command run on its I/O shard. It stays
-//! in one file (near 600 lines) because napi generates the class's `.d.ts`
+//! in one file (about 600 lines) because napi generates the class's `.d.ts`
 //! from one `#[napi] impl`.
 
 use super::audio::LoadWav;
@@ -9,7 +9,7 @@ use super::events::{
     self, event_channel, sync_event_loop_ref, NativeEvent, RTCIceConnectionState,
     RTCIceGatheringState, RTCPeerConnectionState, RTCSignalingState, REFED,
 };
-use super::to_napi;
+use super::{check_rate, settle_with, to_napi, Deferred};
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
 use crate::peer::{Peer, PeerEvent};
@@ -19,17 +19,6 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi_derive::napi;
 use std::time::Duration;
-
-type Deferred<T> = napi::JsDeferred<T, Box<dyn FnOnce(Env) -> Result<T> + Send>>;
-
-/// A callback, callable from any thread, that settles `deferred`: a failure
-/// rejects with `ERR_WAV` and the reason (which names the file).
-fn settle_with(deferred: Deferred<()>) -> crate::media::FinishCallback {
-    Box::new(move |r| match r {
-        Ok(()) => deferred.resolve(Box::new(|_| Ok(()))),
-        Err(msg) => deferred.reject(to_napi(CoreError::Wav(msg))),
-    })
-}
 
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
@@ -605,15 +594,5 @@ impl NativePeerConnection {
     #[napi(getter)]
     pub fn remote_description(&self) -> Option<NativeDescription> {
         self.handle.snapshot().remote_description.map(desc_to_js)
-    }
-}
-
-pub(super) fn check_rate(rate: u32) -> Result<()> {
-    if [8000, 16000, 48000].contains(&rate) {
-        Ok(())
-    } else {
-        Err(to_napi(CoreError::InvalidArgument(format!(
-            "sampleRate must be 8000, 16000 or 48000, got {rate}"
-        ))))
     }
 }
