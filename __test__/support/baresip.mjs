@@ -64,11 +64,12 @@ export function readPcmWav(file) {
 }
 
 /**
- * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, modules?: string[], accountParams?: string[], rtcpMux?: boolean }} [opts]
+ * @param {{ name?: string, toneHz?: number, mediaenc?: string, codecs?: string, modules?: string[], accountParams?: string[], config?: string[], rtcpMux?: boolean }} [opts]
  *   `modules`: extra baresip modules to load (e.g. "g722.so", "ice.so"); `accountParams`: more
- *   `key=value` account parameters (e.g. "medianat=ice").
+ *   `key=value` account parameters (e.g. "medianat=ice"); `config`: more config lines (e.g.
+ *   "sip_cafile /path/ca.pem").
  */
-export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], accountParams = [], rtcpMux = false, registrar } = {}) {
+export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], accountParams = [], config = [], rtcpMux = false, registrar } = {}) {
   if (!existsSync(BARESIP_BIN)) throw new Error(`baresip is not installed (${BARESIP_BIN} missing): apt-get install baresip-core`);
   const dir = mkdtempSync(join(tmpdir(), "sipwire-baresip-"));
   const sipPort = await freePort();
@@ -103,6 +104,7 @@ export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, c
     "module_app ctrl_tcp.so",
     `ctrl_tcp_listen 127.0.0.1:${ctrlPort}`,
     `snd_path ${dir}`,
+    ...config,
     "",
   ].join("\n"));
   const params = [`answermode=manual`, `audio_codecs=${codecs}`];
