@@ -182,7 +182,7 @@ impl IceLite {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use rtc::stun::message::{Getter, Setter, TransactionId};
     use rtc::stun::textattrs::Username;
@@ -202,7 +202,9 @@ mod tests {
         }
     }
 
-    fn check(user: &str, pwd: &str, prio: u32, nominate: bool) -> Vec<u8> {
+    /// A Binding request as a full agent sends it (also used by the plain
+    /// transport's tests).
+    pub(crate) fn check(user: &str, pwd: &str, prio: u32, nominate: bool) -> Vec<u8> {
         let crypto = rtc::crypto::default_provider().unwrap();
         let mut m = Message::new();
         let mut attrs: Vec<Box<dyn Setter + '_>> = vec![

@@ -224,4 +224,40 @@ mod tests {
         assert!(t.poll_media().is_none());
         assert_eq!(t.rtp.dropped, 0);
     }
+
+    #[test]
+    fn ice_lite_answers_checks_and_a_nominated_one_moves_the_media() {
+        let now = Instant::now();
+        let me: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let sdp_addr: SocketAddr = "192.0.2.1:50000".parse().unwrap();
+        let host: SocketAddr = "10.0.0.9:50000".parse().unwrap();
+        let mut t = PlainTransport::new(vec![me]);
+        t.rtp.set_remote(RemoteMedia {
+            rtp: Some(sdp_addr),
+            rtcp: None,
+            rtcp_mux: true,
+        });
+        t.set_payload_types(vec![0]);
+        let ice = IceLite::new("full".into());
+        let (user, pwd) = (format!("{}:full", ice.ufrag()), ice.pwd().to_string());
+        t.ice = Some(ice);
+        let prio = crate::ice_lite::host_priority(1);
+        // A check that does not nominate is answered and moves nothing.
+        let req = crate::ice_lite::tests::check(&user, &pwd, prio, false);
+        t.handle_datagram(now, me, host, &req);
+        let tx = t.poll_transmit().expect("a response");
+        assert_eq!((tx.local, tx.remote), (me, host));
+        assert_eq!(t.rtp.rtp_destination(), Some(sdp_addr));
+        // A wrong password gets nothing; it is not media either.
+        let bad = crate::ice_lite::tests::check(&user, "not-our-password-000000", prio, true);
+        t.handle_datagram(now, me, host, &bad);
+        assert!(t.poll_transmit().is_none());
+        assert!(t.poll_media().is_none());
+        // The nominated one: media goes to the check's source.
+        let req = crate::ice_lite::tests::check(&user, &pwd, prio, true);
+        t.handle_datagram(now, me, host, &req);
+        assert!(t.poll_transmit().is_some());
+        assert_eq!(t.rtp.rtp_destination(), Some(host));
+        assert_eq!(t.ice.as_ref().unwrap().answered, 2);
+    }
 }
