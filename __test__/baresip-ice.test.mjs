@@ -2,7 +2,8 @@
 // credentials and candidates, and the bot answers as an ICE-lite agent (a=ice-lite, its
 // ufrag/pwd and host candidates) and answers baresip's connectivity checks. baresip completes
 // ICE, starts its media (it sends none when the answer has no ICE), and the bot moves its
-// media to the nominated pair, not the offer's default c= address. Tones both ways, BYE.
+// media to the nominated pair, not the offer's default c= address. Tones both ways, hold and
+// resume by baresip (same ICE credentials), BYE.
 //
 // baresip's ICE skips loopback addresses for host candidates, so the test gives `lo` a second,
 // non-loopback address (10.211.0.1/32) in this network namespace for the duration of the test,
@@ -40,6 +41,15 @@ async function startStun() {
   return { port: s.address().port, close: () => new Promise((r) => s.close(r)) };
 }
 
+async function waitUntil(pred, what, ms = 5000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
 describe("baresip offering ICE without DTLS; the bot answers as ICE-lite", { timeout: 120_000 }, () => {
   let stun;
   before(async () => {
@@ -55,7 +65,7 @@ describe("baresip offering ICE without DTLS; the bot answers as ICE-lite", { tim
     ["RTP/SAVP (SDES, srtp-mand) + ICE", "srtp-mand", "RTP/SAVP"],
     ["RTP/AVP + ICE", undefined, "RTP/AVP"],
   ]) {
-    test(`${name}: baresip calls the bot; ICE completes on the nominated host pair, tones both ways, BYE from the bot`, async () => {
+    test(`${name}: baresip calls the bot; ICE completes on the nominated host pair, tones both ways, hold/resume by baresip keeps the credentials, BYE from the bot`, async () => {
       const bs = await startBaresip({
         toneHz: BARESIP_HZ,
         mediaenc,
@@ -87,6 +97,20 @@ describe("baresip offering ICE without DTLS; the bot answers as ICE-lite", { tim
         assert.match(transport?.remoteAddress ?? "", new RegExp(`^${HOST_IP.replace(/\./g, "\\.")}:\\d+$`), JSON.stringify(transport));
         assert.notEqual(transport.remoteAddress, `127.0.0.1:${defaultPort}`);
         if (mediaenc) assert.ok(transport.srtpCipher, "SRTP keyed by SDES");
+        // baresip's hold and resume re-INVITEs keep its ICE credentials, so ours stay too (a
+        // change would be an ICE restart) and the media carries on over the same pair.
+        const ufrag = (sdp) => /^a=ice-ufrag:(\S+)\r$/m.exec(sdp ?? "")?.[1];
+        const ours = ufrag(answer);
+        const inbound = async () => [...(await call.stats()).values()].find((s) => s.type === "inbound-rtp")?.packetsReceived ?? 0;
+        await bs.command("hold");
+        await waitUntil(async () => /a=(sendonly|inactive)/.test(call.peerConnection?.remoteDescription?.sdp ?? ""), "baresip's hold re-INVITE");
+        await bs.command("resume");
+        await waitUntil(async () => /a=sendrecv/.test(call.peerConnection?.remoteDescription?.sdp ?? ""), "baresip's resume re-INVITE");
+        assert.equal(ufrag(call.peerConnection?.localDescription?.sdp), ours, "same ICE credentials after the re-INVITEs");
+        const before = await inbound();
+        await waitUntil(async () => (await inbound()) > before + 10, "media after resume");
+        const again = await heardTone(call, 600, 16000);
+        assert.ok(near(again, BARESIP_HZ), `after resume the bot hears ${again} Hz`);
         await new Promise((r) => setTimeout(r, 1000)); // a dump long enough to judge
         const closedFrom = bs.events.length;
         await call.hangup();
