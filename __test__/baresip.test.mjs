@@ -185,6 +185,31 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: true, mark: "SDES baresip->bot" });
     }));
 
+  test("RTP/AVP without rtcp-mux: our RTCP goes to baresip's port+1 and baresip's reports come to our a=rtcp port: RTT measured from baresip's receiver reports", () =>
+    withPeers({ baresip: { codecs: "PCMU/8000/1" }, pc: {} }, async ({ bs, bot }) => {
+      const call = await baresipCallsBot({ bs, bot });
+      const offer = call.peerConnection?.remoteDescription?.sdp ?? "";
+      assert.doesNotMatch(offer, /a=rtcp-mux/, "baresip offers no rtcp-mux");
+      const answer = call.peerConnection?.localDescription?.sdp ?? "";
+      const port = /m=audio (\d+) /.exec(answer)?.[1];
+      assert.match(answer, new RegExp(`a=rtcp:${port}\r\n`), "our a=rtcp names the RTP port");
+      assert.doesNotMatch(answer, /a=rtcp-mux/);
+      // baresip sends its first report ~5 s in; a round-trip time needs our SR to have
+      // reached baresip (at its RTP port + 1) and its RR to have reached us.
+      let remote;
+      const end = Date.now() + 12000;
+      while (Date.now() < end) {
+        remote = [...(await call.stats()).values()].find((s) => s.type === "remote-inbound-rtp");
+        if (remote?.roundTripTimeMeasurements >= 1) break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.ok(remote?.roundTripTimeMeasurements >= 1, `an RTT from baresip's receiver report: ${JSON.stringify(remote)}`);
+      assert.ok(remote.roundTripTime >= 0 && remote.roundTripTime < 0.5, `RTT ${remote.roundTripTime} s`);
+      const closedFrom = bs.events.length;
+      await call.hangup();
+      await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);
+    }));
+
   test("SDES with a wrong key: the bot decrypts nothing, hears no audio, and reports mediafailed (rtp-timeout) after rtpTimeout", () =>
     withPeers({ baresip: { mediaenc: "srtp-mand", codecs: "PCMU/8000/1" }, pc: { mediaProfile: "sdes", rtpTimeout: 1500 } }, async ({ bs, bot }) => {
       // Corrupt baresip's key in the answer as the bot applies it (same suite, tag and length).
