@@ -112,8 +112,15 @@ export async function runSippLoad({ calls = 200, hold = 20, window = 10, log = c
   const rate = calls / hold;
   const rampS = hold + 3; // calls placed in the first `hold` s are all still up at hold + 3 s
   const total = Math.ceil(rate * (rampS + window + 2));
+  const result = { stack: 'sipp-load', calls, holdS: hold, windowS: window, offeredRate: Number(rate.toFixed(2)), totalCalls: total };
   const dir = mkdtempSync(join(tmpdir(), 'sipwire-sipp-load-'));
-  execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-e', 'u-law', join(dir, 'tone.wav'), 'synth', '5', 'sine', '700', 'vol', '0.5']);
+  try {
+    execFileSync('sox', ['-n', '-r', '8000', '-c', '1', '-e', 'u-law', join(dir, 'tone.wav'), 'synth', '5', 'sine', '700', 'vol', '0.5']);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    log(`[sipp-load] error: sox could not write the WAV SIPp streams: ${e.message}`);
+    return { ...result, status: 'error', error: `sox: ${e.message}` };
+  }
   const botPort = await freeUdpPort();
   const bot = spawn(process.execPath, [join(BENCH_DIR, 'sipp-bot.mjs'), '--port', String(botPort)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let botErr = '';
@@ -138,7 +145,6 @@ export async function runSippLoad({ calls = 200, hold = 20, window = 10, log = c
   };
   let sipp = null;
   let sippExited = null;
-  const result = { stack: 'sipp-load', calls, holdS: hold, windowS: window, offeredRate: Number(rate.toFixed(2)), totalCalls: total };
   try {
     await expect('READY', 20000);
     const statFile = join(dir, 'stat.csv');
