@@ -194,17 +194,18 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       const port = /m=audio (\d+) /.exec(answer)?.[1];
       assert.match(answer, new RegExp(`a=rtcp:${port}\r\n`), "our a=rtcp names the RTP port");
       assert.doesNotMatch(answer, /a=rtcp-mux/);
-      // baresip sends its first report ~5 s in; a round-trip time needs our SR to have
-      // reached baresip (at its RTP port + 1) and its RR to have reached us.
+      // baresip reports every ~5 s; a round-trip time needs our SR to have reached baresip
+      // (at its RTP port + 1) before one of its RRs (then carrying LSR) reached us: on a
+      // loaded machine the first RR may precede our first SR, so allow a few intervals.
       let remote;
-      const end = Date.now() + 12000;
+      const end = Date.now() + 20000;
       while (Date.now() < end) {
         remote = [...(await call.stats()).values()].find((s) => s.type === "remote-inbound-rtp");
         if (remote?.roundTripTimeMeasurements >= 1) break;
         await new Promise((r) => setTimeout(r, 200));
       }
       assert.ok(remote?.roundTripTimeMeasurements >= 1, `an RTT from baresip's receiver report: ${JSON.stringify(remote)}`);
-      assert.ok(remote.roundTripTime >= 0 && remote.roundTripTime < 0.5, `RTT ${remote.roundTripTime} s`);
+      assert.ok(remote.roundTripTime >= 0 && remote.roundTripTime < 1, `RTT ${remote.roundTripTime} s`);
       const closedFrom = bs.events.length;
       await call.hangup();
       await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);
