@@ -14,11 +14,14 @@
 //! * [`receiver`]: the per-connection receive pipeline and its stats.
 
 pub mod assembler;
+pub mod clip;
 pub mod h264;
 pub mod ivf;
 pub mod negotiate;
+pub mod packetize;
 pub mod receiver;
 pub mod sdp;
+pub mod sender;
 pub mod vp8;
 
 use crate::error::{Error, Result};
