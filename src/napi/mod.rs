@@ -56,6 +56,7 @@ static MIMALLOC_OPTIONS: extern "C" fn() = {
 
 pub mod audio;
 pub mod events;
+mod video;
 
 use crate::config::{IceServer, PeerConfigInput};
 use crate::error::Error as CoreError;
@@ -128,7 +129,7 @@ pub struct NativeConfig {
 pub struct NativeVideoConfig {
     /// `["vp8", "h264"]` (the default), most preferred first.
     pub codecs: Option<Vec<String>>,
-    /// `"recvonly"` (default) or `"inactive"`.
+    /// `"recvonly"` (default), `"sendrecv"`, `"sendonly"` or `"inactive"`.
     pub direction: Option<String>,
 }
 

@@ -69,8 +69,41 @@ pub struct VideoSendStats {
     pub retransmitted_bytes_sent: u64,
 }
 
+/// Settles a `playVideo` promise: with `Ok(false)` when the clip ended,
+/// `Ok(true)` when it was stopped, replaced or the connection went away
+/// (on drop, so no promise is left pending), or an error.
+pub struct PlayDone(Option<Box<dyn FnOnce(Result<bool, String>) + Send>>);
+
+impl PlayDone {
+    /// Call `f` once with the outcome.
+    pub fn new(f: impl FnOnce(Result<bool, String>) + Send + 'static) -> Self {
+        PlayDone(Some(Box::new(f)))
+    }
+
+    /// Nobody waits (core tests).
+    pub fn none() -> Self {
+        PlayDone(None)
+    }
+
+    /// Settle with `r`.
+    pub fn settle(mut self, r: Result<bool, String>) {
+        if let Some(f) = self.0.take() {
+            f(r);
+        }
+    }
+}
+
+impl Drop for PlayDone {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f(Ok(true));
+        }
+    }
+}
+
 struct Playing {
     clip: Arc<Clip>,
+    done: PlayDone,
     pt: u8,
     rtx_pt: Option<u8>,
     looped: bool,
@@ -145,16 +178,26 @@ impl VideoSender {
         self.playing.is_some()
     }
 
-    /// Start sending `clip` now (replacing one that plays), from its first
-    /// (key) frame. Fails when its codec was not negotiated.
-    pub fn play(&mut self, now: Instant, clip: Arc<Clip>, looped: bool) -> Result<(), String> {
+    /// Start sending `clip` now (replacing one that plays, whose `done`
+    /// settles as stopped), from its first (key) frame; `done` settles when
+    /// it ends. Fails (settling `done` with the error) when its codec was
+    /// not negotiated.
+    pub fn play(
+        &mut self,
+        now: Instant,
+        clip: Arc<Clip>,
+        looped: bool,
+        done: PlayDone,
+    ) -> Result<(), String> {
         let Some(p) = self.payloads.iter().find(|p| p.codec == clip.codec) else {
             let have: Vec<&str> = self.payloads.iter().map(|p| p.codec.mime_name()).collect();
-            return Err(format!(
+            let e = format!(
                 "the clip is {} but the call negotiated {} for video",
                 clip.codec.mime_name(),
                 have.join(", ")
-            ));
+            );
+            done.settle(Err(e.clone()));
+            return Err(e);
         };
         // Timestamps continue across clips: receivers see one stream.
         let media_ts = self.next_ts;
@@ -167,6 +210,7 @@ impl VideoSender {
             pt: p.pt,
             rtx_pt: p.rtx,
             clip,
+            done,
             looped,
             idx: 0,
             due: now,
@@ -222,7 +266,9 @@ impl VideoSender {
             }
         }
         self.next_ts = p.media_ts;
-        if !ended {
+        if ended {
+            p.done.settle(Ok(false));
+        } else {
             self.playing = Some(p);
         }
         ended

@@ -55,7 +55,7 @@ fn frames_are_paced_by_the_clip_and_reassemble_in_our_receiver() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 0x5000, 0x5001);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
-    s.play(t0, vp8_clip(10, 5, 3000), false).unwrap();
+    s.play(t0, vp8_clip(10, 5, 3000), false, PlayDone::none()).unwrap();
     // The key frame goes at once, in 3 packets (1200-byte payloads).
     let first = s.take_packets();
     assert_eq!(first.len(), 3);
@@ -101,7 +101,7 @@ fn frames_are_paced_by_the_clip_and_reassemble_in_our_receiver() {
 fn a_looping_clip_restarts_at_its_key_frame_with_rising_timestamps() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 7, 8);
-    s.play(t0, vp8_clip(3, 3, 100), true).unwrap();
+    s.play(t0, vp8_clip(3, 3, 100), true, PlayDone::none()).unwrap();
     let mut ts = vec![];
     for tick in 0..10u64 {
         assert!(!s.tick(t0 + Duration::from_millis(20 * tick)));
@@ -121,7 +121,7 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 0x5000, 0x5001);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
-    s.play(t0, vp8_clip(30, 30, 2000), true).unwrap();
+    s.play(t0, vp8_clip(30, 30, 2000), true, PlayDone::none()).unwrap();
     let mut pkts = s.take_packets();
     for tick in 1..=5 {
         s.tick(t0 + Duration::from_millis(20 * tick));
@@ -195,7 +195,7 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
 
     // Without RTX: the same packet again.
     let mut plain = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 0x6000, 0x6001);
-    plain.play(t0, vp8_clip(1, 1, 100), false).unwrap();
+    plain.play(t0, vp8_clip(1, 1, 100), false, PlayDone::none()).unwrap();
     let p = plain.take_packets().remove(0);
     plain.on_rtcp(
         t0,
@@ -226,11 +226,11 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
         last_duration: 3000,
     });
     let mut vp8_only = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 1, 2);
-    let e = vp8_only.play(t0, clip.clone(), false).unwrap_err();
+    let e = vp8_only.play(t0, clip.clone(), false, PlayDone::none()).unwrap_err();
     assert!(e.contains("H264") && e.contains("VP8"), "{e}");
     let mut s = VideoSender::new(vec![payload(VideoCodec::H264, 102, None)], 1, 2);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::H264, 102, None)], 9);
-    s.play(t0, clip, false).unwrap();
+    s.play(t0, clip, false, PlayDone::none()).unwrap();
     let pkts = s.take_packets();
     assert_eq!(pkts.len(), 2 + 3, "SPS, PPS, then three FU-A fragments");
     assert_eq!(pkts[2].payload[0] & 0x1f, 28);
@@ -248,7 +248,7 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
 fn outbound_stats_use_w3c_names() {
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 10, 11);
     assert!(stats_entries(s.stats(), 0.0, "T").is_empty());
-    s.play(Instant::now(), vp8_clip(1, 1, 100), false).unwrap();
+    s.play(Instant::now(), vp8_clip(1, 1, 100), false, PlayDone::none()).unwrap();
     let e = stats_entries(s.stats(), 1.0, "T");
     let o = &e[1];
     assert_eq!(o["type"], "outbound-rtp");
