@@ -7,7 +7,12 @@ use crate::error::Error as CoreError;
 use crate::video::sender::PlayDone;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Orders `playVideo`/`stopVideo` calls: clips load on threads of their
+/// own, so they may reach the peer out of order (see `VideoSender::play`).
+static GENERATION: AtomicU64 = AtomicU64::new(1);
 
 #[napi]
 impl NativePeerConnection {
@@ -29,6 +34,7 @@ impl NativePeerConnection {
         let handle = self.handle.clone();
         let looped = looped.unwrap_or(false);
         let fps = fps.unwrap_or(30.0);
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             .name("sipwire-video-load".into())
             .spawn(move || match crate::video::clip::load(&path, fps) {
@@ -41,7 +47,7 @@ impl NativePeerConnection {
                     let clip = Arc::new(clip);
                     handle.with(Box::new(move |peer, now| {
                         match peer {
-                            Some(p) => p.play_video(now, clip, looped, done),
+                            Some(p) => p.play_video(now, clip, looped, done, generation),
                             None => done.settle(Err("the connection is closed".into())),
                         }
                         None
@@ -55,9 +61,10 @@ impl NativePeerConnection {
     /// Stop sending video; the pending `playVideo` resolves `true`.
     #[napi]
     pub fn stop_video(&self) {
-        self.handle.with(Box::new(|peer, _| {
+        let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
+        self.handle.with(Box::new(move |peer, _| {
             if let Some(p) = peer {
-                p.stop_video();
+                p.stop_video(generation);
             }
             None
         }));

@@ -124,20 +124,29 @@ impl Peer {
     /// Send `clip` as our video (replacing a clip that plays); `done`
     /// settles when it ends, is stopped, or cannot play (no video
     /// negotiated for sending, or another codec than the clip's).
-    pub fn play_video(&mut self, now: Instant, clip: Arc<Clip>, looped: bool, done: PlayDone) {
+    /// `generation` orders plays and stops requested while clips load.
+    pub fn play_video(
+        &mut self,
+        now: Instant,
+        clip: Arc<Clip>,
+        looped: bool,
+        done: PlayDone,
+        generation: u64,
+    ) {
         let Some(s) = self.video_send.as_mut() else {
             done.settle(Err("no video negotiated for sending: set `video.direction` to 'sendrecv' or 'sendonly', and the far end must accept video".into()));
             return;
         };
-        if s.play(now, clip, looped, done).is_ok() {
+        if s.play(now, clip, looped, done, generation).is_ok() {
             self.video_step(now, false);
         }
     }
 
-    /// Stop sending video; the pending `playVideo` settles as stopped.
-    pub fn stop_video(&mut self) {
+    /// Stop sending video, and any play requested before `generation`;
+    /// the pending `playVideo` settles as stopped.
+    pub fn stop_video(&mut self, generation: u64) {
         if let Some(s) = self.video_send.as_mut() {
-            s.stop();
+            s.stop(generation);
         }
     }
 

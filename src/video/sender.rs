@@ -133,6 +133,10 @@ pub struct VideoSender {
     key_wanted: bool,
     last_key_answer: Option<Instant>,
     last_fir_seq: Option<u8>,
+    /// Of the latest `play` or `stop` applied: clips load on threads of
+    /// their own and may arrive out of order; an older one never replaces
+    /// a newer one or starts after a later stop.
+    generation: u64,
     stats: VideoSendStats,
 }
 
@@ -156,6 +160,7 @@ impl VideoSender {
             key_wanted: false,
             last_key_answer: None,
             last_fir_seq: None,
+            generation: 0,
             stats: VideoSendStats {
                 ssrc,
                 ..Default::default()
@@ -181,14 +186,20 @@ impl VideoSender {
     /// Start sending `clip` now (replacing one that plays, whose `done`
     /// settles as stopped), from its first (key) frame; `done` settles when
     /// it ends. Fails (settling `done` with the error) when its codec was
-    /// not negotiated.
+    /// not negotiated. `generation` orders requests: one older than the
+    /// latest play or stop settles as stopped at once.
     pub fn play(
         &mut self,
         now: Instant,
         clip: Arc<Clip>,
         looped: bool,
         done: PlayDone,
+        generation: u64,
     ) -> Result<(), String> {
+        if generation < self.generation {
+            done.settle(Ok(true));
+            return Ok(());
+        }
         let Some(p) = self.payloads.iter().find(|p| p.codec == clip.codec) else {
             let have: Vec<&str> = self.payloads.iter().map(|p| p.codec.mime_name()).collect();
             let e = format!(
@@ -199,6 +210,7 @@ impl VideoSender {
             done.settle(Err(e.clone()));
             return Err(e);
         };
+        self.generation = generation;
         // Timestamps continue across clips: receivers see one stream.
         let media_ts = self.next_ts;
         self.stats.codec = Some(clip.codec);
@@ -221,8 +233,10 @@ impl VideoSender {
         Ok(())
     }
 
-    /// Stop sending; the history stays for late NACKs.
-    pub fn stop(&mut self) {
+    /// Stop sending (and any play of an older `generation` still to
+    /// come); the history stays for late NACKs.
+    pub fn stop(&mut self, generation: u64) {
+        self.generation = self.generation.max(generation);
         self.playing = None;
     }
 

@@ -55,7 +55,8 @@ fn frames_are_paced_by_the_clip_and_reassemble_in_our_receiver() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 0x5000, 0x5001);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
-    s.play(t0, vp8_clip(10, 5, 3000), false, PlayDone::none()).unwrap();
+    s.play(t0, vp8_clip(10, 5, 3000), false, PlayDone::none(), 0)
+        .unwrap();
     // The key frame goes at once, in 3 packets (1200-byte payloads).
     let first = s.take_packets();
     assert_eq!(first.len(), 3);
@@ -101,7 +102,8 @@ fn frames_are_paced_by_the_clip_and_reassemble_in_our_receiver() {
 fn a_looping_clip_restarts_at_its_key_frame_with_rising_timestamps() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 7, 8);
-    s.play(t0, vp8_clip(3, 3, 100), true, PlayDone::none()).unwrap();
+    s.play(t0, vp8_clip(3, 3, 100), true, PlayDone::none(), 0)
+        .unwrap();
     let mut ts = vec![];
     for tick in 0..10u64 {
         assert!(!s.tick(t0 + Duration::from_millis(20 * tick)));
@@ -121,7 +123,8 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
     let t0 = Instant::now();
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 0x5000, 0x5001);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
-    s.play(t0, vp8_clip(30, 30, 2000), true, PlayDone::none()).unwrap();
+    s.play(t0, vp8_clip(30, 30, 2000), true, PlayDone::none(), 0)
+        .unwrap();
     let mut pkts = s.take_packets();
     for tick in 1..=5 {
         s.tick(t0 + Duration::from_millis(20 * tick));
@@ -195,7 +198,9 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
 
     // Without RTX: the same packet again.
     let mut plain = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 0x6000, 0x6001);
-    plain.play(t0, vp8_clip(1, 1, 100), false, PlayDone::none()).unwrap();
+    plain
+        .play(t0, vp8_clip(1, 1, 100), false, PlayDone::none(), 0)
+        .unwrap();
     let p = plain.take_packets().remove(0);
     plain.on_rtcp(
         t0,
@@ -226,11 +231,13 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
         last_duration: 3000,
     });
     let mut vp8_only = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 1, 2);
-    let e = vp8_only.play(t0, clip.clone(), false, PlayDone::none()).unwrap_err();
+    let e = vp8_only
+        .play(t0, clip.clone(), false, PlayDone::none(), 0)
+        .unwrap_err();
     assert!(e.contains("H264") && e.contains("VP8"), "{e}");
     let mut s = VideoSender::new(vec![payload(VideoCodec::H264, 102, None)], 1, 2);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::H264, 102, None)], 9);
-    s.play(t0, clip, false, PlayDone::none()).unwrap();
+    s.play(t0, clip, false, PlayDone::none(), 0).unwrap();
     let pkts = s.take_packets();
     assert_eq!(pkts.len(), 2 + 3, "SPS, PPS, then three FU-A fragments");
     assert_eq!(pkts[2].payload[0] & 0x1f, 28);
@@ -248,7 +255,14 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
 fn outbound_stats_use_w3c_names() {
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 10, 11);
     assert!(stats_entries(s.stats(), 0.0, "T").is_empty());
-    s.play(Instant::now(), vp8_clip(1, 1, 100), false, PlayDone::none()).unwrap();
+    s.play(
+        Instant::now(),
+        vp8_clip(1, 1, 100),
+        false,
+        PlayDone::none(),
+        0,
+    )
+    .unwrap();
     let e = stats_entries(s.stats(), 1.0, "T");
     let o = &e[1];
     assert_eq!(o["type"], "outbound-rtp");
@@ -257,4 +271,42 @@ fn outbound_stats_use_w3c_names() {
     assert_eq!(o["frameWidth"], 320);
     assert_eq!(o["rtxSsrc"], 11);
     assert_eq!(e[0]["mimeType"], "video/VP8");
+}
+
+#[test]
+fn play_outcomes_settle_once_and_older_requests_never_win() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let done = |tag: &'static str| {
+        let tx = tx.clone();
+        PlayDone::new(move |r| tx.send((tag, r)).unwrap())
+    };
+    let t0 = Instant::now();
+    let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 1, 2);
+    s.play(t0, vp8_clip(2, 2, 100), false, done("a"), 1)
+        .unwrap();
+    s.play(t0, vp8_clip(2, 2, 100), false, done("b"), 3)
+        .unwrap();
+    assert_eq!(rx.try_recv().unwrap(), ("a", Ok(true)), "replaced");
+    s.play(t0, vp8_clip(2, 2, 100), false, done("late"), 2)
+        .unwrap();
+    assert_eq!(rx.try_recv().unwrap(), ("late", Ok(true)), "older than b");
+    assert!(s.tick(t0 + Duration::from_millis(100)));
+    assert_eq!(rx.try_recv().unwrap(), ("b", Ok(false)), "ended");
+    s.play(t0, vp8_clip(2, 2, 100), true, done("c"), 4).unwrap();
+    s.stop(6);
+    assert_eq!(rx.try_recv().unwrap(), ("c", Ok(true)), "stopped");
+    s.play(t0, vp8_clip(2, 2, 100), true, done("d"), 5).unwrap();
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        ("d", Ok(true)),
+        "loaded after a later stop"
+    );
+    assert!(!s.is_playing());
+    s.play(t0, vp8_clip(2, 2, 100), true, done("e"), 7).unwrap();
+    drop(s);
+    assert_eq!(
+        rx.try_recv().unwrap(),
+        ("e", Ok(true)),
+        "the connection went away"
+    );
 }

@@ -1,0 +1,131 @@
+// Issue #13, sending video: one sipwire peer sends a clip made by ffmpeg (testsrc,
+// VP8 in IVF and H.264 Annex B) with playVideo; the other records it, and ffprobe
+// reads the recording: the codec, the clip's size and every frame. Misuse rejects
+// with a reason and never hangs: no video negotiated for sending, a clip in another
+// codec than the negotiated one, a missing or malformed file.
+// Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RTCPeerConnection, nativeResources } from '../dist/index.js';
+import { LOOPBACK, connectedPair } from './helpers.mjs';
+
+let dir;
+const clips = {};
+
+/** Make a 320x240 testsrc clip of `seconds` at 30 fps (key frame every second). */
+export function makeClip(dirPath, codec, seconds = 3) {
+  const out = join(dirPath, codec === 'vp8' ? 'clip.ivf' : 'clip.h264');
+  const enc =
+    codec === 'vp8'
+      ? ['-c:v', 'libvpx', '-b:v', '300k', '-f', 'ivf']
+      : ['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-profile:v', 'baseline', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264'];
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', String(seconds), '-g', '30', ...enc, out];
+  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 60000 });
+  assert.equal(r.status, 0, `ffmpeg ${args.join(' ')} failed (apt-get install ffmpeg): ${r.stderr || r.error?.message}`);
+  return out;
+}
+
+function probe(path) {
+  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', path], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
+  assert.equal(r.status, 0, `ffprobe failed (apt-get install ffmpeg): ${r.stderr || r.error?.message}`);
+  const s = JSON.parse(r.stdout).streams?.[0];
+  assert.ok(s, `no video stream in ${path}`);
+  return { codec: s.codec_name, width: s.width, height: s.height, frames: Number(s.nb_read_frames), errors: r.stderr.trim() };
+}
+
+const videoOf = async (pc, type) => [...(await pc.getStats()).values()].find((s) => s.type === type && s.kind === 'video');
+
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sipwire-video-send-'));
+  clips.vp8 = makeClip(dir, 'vp8');
+  clips.h264 = makeClip(dir, 'h264');
+});
+
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+for (const [codec, ffname] of [
+  ['vp8', 'vp8'],
+  ['h264', 'h264'],
+]) {
+  test(`${codec}: a clip sent with playVideo is recorded whole by another sipwire peer`, async () => {
+    const base = nativeResources();
+    const [a, b] = await connectedPair({ video: { codecs: [codec], direction: 'sendonly' } }, { video: {} });
+    const rec = join(dir, `rec-${codec}`);
+    try {
+      const offer = a.localDescription.sdp;
+      assert.match(offer, /^a=sendonly/m, offer);
+      assert.match(offer, /^a=ssrc-group:FID \d+ \d+/m, 'our video SSRC and its RTX SSRC are announced');
+      assert.match(b.localDescription.sdp, /^a=recvonly/m);
+      await b.startVideoRecording(rec);
+      const t0 = Date.now();
+      const result = await a.playVideo(clips[codec]);
+      const took = Date.now() - t0;
+      assert.deepEqual(result, { stopped: false }, 'the clip played to its end');
+      // Paced by the file: 90 frames at 30 fps take 3 s, not a burst.
+      assert.ok(took >= 2900 && took < 4500, `a 3 s clip took ${took} ms`);
+      const out = await videoOf(a, 'outbound-rtp');
+      for (let i = 0; i < 40 && (await videoOf(b, 'inbound-rtp'))?.framesReceived < out.framesSent; i++) await new Promise((r) => setTimeout(r, 25));
+      await b.stopVideoRecording();
+      const inb = await videoOf(b, 'inbound-rtp');
+      console.log(`${codec}: sent ${JSON.stringify(out)}; received ${inb.framesReceived} frames ${inb.frameWidth}x${inb.frameHeight}`);
+      assert.ok(out.framesSent >= 90, `framesSent ${out.framesSent}`);
+      assert.deepEqual([out.frameWidth, out.frameHeight], [320, 240], 'frameWidth/frameHeight from the clip');
+      assert.ok(out.packetsSent >= out.framesSent && out.bytesSent > 10000);
+      assert.equal(out.ssrc, inb.ssrc);
+      assert.equal(inb.framesReceived, out.framesSent, 'every frame arrived');
+      const got = probe(rec);
+      assert.equal(got.codec, ffname);
+      assert.deepEqual([got.width, got.height], [320, 240]);
+      // From the first key frame the recording saw (it asked with a PLI, which the
+      // sender answers by sending its latest key frame again).
+      assert.ok(got.frames >= 89, `recording has ${got.frames} frames`);
+      assert.equal(got.errors, '', 'ffprobe decoded the recording cleanly');
+    } finally {
+      a.close();
+      b.close();
+    }
+    for (let i = 0; i < 80 && nativeResources().livePeers > base.livePeers; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.deepEqual(nativeResources(), base, 'sockets and peers freed');
+  });
+}
+
+test('playVideo misuse rejects with the reason; stopVideo and close settle a looping clip', async () => {
+  const notVideo = join(dir, 'not-video.bin');
+  writeFileSync(notVideo, 'hello');
+  // No video at all.
+  const plain = new RTCPeerConnection({ ...LOOPBACK });
+  await assert.rejects(plain.playVideo(clips.vp8), { code: 'ERR_INVALID_STATE', message: /no video negotiated for sending/ });
+  plain.close();
+  const [a, b] = await connectedPair({ video: { codecs: ['vp8'], direction: 'sendrecv' } }, { video: { direction: 'recvonly' } });
+  try {
+    await assert.rejects(a.playVideo(join(dir, 'missing.ivf')), { code: 'ERR_INVALID_ARG', message: /missing\.ivf/ });
+    await assert.rejects(a.playVideo(notVideo), { code: 'ERR_INVALID_ARG', message: /expected IVF \(VP8\) or H\.264 Annex B/ });
+    await assert.rejects(a.playVideo(clips.h264, { fps: 0 }), { code: 'ERR_INVALID_ARG', message: /fps/ });
+    await assert.rejects(a.playVideo(clips.h264), { code: 'ERR_INVALID_STATE', message: /the clip is H264 but the call negotiated VP8/ });
+    // The receive-only side cannot send.
+    await assert.rejects(b.playVideo(clips.vp8), { code: 'ERR_INVALID_STATE', message: /no video negotiated for sending/ });
+    // A looping clip ends only when stopped: by another clip, stopVideo or close.
+    const first = a.playVideo(clips.vp8, { loop: true });
+    const second = a.playVideo(clips.vp8, { loop: true });
+    assert.deepEqual(await first, { stopped: true }, 'replaced');
+    a.stopVideo();
+    assert.deepEqual(await second, { stopped: true }, 'stopVideo');
+    const third = a.playVideo(clips.vp8, { loop: true });
+    await new Promise((r) => setTimeout(r, 100));
+    a.close();
+    assert.deepEqual(await third, { stopped: true }, 'close');
+    await assert.rejects(a.playVideo(clips.vp8), { code: 'ERR_CLOSED' });
+  } finally {
+    a.close();
+    b.close();
+  }
+});
