@@ -6,39 +6,15 @@
 // Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RTCPeerConnection, nativeResources } from '../dist/index.js';
 import { LOOPBACK, connectedPair } from './helpers.mjs';
+import { makeClip, probe } from './support/video.mjs';
 
 let dir;
 const clips = {};
-
-/** Make a 320x240 testsrc clip of `seconds` at 30 fps (key frame every second). */
-export function makeClip(dirPath, codec, seconds = 3) {
-  const out = join(dirPath, codec === 'vp8' ? 'clip.ivf' : 'clip.h264');
-  const enc =
-    codec === 'vp8'
-      ? ['-c:v', 'libvpx', '-b:v', '300k', '-f', 'ivf']
-      : ['-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-profile:v', 'baseline', '-bsf:v', 'h264_mp4toannexb', '-f', 'h264'];
-  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30', '-t', String(seconds), '-g', '30', ...enc, out];
-  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 60000 });
-  assert.equal(r.status, 0, `ffmpeg ${args.join(' ')} failed (apt-get install ffmpeg): ${r.stderr || r.error?.message}`);
-  return out;
-}
-
-function probe(path) {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', path], {
-    encoding: 'utf8',
-    timeout: 60000,
-  });
-  assert.equal(r.status, 0, `ffprobe failed (apt-get install ffmpeg): ${r.stderr || r.error?.message}`);
-  const s = JSON.parse(r.stdout).streams?.[0];
-  assert.ok(s, `no video stream in ${path}`);
-  return { codec: s.codec_name, width: s.width, height: s.height, frames: Number(s.nb_read_frames), errors: r.stderr.trim() };
-}
 
 const videoOf = async (pc, type) => [...(await pc.getStats()).values()].find((s) => s.type === type && s.kind === 'video');
 
