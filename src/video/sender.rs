@@ -72,7 +72,9 @@ pub struct VideoSendStats {
 /// Settles a `playVideo` promise: with `Ok(false)` when the clip ended,
 /// `Ok(true)` when it was stopped, replaced or the connection went away
 /// (on drop, so no promise is left pending), or an error.
-pub struct PlayDone(Option<Box<dyn FnOnce(Result<bool, String>) + Send>>);
+pub struct PlayDone(Option<PlayCallback>);
+
+type PlayCallback = Box<dyn FnOnce(Result<bool, String>) + Send>;
 
 impl PlayDone {
     /// Call `f` once with the outcome.
