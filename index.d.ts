@@ -42,17 +42,6 @@ export declare class NativeConference {
 /** The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`. */
 export declare class NativePeerConnection {
   /**
-   * Send an IVF (VP8) or H.264 Annex B clip as our video, paced by its
-   * timestamps (Annex B has none: `fps`, default 30), looping when
-   * `looped`. Resolves `false` when the clip ended, `true` when it was
-   * stopped or replaced; rejects with `ERR_INVALID_ARG` for an
-   * unreadable, oversized or malformed file, `ERR_INVALID_STATE` when
-   * video is not negotiated for sending or in another codec.
-   */
-  playVideo(path: string, looped?: boolean | undefined | null, fps?: number | undefined | null): Promise<boolean>
-  /** Stop sending video; the pending `playVideo` resolves `true`. */
-  stopVideo(): void
-  /**
    * Create a connection. `on_event` receives [`NativeEvent`]s of every
    * connection (route them by `pc`); pass the same function each time.
    */
@@ -167,6 +156,17 @@ export declare class NativePeerConnection {
   get canSendDtmf(): boolean
   /** W3C `remoteDescription`. */
   get remoteDescription(): NativeDescription | null
+  /**
+   * Send an IVF (VP8) or H.264 Annex B clip as our video, paced by its
+   * timestamps (Annex B has none: `fps`, default 30), looping when
+   * `looped`. Resolves `false` when the clip ended, `true` when it was
+   * stopped or replaced; rejects with `ERR_INVALID_ARG` for an
+   * unreadable, oversized or malformed file, `ERR_INVALID_STATE` when
+   * video is not negotiated for sending or in another codec.
+   */
+  playVideo(path: string, looped?: boolean | undefined | null, fps?: number | undefined | null): Promise<boolean>
+  /** Stop sending video; the pending `playVideo` resolves `true`. */
+  stopVideo(): void
 }
 
 /** What answering-machine detection decided. */

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { sineWave } from '../dist/index.js';
 import { dial, serveCalls, CallEndedError, TransferFailedError, Call, answerCall } from '../dist/sip.js';
 import { startKamailio, kamailioAvailable } from './support/kamailio.mjs';
+import { waitState } from './helpers.mjs';
 import { kamailioParties, establish, heardTone, near, withTimeout, DOMAIN } from './support/sip.mjs';
 
 const skip = kamailioAvailable() ? false : 'kamailio not installed (apt-get install kamailio kamailio-websocket-modules)';
@@ -231,6 +232,11 @@ describe('Call API through Kamailio', { skip, timeout: 180_000 }, () => {
     // Media failure: alice's media goes away without a BYE; bob hangs up.
     {
       const [a, b] = await establish(alice, bob);
+      // Media up first: this case is a connected far end vanishing. (A far end
+      // that closes mid-handshake sends no close_notify; only ICE consent
+      // notices that, in ~30 s.)
+      await waitState(a.peerConnection, 'connected');
+      await waitState(b.peerConnection, 'connected');
       a.peerConnection.close();
       const [eb, ea] = await withTimeout(Promise.all([b.ended, a.ended]), 10000, 'media failure ends the call');
       // remote-closed, or connection-failed when the transport's failure beats the coded warning.

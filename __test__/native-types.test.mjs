@@ -41,7 +41,11 @@ export function use(ev: NativeEvent): string {
     case 'signalingstatechange': { const s: RTCSignalingState = ev.state; return s; }
     case 'connectionstatechange': { const s: RTCPeerConnectionState = ev.state; return s; }
     case 'icegatheringstatechange': case 'iceconnectionstatechange': return ev.state;
-    case 'rtptimeout': return String(ev.pc);
+    case 'rtptimeout': case 'speechstart': return String(ev.pc);
+    case 'speechend': return String(ev.ms);
+    case 'tonedetected': return String(ev.id) + String(ev.hz);
+    case 'beep': return String(ev.hz);
+    case 'amd': { const v: 'human' | 'machine' | 'unknown' = ev.verdict; return v + String(ev.ms); }
   }
 }
 `;

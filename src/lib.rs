@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | owns |
 //! |---|---|---|
-//! | binding | `napi` (feature `node`): `events`, `audio` | JS <-> core translation, typed events and states, the event channel |
+//! | binding | `napi` (feature `node`): `peer_connection`, `config`, `events`, `audio`, `conference`, `offer`, `resources` | JS <-> core translation, typed events and states, the event channel |
 //! | I/O | [`shard`], [`recording`], [`logger`] | every thread, socket, file write and clock read; log output |
 //! | connection | [`peer`] ([`peer::signaling`], [`peer::negotiation`], descriptions, gathering, RTCP schedule, teardown, plain-profile calls), [`identity`], [`intake`], [`stats`], [`srflx`], [`config`] | one peer connection: its randomness and certificate, signaling states and transitions, pure negotiation, remote SDP intake (shared with validateOffer), gathering, getStats |
 //! | transport | [`transport`] ([`transport::webrtc`], [`transport::plain`]), [`plain_rtp`], [`sdes`], [`fingerprint`], [`certificate`], [`hangup`], [`early_checks`] | the wire under the media: the `MediaTransport` seam, ICE + DTLS-SRTP through rtc, plain RTP and SDES-SRTP without ICE, DTLS fingerprint check, hang-up detection |

@@ -86,3 +86,19 @@ pub fn write_wav(path: String, samples: Int16Array, sample_rate: u32) -> Result<
     std::fs::write(&path, crate::wav::encode_wav(&samples, sample_rate))
         .map_err(|e| to_napi(CoreError::Wav(format!("{path}: {e}"))))
 }
+
+/// G.711 mu-law bytes of mono PCM (for streaming audio as `PCMU`).
+#[napi]
+pub fn pcmu_encode(samples: Int16Array) -> Buffer {
+    let mut out = Vec::with_capacity(samples.len());
+    crate::audio::g711::encode_ulaw(&samples, &mut out);
+    out.into()
+}
+
+/// Mono PCM of G.711 mu-law bytes.
+#[napi]
+pub fn pcmu_decode(data: Buffer) -> Int16Array {
+    let mut out = Vec::with_capacity(data.len());
+    crate::audio::g711::decode_ulaw(&data, &mut out);
+    Int16Array::new(out)
+}

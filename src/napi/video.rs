@@ -2,7 +2,8 @@
 //! a thread of its own (never the JS thread or a shard's media tick), then
 //! hands it to the peer, whose sender paces it out.
 
-use super::{to_napi, Deferred, NativePeerConnection};
+use super::peer_connection::NativePeerConnection;
+use super::{to_napi, Deferred};
 use crate::error::Error as CoreError;
 use crate::video::sender::PlayDone;
 use napi::bindgen_prelude::*;

@@ -369,10 +369,24 @@ impl MediaTransport for WebRtcTransport {
                     if s == "connected" && !self.verified {
                         // Before any SRTP is read or sent: the handshake just
                         // completed and rtc no longer checks the certificate.
-                        let cert = self.pc.rtp_sender(self.sender).and_then(|snd| {
-                            snd.transport()
-                                .and_then(|t| t.get_remote_certificates().first().cloned())
-                        });
+                        let (cert, dtls_state) = match self.pc.rtp_sender(self.sender) {
+                            Some(snd) => match snd.transport() {
+                                Some(t) => (
+                                    t.get_remote_certificates().first().cloned(),
+                                    Some(t.state()),
+                                ),
+                                None => (None, None),
+                            },
+                            None => (None, None),
+                        };
+                        if cert.is_none() && dtls_state == Some(RTCDtlsTransportState::Closed) {
+                            // The far end's close_notify arrived before this
+                            // event was polled: the certificate is gone with
+                            // the transport, and no SRTP can flow. That is a
+                            // hang-up (remote_closed reports it), not a mismatch.
+                            self.check_closed = true;
+                            continue;
+                        }
                         let fps = &self.remote_fingerprints;
                         let failure = match cert.map(|c| crate::fingerprint::verify(&c, fps)) {
                             Some(Ok(())) => None,
