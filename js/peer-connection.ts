@@ -89,12 +89,13 @@ export interface RTCConfiguration {
    */
   inbandDtmf?: boolean;
   /**
-   * Receive and record video without transcoding (sipwire extension). Absent
-   * (the default): a video section in an offer is answered with port 0 and
-   * audio goes on alone. Present: a video section bundled with the audio is
-   * answered (our offers carry one) with the listed codecs, RTX when offered,
-   * and `nack`, `nack pli`, `ccm fir` feedback; see
-   * {@link RTCPeerConnection.startVideoRecording}.
+   * Receive, record and send video without transcoding (sipwire extension).
+   * Absent (the default): a video section in an offer is answered with port 0
+   * and audio goes on alone. Present: a video section bundled with the audio
+   * is answered (our offers carry one) with the listed codecs, RTX when
+   * offered, and `nack`, `nack pli`, `ccm fir` feedback; see
+   * {@link RTCPeerConnection.startVideoRecording} and
+   * {@link RTCPeerConnection.playVideo}.
    */
   video?: VideoConfiguration;
 }
