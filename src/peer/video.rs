@@ -55,6 +55,9 @@ impl Peer {
             }
             None => self.video_send = None,
         }
+        if let (Some(s), Some(v)) = (self.video_send.as_mut(), &info.video) {
+            s.set_max_bitrate(v.max_bitrate);
+        }
     }
 
     /// Video housekeeping: frames due out and lost frames (on ticks),
@@ -67,6 +70,12 @@ impl Peer {
                 s.tick(now);
             }
             let pkts = s.take_packets();
+            for message in s.take_warnings() {
+                self.events.push_back(PeerEvent::CodedWarning {
+                    code: "video-bitrate",
+                    message,
+                });
+            }
             if let Some(t) = super::wire(&mut self.transport, &mut self.plain) {
                 for p in pkts {
                     t.send_rtp(now, p);

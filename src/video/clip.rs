@@ -8,6 +8,10 @@ use super::{h264, vp8, VideoCodec};
 /// Clips larger than this are refused: they are held in memory whole.
 pub const MAX_CLIP_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Longest pause between two frames (90 kHz ticks): 10 s. A longer one is
+/// refused rather than sent as a stall the far end would take for a failure.
+const MAX_GAP: u64 = 10 * 90_000;
+
 /// One frame of a clip.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClipFrame {
@@ -36,6 +40,17 @@ pub struct Clip {
 }
 
 impl Clip {
+    /// Average bitrate of one pass, in bit/s (payload only).
+    pub fn average_bitrate(&self) -> u64 {
+        let bytes: usize = self
+            .frames
+            .iter()
+            .flat_map(|f| f.units.iter().map(Vec::len))
+            .sum();
+        let ms = self.duration_ms().max(1.0);
+        (bytes as f64 * 8000.0 / ms) as u64
+    }
+
     /// Length of one pass, in milliseconds.
     pub fn duration_ms(&self) -> f64 {
         let end = self.frames.last().map_or(0, |f| f.ts) + self.last_duration;
@@ -129,6 +144,12 @@ fn parse_ivf(b: &[u8]) -> Result<Clip, String> {
         if frames.last().is_some_and(|l| ts <= l.ts) {
             return Err(format!(
                 "frame {} has a timestamp out of order",
+                frames.len()
+            ));
+        }
+        if frames.last().is_some_and(|l| ts - l.ts > MAX_GAP) {
+            return Err(format!(
+                "frame {} comes more than 10 s after the one before",
                 frames.len()
             ));
         }

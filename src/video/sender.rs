@@ -67,6 +67,8 @@ pub struct VideoSendStats {
     pub retransmitted_packets_sent: u64,
     /// Their payload bytes.
     pub retransmitted_bytes_sent: u64,
+    /// What the far end's `b=TIAS`/`b=AS` allows, in bit/s.
+    pub max_bitrate: Option<u64>,
 }
 
 /// Settles a `playVideo` promise: with `Ok(false)` when the clip ended,
@@ -139,6 +141,8 @@ pub struct VideoSender {
     /// their own and may arrive out of order; an older one never replaces
     /// a newer one or starts after a later stop.
     generation: u64,
+    /// Warnings for the application (`video-bitrate`).
+    warnings: Vec<String>,
     stats: VideoSendStats,
 }
 
@@ -163,6 +167,7 @@ impl VideoSender {
             last_key_answer: None,
             last_fir_seq: None,
             generation: 0,
+            warnings: Vec::new(),
             stats: VideoSendStats {
                 ssrc,
                 ..Default::default()
@@ -178,6 +183,16 @@ impl VideoSender {
     /// The counters.
     pub fn stats(&self) -> &VideoSendStats {
         &self.stats
+    }
+
+    /// The far end's bandwidth limit for our video (`b=TIAS`/`b=AS`), in bit/s.
+    pub fn set_max_bitrate(&mut self, bps: Option<u64>) {
+        self.stats.max_bitrate = bps;
+    }
+
+    /// Warnings since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     /// Whether a clip is playing.
@@ -213,6 +228,15 @@ impl VideoSender {
             return Err(e);
         };
         self.generation = generation;
+        let bitrate = clip.average_bitrate();
+        if let Some(max) = self.stats.max_bitrate.filter(|&m| bitrate > m) {
+            // A file's bitrate is what it was encoded with: pacing cannot lower it.
+            self.warnings.push(format!(
+                "the clip averages {} kbit/s but the far end asks for at most {} kbit/s (b=TIAS/b=AS); re-encode it lower",
+                bitrate / 1000,
+                max / 1000
+            ));
+        }
         // Timestamps continue across clips: receivers see one stream.
         let media_ts = self.next_ts;
         self.stats.codec = Some(clip.codec);
@@ -450,6 +474,10 @@ pub fn stats_entries(
     });
     if let Some(rtx) = s.rtx_ssrc {
         out["rtxSsrc"] = rtx.into();
+    }
+    if let Some(max) = s.max_bitrate {
+        // The W3C name of the encoding's cap (RTCRtpEncodingParameters).
+        out["maxBitrate"] = max.into();
     }
     vec![
         serde_json::json!({

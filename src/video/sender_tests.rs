@@ -310,3 +310,21 @@ fn play_outcomes_settle_once_and_older_requests_never_win() {
         "the connection went away"
     );
 }
+
+#[test]
+fn a_clip_over_the_far_ends_bandwidth_is_reported_not_reshaped() {
+    let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 1, 2);
+    // 3000 + 300-byte frames at 30 fps: about 150 kbit/s.
+    let clip = vp8_clip(2, 2, 3000);
+    s.set_max_bitrate(Some(1_000_000));
+    s.play(Instant::now(), clip.clone(), false, PlayDone::none(), 1)
+        .unwrap();
+    assert!(s.take_warnings().is_empty());
+    s.set_max_bitrate(Some(64_000));
+    s.play(Instant::now(), clip, false, PlayDone::none(), 2)
+        .unwrap();
+    let w = s.take_warnings();
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("at most 64 kbit/s"), "{}", w[0]);
+    assert_eq!(stats_entries(s.stats(), 0.0, "T")[1]["maxBitrate"], 64_000);
+}
