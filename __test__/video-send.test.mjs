@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RTCPeerConnection, nativeResources } from '../dist/index.js';
-import { LOOPBACK, connectedPair } from './helpers.mjs';
+import { LOOPBACK, connectedPair, waitFor, waitState } from './helpers.mjs';
 import { makeClip, probe } from './support/video.mjs';
 
 let dir;
@@ -100,6 +100,36 @@ test('playVideo misuse rejects with the reason; stopVideo and close settle a loo
     a.close();
     assert.deepEqual(await third, { stopped: true }, 'close');
     await assert.rejects(a.playVideo(clips.vp8), { code: 'ERR_CLOSED' });
+  } finally {
+    a.close();
+    b.close();
+  }
+});
+
+test("the far end's b=AS is reported as maxBitrate, and a clip above it warns (video-bitrate) but plays", async () => {
+  const a = new RTCPeerConnection({ ...LOOPBACK, video: { codecs: ['vp8'], direction: 'sendonly' } });
+  const b = new RTCPeerConnection({ ...LOOPBACK, video: {} });
+  try {
+    const up = Promise.all([waitState(a, 'connected'), waitState(b, 'connected')]);
+    await a.setLocalDescription(await a.createOffer());
+    await a.waitForGatheringComplete(2000);
+    await b.setRemoteDescription(a.localDescription);
+    await b.setLocalDescription(await b.createAnswer());
+    await b.waitForGatheringComplete(2000);
+    // The receiver asks for at most 64 kbit/s of video (RFC 4566 b=AS, kbit/s).
+    const answer = b.localDescription.sdp.replace(/(m=video [^\r\n]*\r\n(?:c=[^\r\n]*\r\n)?)/, '$1b=AS:64\r\n');
+    assert.match(answer, /m=video[^]*b=AS:64/, answer);
+    await a.setRemoteDescription({ type: 'answer', sdp: answer });
+    await up;
+    const warned = waitFor(a, 'warning', (e) => e.code === 'video-bitrate', 5000);
+    const played = a.playVideo(clips.vp8);
+    const w = await warned;
+    assert.match(w.message, /at most 64 kbit\/s/);
+    const out = await videoOf(a, 'outbound-rtp');
+    assert.equal(out.maxBitrate, 64000);
+    assert.ok(out.framesSent > 0, 'the clip plays all the same');
+    a.stopVideo();
+    assert.deepEqual(await played, { stopped: true });
   } finally {
     a.close();
     b.close();

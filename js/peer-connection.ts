@@ -313,7 +313,8 @@ export class RTCDTMFToneChangeEvent extends Event {
  * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
  * Codes: `candidate-skipped`, `candidate-limit` (remote candidates beyond the limit were dropped),
  * `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do), `ice-server-unresolved`,
- * `recording-failed`, `recording-overrun`; and, just before the connection becomes `failed`,
+ * `recording-failed`, `recording-overrun`, `video-bitrate` (a clip given to `playVideo` averages
+ * more than the far end's `b=TIAS`/`b=AS` allows; it is sent all the same); and, just before the connection becomes `failed`,
  * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
  * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
  */
