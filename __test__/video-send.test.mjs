@@ -135,3 +135,45 @@ test("the far end's b=AS is reported as maxBitrate, and a clip above it warns (v
     b.close();
   }
 });
+
+test('examples/video-recorder with a clip: a SIP.js caller (in-memory SIP) receives the looped clip while it is recorded', async () => {
+  const { UserAgent, Inviter, SessionState } = await import('sip.js');
+  const { InMemorySipLink, sessionDescriptionHandlerFactory } = await import('../dist/sip.js');
+  const { startVideoRecorder } = await import('../examples/video-recorder/index.mjs');
+  const link = new InMemorySipLink();
+  const sdh = sessionDescriptionHandlerFactory({ peerConnectionConfiguration: { ...LOOPBACK }, iceGatheringTimeout: 1000 });
+  const ua = (user) =>
+    new UserAgent({ uri: UserAgent.makeURI(`sip:${user}@test.invalid`), transportConstructor: link.transportFor(user), sessionDescriptionHandlerFactory: sdh, logBuiltinEnabled: false });
+  const recorder = ua('recorder');
+  const caller = ua('caller');
+  const results = [];
+  const logs = [];
+  startVideoRecorder(recorder, { dir, clip: clips.vp8, onResult: (r) => results.push(r), log: (l) => logs.push(l) });
+  await recorder.start();
+  await caller.start();
+  const inviter = new Inviter(caller, UserAgent.makeURI('sip:recorder@test.invalid'), {
+    sessionDescriptionHandlerOptions: { video: { codecs: ['vp8'], direction: 'recvonly' } },
+  });
+  const established = new Promise((resolve, reject) =>
+    inviter.stateChange.addListener((s) => (s === SessionState.Established ? resolve() : s === SessionState.Terminated && reject(new Error('call ended')))),
+  );
+  try {
+    await inviter.invite();
+    await established;
+    const pc = inviter.sessionDescriptionHandler.peerConnection;
+    let v;
+    for (let i = 0; i < 100; i++) {
+      v = await videoOf(pc, 'inbound-rtp');
+      if (v?.framesReceived >= 30) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(v?.framesReceived >= 30, `the caller received ${v?.framesReceived} frames; ${logs.join('; ')}`);
+    assert.deepEqual([v.frameWidth, v.frameHeight], [320, 240], "the clip's size");
+    await inviter.bye();
+    for (let i = 0; i < 100 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(results.length, 1, `the recorder finished the call; ${logs.join('; ')}`);
+  } finally {
+    await caller.stop();
+    await recorder.stop();
+  }
+});
