@@ -851,8 +851,10 @@ export interface AnswerCallOptions extends CallOptions {
 /**
  * Accept an incoming call, answering 488 Not Acceptable Here when its offer
  * cannot be used (SIP.js alone would send 480), and return the {@link Call}.
- * With `video`, a video section in the offer is answered (receive-only) and
- * {@link Call.recordVideo} records it; without, it is rejected and audio goes on.
+ * With `video`, a video section in the offer is answered (receive-only unless
+ * `video.direction` says otherwise): {@link Call.recordVideo} records it and,
+ * when sending, {@link Call.playVideo} sends a clip; without, it is rejected
+ * and audio goes on.
  */
 export async function answerCall(invitation: Invitation, options: AnswerCallOptions = {}): Promise<Call> {
   const body = invitation.request.body;
