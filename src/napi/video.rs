@@ -9,7 +9,6 @@ use crate::video::sender::PlayDone;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// Orders `playVideo`/`stopVideo` calls: clips load on threads of their
 /// own, so they may reach the peer out of order (see `VideoSender::play`).
@@ -38,14 +37,13 @@ impl NativePeerConnection {
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
         std::thread::Builder::new()
             .name("sipwire-video-load".into())
-            .spawn(move || match crate::video::clip::load(&path, fps) {
+            .spawn(move || match crate::video::clip::load_shared(&path, fps) {
                 Err(e) => deferred.reject(to_napi(CoreError::InvalidArgument(e))),
                 Ok(clip) => {
                     let done = PlayDone::new(move |r| match r {
                         Ok(stopped) => deferred.resolve(Box::new(move |_| Ok(stopped))),
                         Err(e) => deferred.reject(to_napi(CoreError::InvalidState(e))),
                     });
-                    let clip = Arc::new(clip);
                     handle.with(Box::new(move |peer, now| {
                         match peer {
                             Some(p) => p.play_video(now, clip, looped, done, generation),

@@ -4,6 +4,8 @@
 //! untouched; timestamps are turned into the 90 kHz RTP clock.
 
 use super::{h264, vp8, VideoCodec};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 
 /// Clips larger than this are refused: they are held in memory whole.
 pub const MAX_CLIP_BYTES: u64 = 64 * 1024 * 1024;
@@ -70,6 +72,35 @@ pub fn load(path: &str, fps: f64) -> Result<Clip, String> {
     }
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
     parse(&bytes, fps).map_err(|e| format!("{path}: {e}"))
+}
+
+/// [`load`], sharing the parsed clip between calls: a clip already in
+/// memory (same path, size, modification time and `fps`) is reused rather
+/// than read again, so a bot playing one greeting to many callers holds it
+/// once. Entries go when the last call using them does.
+pub fn load_shared(path: &str, fps: f64) -> Result<Arc<Clip>, String> {
+    type Key = (String, u64);
+    type Entry = (Option<std::time::SystemTime>, u64, Weak<Clip>);
+    static CACHE: Mutex<Option<HashMap<Key, Entry>>> = Mutex::new(None);
+    let meta = std::fs::metadata(path).map_err(|e| format!("{path}: {e}"))?;
+    let stamp = (meta.modified().ok(), meta.len());
+    let key = (path.to_string(), fps.to_bits());
+    let cached = |c: &HashMap<Key, Entry>| {
+        c.get(&key)
+            .filter(|e| (e.0, e.1) == stamp)
+            .and_then(|e| e.2.upgrade())
+    };
+    if let Some(clip) = CACHE.lock().ok().and_then(|c| c.as_ref().and_then(cached)) {
+        return Ok(clip);
+    }
+    // Parsed outside the lock: another file may load meanwhile.
+    let clip = Arc::new(load(path, fps)?);
+    if let Ok(mut c) = CACHE.lock() {
+        let map = c.get_or_insert_with(HashMap::new);
+        map.retain(|_, e| e.2.strong_count() > 0);
+        map.insert(key, (stamp.0, stamp.1, Arc::downgrade(&clip)));
+    }
+    Ok(clip)
 }
 
 /// Parse a clip from memory: IVF when it starts with `DKIF`, else H.264
@@ -299,6 +330,27 @@ mod tests {
         assert!(parse(&vp9, 30.0).unwrap_err().contains("VP8"));
         assert!(parse(b"hello", 30.0).is_err());
         assert!(parse(&[0, 0, 1, 0x65], 0.0).unwrap_err().contains("fps"));
+    }
+
+    #[test]
+    fn a_clip_in_use_is_shared_until_its_file_changes() {
+        let dir = std::env::temp_dir().join(format!("sipwire-clip-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.ivf");
+        let mut f = super::super::ivf::file_header(*b"VP80", 320, 240, 1);
+        super::super::ivf::push_frame(&mut f, 0, &KEY);
+        std::fs::write(&path, &f).unwrap();
+        let p = path.to_str().unwrap();
+        let a = load_shared(p, 30.0).unwrap();
+        let b = load_shared(p, 30.0).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "read once");
+        super::super::ivf::push_frame(&mut f, 1, &[0x51, 0, 0]);
+        std::fs::write(&path, &f).unwrap();
+        let c = load_shared(p, 30.0).unwrap();
+        assert_eq!(c.frames.len(), 2, "the new file, not the cached one");
+        drop((a, b, c));
+        assert!(load_shared(dir.join("missing.ivf").to_str().unwrap(), 30.0).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
