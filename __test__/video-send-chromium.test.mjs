@@ -2,7 +2,7 @@
 // calls a sipwire bot through Kamailio with audio and video. The bot answers video
 // sendrecv and sends a clip made by ffmpeg (testsrc 320x240, VP8 in IVF and H.264
 // Annex B) with playVideo, looping; the page decodes it: framesDecoded rises and
-// its frameWidth/frameHeight are the clip's. With 5% of the bot's packets dropped
+// its frameWidth/frameHeight are the clip's, and it gets our sender reports. With 5% of the bot's packets dropped
 // on the way out (nftables in the namespace), Chromium's NACKs are answered over
 // RTX and the page keeps decoding.
 // Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
@@ -134,6 +134,9 @@ describe('video: a sipwire bot sends a clip to Chromium through Kamailio', { tim
           assert.ok(ours.retransmittedPacketsSent > 0, 'the bot retransmitted');
         }
         assert.deepEqual([last.frameWidth, last.frameHeight], [320, 240], "the page sees the clip's size");
+        // Our RTCP sender reports for the video reached Chromium (about one a second).
+        const ro = (await web.ev(() => window.sw.stats(), undefined, 5000, 'page stats')).videoRemoteOutbound;
+        assert.ok(ro?.reportsSent >= 2 && ro.packetsSent > 0, `Chromium's remote-outbound-rtp for our video: ${JSON.stringify(ro)}`);
         assert.deepEqual([ours.frameWidth, ours.frameHeight], [320, 240], 'our outbound stats have it too');
         // A 30 fps clip: the page decodes nearly all of it, with loss too (repaired).
         assert.ok(rate >= 24, `the page decoded ${rate.toFixed(1)} fps`);

@@ -515,6 +515,8 @@ window.sw = {
       videoOutbound: of('outbound-rtp').find((s) => s.kind === 'video') ?? null,
       // Video from the far end (framesDecoded, frameWidth, frameHeight, nackCount, pliCount).
       videoInbound: of('inbound-rtp').find((s) => s.kind === 'video') ?? null,
+      // What the far end's RTCP sender reports for its video said.
+      videoRemoteOutbound: of('remote-outbound-rtp').find((s) => s.kind === 'video') ?? null,
     };
   },
 };

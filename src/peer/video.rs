@@ -63,12 +63,17 @@ impl Peer {
     /// Video housekeeping: frames due out and lost frames (on ticks),
     /// feedback out, events up.
     pub(super) fn video_step(&mut self, now: Instant, tick: bool) {
+        let on_tick = tick && self.connected && self.video_send.is_some();
+        let ntp = if on_tick { self.ntp(now) } else { 0 };
         if let Some(s) = self.video_send.as_mut() {
             // Only once connected: frames sent before would be lost, and a
             // clip started early would begin mid-way.
-            if tick && self.connected {
+            let report = if on_tick {
                 s.tick(now);
-            }
+                s.poll_report(now, ntp)
+            } else {
+                None
+            };
             let pkts = s.take_packets();
             for message in s.take_warnings() {
                 self.events.push_back(PeerEvent::CodedWarning {
@@ -79,6 +84,9 @@ impl Peer {
             if let Some(t) = super::wire(&mut self.transport, &mut self.plain) {
                 for p in pkts {
                     t.send_rtp(now, p);
+                }
+                if let Some(r) = report {
+                    t.send_rtcp(now, r);
                 }
             }
         }

@@ -31,6 +31,8 @@ const KEY_ANSWER_INTERVAL: Duration = Duration::from_millis(1000);
 /// Behind schedule by more than this (the process stalled): drop the
 /// backlog instead of bursting it out.
 const MAX_LAG: Duration = Duration::from_millis(500);
+/// Sender reports for the video stream: about once a second.
+const REPORT_INTERVAL: Duration = Duration::from_millis(1000);
 /// Frames sent per tick at most, even when several are due.
 const MAX_FRAMES_PER_TICK: usize = 4;
 
@@ -143,6 +145,8 @@ pub struct VideoSender {
     generation: u64,
     /// Warnings for the application (`video-bitrate`).
     warnings: Vec<String>,
+    /// When our last sender report went out.
+    last_report: Option<Instant>,
     stats: VideoSendStats,
 }
 
@@ -168,6 +172,7 @@ impl VideoSender {
             last_fir_seq: None,
             generation: 0,
             warnings: Vec::new(),
+            last_report: None,
             stats: VideoSendStats {
                 ssrc,
                 ..Default::default()
@@ -295,7 +300,8 @@ impl VideoSender {
                 None => p.clip.last_duration,
             };
             p.media_ts += step;
-            p.due += Duration::from_micros(step * 1000 / 90);
+            // Nanoseconds: truncating to microseconds drifted ~1 ms per 100 s.
+            p.due += Duration::from_nanos(step * 1_000_000 / 90);
             p.idx += 1;
             if p.idx == frames.len() {
                 if !p.looped {
@@ -442,6 +448,51 @@ impl VideoSender {
         self.stats.retransmitted_packets_sent += 1;
         self.stats.retransmitted_bytes_sent += pkt.payload.len() as u64;
         self.out.push(pkt);
+    }
+
+    /// A sender report (RFC 3550 §6.4.1) with our CNAME, about once a
+    /// second while a clip plays: receivers map our RTP clock to wall-clock
+    /// time with it (lip sync with the audio, round-trip time). `ntp` is
+    /// the NTP time at `now`, on the same clock as the audio's reports.
+    pub fn poll_report(&mut self, now: Instant, ntp: u64) -> Option<Vec<Box<dyn RtcpPacket>>> {
+        use rtc::rtcp::sender_report::SenderReport;
+        use rtc::rtcp::source_description::{
+            SdesType, SourceDescription, SourceDescriptionChunk, SourceDescriptionItem,
+        };
+        let p = self.playing.as_ref()?;
+        if self
+            .last_report
+            .is_some_and(|t| now.saturating_duration_since(t) < REPORT_INTERVAL)
+        {
+            return None;
+        }
+        self.last_report = Some(now);
+        // Our RTP clock at `now`: the next frame's time, less what is left until it is due.
+        let ticks = |d: Duration| ((d.as_nanos() * 90 + 500_000) / 1_000_000) as u64;
+        let ahead = ticks(p.due.saturating_duration_since(now));
+        let behind = ticks(now.saturating_duration_since(p.due));
+        let rtp_time = self
+            .ts_origin
+            .wrapping_add((p.media_ts + behind).wrapping_sub(ahead) as u32);
+        let sr = SenderReport {
+            ssrc: self.ssrc,
+            ntp_time: ntp,
+            rtp_time,
+            packet_count: self.stats.packets_sent as u32,
+            octet_count: self.stats.bytes_sent as u32,
+            ..Default::default()
+        };
+        let sdes = SourceDescription {
+            chunks: vec![SourceDescriptionChunk {
+                source: self.ssrc,
+                items: vec![SourceDescriptionItem {
+                    sdes_type: SdesType::SdesCname,
+                    // The CNAME of our descriptions (the audio's too).
+                    text: bytes::Bytes::from_static(b"sipwire"),
+                }],
+            }],
+        };
+        Some(vec![Box::new(sr), Box::new(sdes)])
     }
 
     /// RTP packets to send, in order.

@@ -328,3 +328,37 @@ fn a_clip_over_the_far_ends_bandwidth_is_reported_not_reshaped() {
     assert!(w[0].contains("at most 64 kbit/s"), "{}", w[0]);
     assert_eq!(stats_entries(s.stats(), 0.0, "T")[1]["maxBitrate"], 64_000);
 }
+
+#[test]
+fn sender_reports_map_the_rtp_clock_about_once_a_second_while_playing() {
+    use rtc::rtcp::sender_report::SenderReport;
+    let t0 = Instant::now();
+    let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, None)], 0x77, 0x78);
+    assert!(
+        s.poll_report(t0, 1).is_none(),
+        "nothing before a clip plays"
+    );
+    s.play(t0, vp8_clip(30, 30, 100), true, PlayDone::none(), 1)
+        .unwrap();
+    let first_ts = s.take_packets()[0].header.timestamp;
+    let r = s.poll_report(t0, 1).expect("a report");
+    let sr = r[0].as_any().downcast_ref::<SenderReport>().unwrap();
+    assert_eq!((sr.ssrc, sr.packet_count), (0x77, 1));
+    // The first frame went out at t0: our clock reads its timestamp then.
+    assert_eq!(sr.rtp_time, first_ts);
+    assert!(
+        s.poll_report(t0 + Duration::from_millis(500), 2).is_none(),
+        "not yet"
+    );
+    let t1 = t0 + Duration::from_millis(1010);
+    for ms in (10..=1010).step_by(20) {
+        s.tick(t0 + Duration::from_millis(ms));
+    }
+    let r = s.poll_report(t1, 3).expect("a second report");
+    let sr = r[0].as_any().downcast_ref::<SenderReport>().unwrap();
+    assert_eq!(
+        sr.rtp_time.wrapping_sub(first_ts),
+        90_900,
+        "1010 ms on the 90 kHz clock"
+    );
+}
