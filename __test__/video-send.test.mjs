@@ -106,7 +106,7 @@ test('playVideo misuse rejects with the reason; stopVideo and close settle a loo
   }
 });
 
-test("the far end's b=AS is reported as maxBitrate, and a clip above it warns (video-bitrate) but plays", async () => {
+test("the far end's b=AS is reported as maxBitrate, a clip above it warns (video-bitrate) but plays, and one started before the connection is up starts with its key frame", async () => {
   const a = new RTCPeerConnection({ ...LOOPBACK, video: { codecs: ['vp8'], direction: 'sendonly' } });
   const b = new RTCPeerConnection({ ...LOOPBACK, video: {} });
   try {
@@ -119,15 +119,23 @@ test("the far end's b=AS is reported as maxBitrate, and a clip above it warns (v
     // The receiver asks for at most 64 kbit/s of video (RFC 4566 b=AS, kbit/s).
     const answer = b.localDescription.sdp.replace(/(m=video [^\r\n]*\r\n(?:c=[^\r\n]*\r\n)?)/, '$1b=AS:64\r\n');
     assert.match(answer, /m=video[^]*b=AS:64/, answer);
-    await a.setRemoteDescription({ type: 'answer', sdp: answer });
-    await up;
     const warned = waitFor(a, 'warning', (e) => e.code === 'video-bitrate', 5000);
+    await a.setRemoteDescription({ type: 'answer', sdp: answer });
+    // Started before the connection is up: the key frame waits for it, it is not lost.
     const played = a.playVideo(clips.vp8);
+    await up;
     const w = await warned;
     assert.match(w.message, /at most 64 kbit\/s/);
+    let inb;
+    for (let i = 0; i < 40 && !(inb?.framesReceived >= 5); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      inb = await videoOf(b, 'inbound-rtp');
+    }
     const out = await videoOf(a, 'outbound-rtp');
     assert.equal(out.maxBitrate, 64000);
     assert.ok(out.framesSent > 0, 'the clip plays all the same');
+    assert.ok(inb?.framesReceived >= 5 && inb.keyFramesReceived >= 1, `received ${JSON.stringify(inb)}`);
+    assert.equal(inb.framesDropped, 0, 'the first frame, a key frame, arrived: nothing was undecodable');
     a.stopVideo();
     assert.deepEqual(await played, { stopped: true });
   } finally {

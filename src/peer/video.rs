@@ -155,7 +155,8 @@ impl Peer {
             return;
         };
         if s.play(now, clip, looped, done, generation).is_ok() {
-            self.video_step(now, false);
+            // The key frame now if connected; else on the first tick after.
+            self.video_step(now, true);
         }
     }
 

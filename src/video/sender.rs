@@ -205,7 +205,7 @@ impl VideoSender {
         self.playing.is_some()
     }
 
-    /// Start sending `clip` now (replacing one that plays, whose `done`
+    /// Start sending `clip` from the next [`tick`](Self::tick) (replacing one that plays, whose `done`
     /// settles as stopped), from its first (key) frame; `done` settles when
     /// it ends. Fails (settling `done` with the error) when its codec was
     /// not negotiated. `generation` orders requests: one older than the
@@ -260,7 +260,7 @@ impl VideoSender {
             media_ts,
         });
         self.key_wanted = false;
-        self.tick(now);
+        // The first frame goes at the next tick (the caller's, once connected).
         Ok(())
     }
 

@@ -57,6 +57,7 @@ fn frames_are_paced_by_the_clip_and_reassemble_in_our_receiver() {
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
     s.play(t0, vp8_clip(10, 5, 3000), false, PlayDone::none(), 0)
         .unwrap();
+    s.tick(t0);
     // The key frame goes at once, in 3 packets (1200-byte payloads).
     let first = s.take_packets();
     assert_eq!(first.len(), 3);
@@ -125,6 +126,7 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 1);
     s.play(t0, vp8_clip(30, 30, 2000), true, PlayDone::none(), 0)
         .unwrap();
+    s.tick(t0);
     let mut pkts = s.take_packets();
     for tick in 1..=5 {
         s.tick(t0 + Duration::from_millis(20 * tick));
@@ -201,6 +203,7 @@ fn nacks_are_answered_over_rtx_or_plainly_and_plis_resend_the_key_frame() {
     plain
         .play(t0, vp8_clip(1, 1, 100), false, PlayDone::none(), 0)
         .unwrap();
+    plain.tick(t0);
     let p = plain.take_packets().remove(0);
     plain.on_rtcp(
         t0,
@@ -238,6 +241,7 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
     let mut s = VideoSender::new(vec![payload(VideoCodec::H264, 102, None)], 1, 2);
     let mut r = VideoReceiver::new(vec![payload(VideoCodec::H264, 102, None)], 9);
     s.play(t0, clip, false, PlayDone::none(), 0).unwrap();
+    s.tick(t0);
     let pkts = s.take_packets();
     assert_eq!(pkts.len(), 2 + 3, "SPS, PPS, then three FU-A fragments");
     assert_eq!(pkts[2].payload[0] & 0x1f, 28);
@@ -255,14 +259,10 @@ fn h264_clips_go_out_as_single_units_and_fu_a_and_codec_mismatch_is_refused() {
 fn outbound_stats_use_w3c_names() {
     let mut s = VideoSender::new(vec![payload(VideoCodec::Vp8, 96, Some(97))], 10, 11);
     assert!(stats_entries(s.stats(), 0.0, "T").is_empty());
-    s.play(
-        Instant::now(),
-        vp8_clip(1, 1, 100),
-        false,
-        PlayDone::none(),
-        0,
-    )
-    .unwrap();
+    let t0 = Instant::now();
+    s.play(t0, vp8_clip(1, 1, 100), false, PlayDone::none(), 0)
+        .unwrap();
+    s.tick(t0);
     let e = stats_entries(s.stats(), 1.0, "T");
     let o = &e[1];
     assert_eq!(o["type"], "outbound-rtp");
@@ -293,9 +293,11 @@ fn play_outcomes_settle_once_and_older_requests_never_win() {
     assert!(s.tick(t0 + Duration::from_millis(100)));
     assert_eq!(rx.try_recv().unwrap(), ("b", Ok(false)), "ended");
     s.play(t0, vp8_clip(2, 2, 100), true, done("c"), 4).unwrap();
+    s.tick(t0);
     s.stop(6);
     assert_eq!(rx.try_recv().unwrap(), ("c", Ok(true)), "stopped");
     s.play(t0, vp8_clip(2, 2, 100), true, done("d"), 5).unwrap();
+    s.tick(t0);
     assert_eq!(
         rx.try_recv().unwrap(),
         ("d", Ok(true)),
@@ -303,6 +305,7 @@ fn play_outcomes_settle_once_and_older_requests_never_win() {
     );
     assert!(!s.is_playing());
     s.play(t0, vp8_clip(2, 2, 100), true, done("e"), 7).unwrap();
+    s.tick(t0);
     drop(s);
     assert_eq!(
         rx.try_recv().unwrap(),
@@ -340,6 +343,7 @@ fn sender_reports_map_the_rtp_clock_about_once_a_second_while_playing() {
     );
     s.play(t0, vp8_clip(30, 30, 100), true, PlayDone::none(), 1)
         .unwrap();
+    s.tick(t0);
     let first_ts = s.take_packets()[0].header.timestamp;
     let r = s.poll_report(t0, 1).expect("a report");
     let sr = r[0].as_any().downcast_ref::<SenderReport>().unwrap();
