@@ -58,6 +58,10 @@ for (const [codec, ffname] of [
       assert.ok(out.packetsSent >= out.framesSent && out.bytesSent > 10000);
       assert.equal(out.ssrc, inb.ssrc);
       assert.equal(inb.framesReceived, out.framesSent, 'every frame arrived');
+      // The recording asked for a key frame (PLI) once the stream came: answered by
+      // sending the clip's latest key frame again, beyond its own 3 (one a second).
+      assert.ok(out.pliCount >= 1 && inb.pliCount >= 1, 'a PLI went and arrived');
+      assert.ok(out.keyFramesSent >= 4, `keyFramesSent ${out.keyFramesSent}`);
       const got = probe(rec);
       assert.equal(got.codec, ffname);
       assert.deepEqual([got.width, got.height], [320, 240]);
