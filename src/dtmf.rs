@@ -2,12 +2,13 @@
 //!
 //! Bots send and receive DTMF digits as RTP `telephone-event` packets rather
 //! than in-band tones. [`DtmfSender`] turns a digit string into one packet
-//! per 20 ms media tick (marker on the first packet, growing duration,
-//! triple end packet, inter-tone gaps, `,` pauses); [`DtmfReceiver`] turns
+//! per 20 ms media tick (marker on the first packet, growing duration, the
+//! end packet three times on the last tick, inter-tone gaps, `,` pauses);
+//! [`DtmfReceiver`] turns
 //! received packets back into digits, reporting each event exactly once.
 //! Neither reads a clock: time advances by calls to [`DtmfSender::tick`].
 //!
-//! Sender and receiver share one file (over 600 lines, a third of it tests):
+//! Sender and receiver share one file (their tests are in `dtmf/tests.rs`):
 //! they are the two halves of one payload format and its digit table.
 
 use std::collections::VecDeque;
@@ -18,7 +19,13 @@ pub const TICK_MS: u32 = 20;
 pub const PAUSE_MS: u32 = 2000;
 /// Default volume field (-10 dBm0).
 pub const DEFAULT_VOLUME: u8 = 10;
-/// Number of times the end packet is sent.
+/// Number of times the end packet is sent (RFC 4733 §2.5.1.4), back to back
+/// on the event's last tick as libwebrtc does. Spaced one tick apart, as the
+/// RFC suggests, the repeats reach a receiver with a short jitter buffer
+/// after it has played the event out: libwebrtc's NetEq (Chrome, Firefox,
+/// Safari) has then dropped the event from its DTMF buffer, takes a repeat
+/// for a new event that already ended and plays 10 ms of the tone once more
+/// after the gap, heard as the digit twice (Firefox over PCMU, ~20 ms buffer).
 pub const END_PACKETS: u32 = 3;
 
 /// Errors from DTMF parsing and queueing.
@@ -105,12 +112,11 @@ pub struct DtmfPacketOut {
     pub marker: bool,
     /// Event code carried in the payload.
     pub event: u8,
-    /// Whether this is one of the end packets.
+    /// Whether this is the end packet.
     pub end: bool,
-    /// A repeat of the final packet (RFC 4733 §2.5.1.4), sent after the
-    /// event is over: the media interval of this tick is not covered by the
-    /// event, so the caller sends audio for it as well.
-    pub retransmit: bool,
+    /// How many times to send this packet, back to back on this tick, each
+    /// with its own sequence number: [`END_PACKETS`] for the end packet, else 1.
+    pub copies: u32,
     /// Samples between the event start and the current tick:
     /// RTP timestamp = current tick's timestamp - `timestamp_offset`.
     pub timestamp_offset: u32,
@@ -142,10 +148,6 @@ enum Active {
         sent: u32,
         /// Ticks elapsed over the whole tone.
         elapsed: u32,
-        /// End packets sent.
-        ends: u32,
-        /// Duration of the final end packet.
-        final_duration: u16,
     },
     Wait {
         ticks: u32,
@@ -264,13 +266,12 @@ impl DtmfSender {
     }
 
     /// Whether the next tick's media interval belongs to a telephone-event:
-    /// the caller sends no audio for it (check before `tick`). False while
-    /// only the repeats of a final packet are pending: the event is over, and
-    /// audio must cover the time after it, or the receiver conceals a hole
-    /// (libwebrtc's NetEq stretches the last tone into it, heard as a second
-    /// digit).
+    /// the caller sends no audio for it (check before `tick`). False in the
+    /// gap after an event: audio must cover the time after it, or the
+    /// receiver conceals a hole (libwebrtc's NetEq stretches the last tone
+    /// into it, heard as a second digit).
     pub fn is_sending_event(&self) -> bool {
-        matches!(self.active, Some(Active::Tone { ends: 0, .. }))
+        matches!(self.active, Some(Active::Tone { .. }))
             || (self.active.is_none() && matches!(self.queue.front(), Some(Item::Tone { .. })))
     }
 
@@ -292,8 +293,6 @@ impl DtmfSender {
                     segment_start: now,
                     sent: 0,
                     elapsed: 0,
-                    ends: 0,
-                    final_duration: 0,
                 },
                 Item::Pause { ticks } => Active::Wait { ticks },
             });
@@ -315,34 +314,8 @@ impl DtmfSender {
                 segment_start,
                 sent,
                 elapsed,
-                ends,
-                final_duration,
             } => {
                 let event = *event;
-                if *ends > 0 {
-                    // End packet retransmission.
-                    *ends += 1;
-                    let out = DtmfPacketOut {
-                        payload: DtmfPayload {
-                            event,
-                            end: true,
-                            volume,
-                            duration: *final_duration,
-                        }
-                        .to_bytes(),
-                        marker: false,
-                        event,
-                        end: true,
-                        retransmit: true,
-                        timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
-                        event_start_tick: *segment_start,
-                    };
-                    if *ends >= END_PACKETS {
-                        let gap = gap_ticks.saturating_sub(END_PACKETS - 1);
-                        self.active = (gap > 0).then_some(Active::Wait { ticks: gap });
-                    }
-                    return Some(out);
-                }
                 // Start a new segment if the duration field would overflow
                 // (RFC 4733 2.5.1.3; only reachable at high clock rates).
                 if u64::from(*sent + 1) * u64::from(spt) > u64::from(u16::MAX) {
@@ -354,10 +327,6 @@ impl DtmfSender {
                 *elapsed += 1;
                 let duration = (*sent * spt).min(u32::from(u16::MAX)) as u16;
                 let end = *elapsed >= *ticks;
-                if end {
-                    *ends = 1;
-                    *final_duration = duration;
-                }
                 let out = DtmfPacketOut {
                     payload: DtmfPayload {
                         event,
@@ -369,10 +338,14 @@ impl DtmfSender {
                     marker,
                     event,
                     end,
-                    retransmit: false,
+                    copies: if end { END_PACKETS } else { 1 },
                     timestamp_offset: ((now - *segment_start) as u32).wrapping_mul(spt),
                     event_start_tick: *segment_start,
                 };
+                if end {
+                    let gap = *gap_ticks;
+                    self.active = (gap > 0).then_some(Active::Wait { ticks: gap });
+                }
                 Some(out)
             }
         }

@@ -1,7 +1,8 @@
 use super::*;
 
-/// Runs a sender to completion, mapping packets to RTP timestamps the
-/// way the caller would. Returns (tick, rtp_ts, packet) per packet.
+/// Runs a sender to completion, mapping packets to RTP timestamps and
+/// sending each `copies` times the way the caller would. Returns
+/// (tick, rtp_ts, packet) per packet sent.
 fn run(sender: &mut DtmfSender, ts0: u32) -> Vec<(u64, u32, DtmfPacketOut)> {
     let spt = sender.clock_rate() / 50;
     let mut out = Vec::new();
@@ -9,7 +10,9 @@ fn run(sender: &mut DtmfSender, ts0: u32) -> Vec<(u64, u32, DtmfPacketOut)> {
     while sender.is_busy() && tick < 100_000 {
         let ts_now = ts0.wrapping_add((tick as u32).wrapping_mul(spt));
         if let Some(p) = sender.tick() {
-            out.push((tick, ts_now.wrapping_sub(p.timestamp_offset), p));
+            for _ in 0..p.copies {
+                out.push((tick, ts_now.wrapping_sub(p.timestamp_offset), p));
+            }
         }
         tick += 1;
     }
@@ -60,7 +63,7 @@ fn sender_to_receiver_both_rates() {
                 .filter_map(|(_, ts, p)| r.on_packet(*ts, &p.payload))
                 .collect();
             assert_eq!(got, "123#*A", "rate {rate}");
-            // 5 packets per 100 ms tone + 2 extra end packets.
+            // 5 packets per 100 ms tone + 2 more copies of the end.
             assert_eq!(pkts.len(), 6 * 7);
         }
     }
@@ -83,10 +86,22 @@ fn packet_structure() {
     assert_eq!(durs, vec![160, 320, 480, 640, 800, 800, 800]);
     let ends: Vec<bool> = pkts.iter().map(|p| p.2.end).collect();
     assert_eq!(ends, vec![false, false, false, false, true, true, true]);
+    // One packet per tick; the three end packets together on the last
+    // (a repeat on a later tick can replay the tone in NetEq).
     assert_eq!(
         pkts.iter().map(|p| p.0).collect::<Vec<_>>(),
-        (0..7).collect::<Vec<_>>()
+        vec![0, 1, 2, 3, 4, 4, 4]
     );
+    // The event covers ticks 0..=4; the gap (50 ms: 3 ticks) is audio.
+    let mut s = DtmfSender::new(8000);
+    s.queue("5", 100, 50).unwrap();
+    let sent: Vec<u32> = (0..5).map(|_| s.tick().map_or(0, |p| p.copies)).collect();
+    assert_eq!(sent, vec![1, 1, 1, 1, END_PACKETS]);
+    for _ in 0..3 {
+        assert!(s.is_busy() && !s.is_sending_event());
+        assert!(s.tick().is_none());
+    }
+    assert!(!s.is_busy());
     assert!(!s.is_busy());
 }
 
@@ -95,7 +110,7 @@ fn gap_between_tones() {
     let mut s = DtmfSender::new(8000);
     s.queue("12", 40, 100).unwrap();
     let pkts = run(&mut s, 0);
-    // Tone 1: ticks 0,1 (+ends at 2,3). Gap 5 ticks counted from tick 1.
+    // Tone 1: ticks 0,1 (ends on 1). Gap of 5 ticks: 2..=6.
     let starts: Vec<u64> = pkts.iter().filter(|p| p.2.marker).map(|p| p.0).collect();
     assert_eq!(starts, vec![0, 7]);
 }
@@ -106,8 +121,7 @@ fn pause_length() {
     s.queue("1,2", 40, 30).unwrap();
     let pkts = run(&mut s, 0);
     let starts: Vec<u64> = pkts.iter().filter(|p| p.2.marker).map(|p| p.0).collect();
-    // Tone 1 ticks 0..=3 (2 tone + 2 extra end), gap covered by the ends,
-    // then 100 pause ticks.
+    // Tone 1 ticks 0,1, gap ticks 2,3, then 100 pause ticks.
     assert_eq!(starts, vec![0, 104]);
     assert!(!s.is_sending_event());
 }
@@ -206,7 +220,7 @@ fn cancel_finishes_current_tone() {
     }
     s.cancel();
     let pkts = run(&mut s, 0);
-    assert!(pkts.iter().all(|p| p.2.end));
+    assert!(pkts.iter().all(|p| p.2.end && p.0 == 0));
     assert_eq!(pkts.len(), 3);
     assert!(!s.is_busy());
 }

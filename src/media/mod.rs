@@ -221,8 +221,9 @@ pub struct Media {
     /// The RTP timeout runs once media was negotiated.
     armed: bool,
     dtmf_busy: bool,
-    /// A second packet of the current tick, for [`Media::next_packet`].
-    pending: Option<Packet>,
+    /// Further packets of the current tick (the copies of an RFC 4733 end
+    /// packet), for [`Media::next_packet`].
+    pending: VecDeque<Packet>,
     opus_complexity: i32,
     /// abs-send-time measurement; `None` unless enabled (costs nothing then).
     one_way: Option<OneWayDelay>,
@@ -277,7 +278,7 @@ impl Media {
             was_connected: false,
             armed: false,
             dtmf_busy: false,
-            pending: None,
+            pending: VecDeque::new(),
             opus_complexity: crate::audio::codec::DEFAULT_OPUS_COMPLEXITY,
             one_way: None,
             listener: Listener::new(),

@@ -89,7 +89,7 @@ impl Media {
         connected: bool,
         out: &mut Vec<MediaEvent>,
     ) -> Option<Packet> {
-        self.pending = None;
+        self.pending.clear();
         // Sources advance with the clock even when nothing is sent, so a
         // play() on hold still ends on time.
         let rate = self
@@ -105,7 +105,6 @@ impl Media {
         if !connected || !self.direction.has_send() {
             return None;
         }
-        let mut repeat = None;
         if let (Some(dtmf), Some((te_pt, _))) = (send.dtmf.as_mut(), send.codec.telephone_event) {
             let tick = dtmf.tick();
             if self.dtmf_busy && !dtmf.is_busy() {
@@ -120,19 +119,16 @@ impl Media {
                 // its start timestamp, on the audio's timeline: the sender
                 // counts in the audio clock (see `configure`).
                 self.dtmf_event_ts = ts.wrapping_sub(p.timestamp_offset);
-                let pkt = self.packet(
-                    te_pt,
-                    self.dtmf_event_ts,
-                    p.marker,
-                    Bytes::copy_from_slice(&p.payload),
-                );
-                if !p.retransmit {
-                    // The event covers this tick's media: no audio for it.
-                    return Some(pkt);
+                let payload = Bytes::copy_from_slice(&p.payload);
+                let pkt = self.packet(te_pt, self.dtmf_event_ts, p.marker, payload.clone());
+                // The end packet's copies go out now, back to back (see
+                // `dtmf::END_PACKETS` for why not on later ticks).
+                for _ in 1..p.copies {
+                    let copy = self.packet(te_pt, self.dtmf_event_ts, false, payload.clone());
+                    self.pending.push_back(copy);
                 }
-                // A repeat of the final packet: the event is over, so this
-                // tick's audio goes out too, leaving no hole in the timeline.
-                repeat = Some(pkt);
+                // The event covers this tick's media: no audio for it.
+                return Some(pkt);
             }
         }
         let send = self.send.as_mut()?;
@@ -143,20 +139,13 @@ impl Media {
         self.stats.frames_encoded += 1;
         let pt = send.codec.pt;
         let payload = Bytes::copy_from_slice(&self.payload);
-        let audio = self.packet(pt, ts, false, payload);
-        match repeat {
-            Some(r) => {
-                self.pending = Some(audio);
-                Some(r)
-            }
-            None => Some(audio),
-        }
+        Some(self.packet(pt, ts, false, payload))
     }
 
-    /// A further packet for the tick just run by [`Media::tick`] (the audio
-    /// sent beside a repeated RFC 4733 end packet); call until `None`.
+    /// A further packet for the tick just run by [`Media::tick`] (the copies
+    /// of an RFC 4733 end packet); call until `None`.
     pub fn next_packet(&mut self) -> Option<Packet> {
-        self.pending.take()
+        self.pending.pop_front()
     }
 
     fn packet(&mut self, pt: u8, ts: u32, marker: bool, payload: Bytes) -> Packet {
