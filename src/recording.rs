@@ -24,11 +24,16 @@
 
 use crate::media::{FinishCallback, PcmSink, SinkStatus};
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
+
+mod files;
+#[cfg(test)]
+mod tests;
+
+use files::{open, ByteFile, Out};
 
 /// Batches queued per recording before audio is dropped: 10 s of 200 ms batches.
 const QUEUE_BATCHES: usize = 50;
@@ -350,7 +355,7 @@ fn writer(rx: Receiver<Job>) {
                 path,
                 shared,
                 on_open,
-            } => match crate::video::receiver::open_raw(&path) {
+            } => match ByteFile::open(&path) {
                 Ok(w) => {
                     on_open(Ok(()));
                     files.insert(
@@ -374,7 +379,11 @@ fn writer(rx: Receiver<Job>) {
                 };
                 f.shared.queued.fetch_sub(1, Ordering::AcqRel);
                 let Out::Bytes(w) = &mut f.out else { continue };
-                if let Err(e) = w.write_all(&data) {
+                let r = w.write(&data);
+                if let Ok(false) = r {
+                    f.shared.dropped_by_writer.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Err(e) = r {
                     let msg = format!("recording to {} failed: {e}", f.path);
                     *f.shared.failed.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
                     finish_with(&f.shared, Err(msg));
@@ -384,7 +393,7 @@ fn writer(rx: Receiver<Job>) {
             Job::FinishBytes(id, patches) => {
                 let Some(f) = files.remove(&id) else { continue };
                 let r = match f.out {
-                    Out::Bytes(w) => crate::video::receiver::finish_raw(w, &patches),
+                    Out::Bytes(w) => w.finish(&patches),
                     _ => Ok(()),
                 };
                 finish_with(
@@ -395,9 +404,7 @@ fn writer(rx: Receiver<Job>) {
             Job::Finish(id) => {
                 let Some(f) = files.remove(&id) else { continue };
                 let r = match f.out {
-                    Out::Bytes(w) => {
-                        crate::video::receiver::finish_raw(w, &[]).map_err(|e| e.to_string())
-                    }
+                    Out::Bytes(w) => w.finish(&[]).map_err(|e| e.to_string()),
                     Out::Seekable(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
                     Out::Ogg(w) => w.finish().map(|_| ()).map_err(|e| e.to_string()),
                     Out::Stream(mut w) => match w.flush() {
@@ -412,16 +419,6 @@ fn writer(rx: Receiver<Job>) {
             }
         }
     }
-}
-
-/// A WAV file, seekable (sizes patched at the end) or not (a FIFO: the
-/// header says "unknown length", as streaming WAV writers do).
-enum Out {
-    Seekable(crate::wav::WavWriter<BufWriter<File>>),
-    Stream(BufWriter<File>),
-    /// Ogg/Opus needs no seeking: a file or a FIFO with a reader.
-    Ogg(crate::graph::ogg::OggOpusWriter<BufWriter<File>>),
-    Bytes(BufWriter<File>),
 }
 
 /// The media pipeline's end of a byte-stream (video) recording: each
@@ -485,15 +482,18 @@ impl ByteSink {
         if self.finished {
             return SinkStatus::Failed("recording already finished".into());
         }
-        if self.shared.queued.load(Ordering::Acquire) >= QUEUE_FRAMES {
-            if !self.overrun_reported {
-                self.overrun_reported = true;
-                return SinkStatus::Overrun;
-            }
-            return SinkStatus::Ok;
+        // Frames dropped here (queue full) or by the writer (a FIFO whose
+        // reader is slow): reported once.
+        let full = self.shared.queued.load(Ordering::Acquire) >= QUEUE_FRAMES;
+        if !full {
+            self.shared.queued.fetch_add(1, Ordering::AcqRel);
+            send(self.id, Job::Bytes(self.id, data));
         }
-        self.shared.queued.fetch_add(1, Ordering::AcqRel);
-        send(self.id, Job::Bytes(self.id, data));
+        let dropped = full || self.shared.dropped_by_writer.load(Ordering::Relaxed) > 0;
+        if dropped && !self.overrun_reported {
+            self.overrun_reported = true;
+            return SinkStatus::Overrun;
+        }
         SinkStatus::Ok
     }
 
@@ -529,62 +529,6 @@ impl Drop for ByteSink {
     }
 }
 
-fn open(
-    path: &str,
-    rate: u32,
-    format: crate::wav::WavFormat,
-    channels: u16,
-    ogg: bool,
-) -> Result<Out, String> {
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        // Non-blocking: opening a FIFO nobody reads fails at once (ENXIO)
-        // instead of hanging this thread; a full FIFO drops audio.
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc_nonblock());
-    }
-    let file = opts
-        .open(path)
-        .map_err(|e| format!("cannot record to {path}: {e}"))?;
-    let regular = file.metadata().map(|m| m.is_file()).unwrap_or(false);
-    if ogg {
-        crate::graph::ogg::OggOpusWriter::new(BufWriter::new(file), rate, channels)
-            .map(Out::Ogg)
-            .map_err(|e| format!("cannot record to {path}: {e}"))
-    } else if regular {
-        crate::wav::WavWriter::with_channels(BufWriter::new(file), rate, format, channels)
-            .map(Out::Seekable)
-            .map_err(|e| format!("cannot record to {path}: {e}"))
-    } else if format != crate::wav::WavFormat::S16 {
-        Err(format!(
-            "cannot record to {path}: mu-law and A-law recordings need a regular file"
-        ))
-    } else {
-        let mut header = crate::wav::header_for(format, rate, 0, channels);
-        // RIFF and data sizes "unknown" (0xFFFFFFFF), since they cannot be patched.
-        header[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
-        header[40..44].copy_from_slice(&(u32::MAX - 36).to_le_bytes());
-        let mut w = BufWriter::new(file);
-        match w.write_all(&header) {
-            Ok(()) => Ok(Out::Stream(w)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Out::Stream(w)),
-            Err(e) => Err(format!("cannot record to {path}: {e}")),
-        }
-    }
-}
-
-#[cfg(unix)]
-fn libc_nonblock() -> i32 {
-    // O_NONBLOCK on Linux (every architecture we build for) and the BSDs/macOS.
-    if cfg!(target_os = "linux") {
-        0o4000
-    } else {
-        0x0004
-    }
-}
-
 fn finish_with(shared: &Shared, r: Result<(), String>) {
     let done = {
         let mut end = shared.end.lock().unwrap_or_else(|p| p.into_inner());
@@ -599,6 +543,3 @@ fn finish_with(shared: &Shared, r: Result<(), String>) {
         done(r);
     }
 }
-
-#[cfg(test)]
-mod tests;
