@@ -191,3 +191,33 @@ fn video_into_a_fifo_without_reader_fails_at_once() {
     assert!(same_writer_still_writes(&sink, "beside-noreader.ivf"));
     let _ = std::fs::remove_file(&path);
 }
+
+/// Batches wait for the writer's 200 ms round, but finishing wakes it: with
+/// another recording open on the same thread (so the writer sleeps by the
+/// round rather than on the channel), a finish settles well within a round.
+#[test]
+fn finishing_does_not_wait_for_the_writers_round() {
+    let mut keep = start_bytes(tmp("keep-open.ivf"), Box::new(|_| {}));
+    assert_eq!(keep.write(vec![1u8; 100]), SinkStatus::Ok);
+    let pool = pool().len() as u64;
+    let mut checked = 0;
+    for i in 0..64 {
+        let mut sink = start_bytes(tmp(&format!("quick-{i}.ivf")), Box::new(|_| {}));
+        if sink.id % pool != keep.id % pool {
+            continue;
+        }
+        assert_eq!(sink.write(vec![2u8; 100]), SinkStatus::Ok);
+        let (tx, rx) = channel();
+        let asked = std::time::Instant::now();
+        sink.finish(vec![], Some(Box::new(move |r| tx.send(r).unwrap())));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)).unwrap(), Ok(()));
+        let took = asked.elapsed();
+        assert!(took < ROUND / 2, "finish took {took:?}");
+        checked += 1;
+        if checked == 3 {
+            break;
+        }
+    }
+    assert_eq!(checked, 3);
+    keep.finish(vec![], None);
+}
