@@ -88,25 +88,19 @@ impl Default for DtmfDetector {
     }
 }
 
-/// Power (amplitude² / 2 for a sine) of `x` at `f1` and `f2` Hz: two
-/// Goertzel recurrences side by side, each lane computing exactly what a
-/// pass of its own would.
-fn power_at_two(x: &[f32], f1: f32, f2: f32) -> (f32, f32) {
-    let coeff = [f1, f2].map(|f| 2.0 * (2.0 * PI * f / RATE as f32).cos());
-    let (mut s1, mut s2) = ([0.0f32; 2], [0.0f32; 2]);
+/// Power (amplitude² / 2 for a sine) of `x` at `freq` Hz: Goertzel.
+fn power_at(x: &[f32], freq: f32) -> f32 {
+    let w = 2.0 * PI * freq / RATE as f32;
+    let coeff = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f32, 0.0f32);
     for &v in x {
-        for k in 0..2 {
-            let s0 = v + coeff[k] * s1[k] - s2[k];
-            s2[k] = s1[k];
-            s1[k] = s0;
-        }
+        let s0 = v + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
     }
+    let p = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0);
     let n = x.len() as f32;
-    let p = |k: usize| {
-        let p = (s1[k] * s1[k] + s2[k] * s2[k] - coeff[k] * s1[k] * s2[k]).max(0.0);
-        2.0 * p / (n * n)
-    };
-    (p(0), p(1))
+    2.0 * p / (n * n)
 }
 
 impl DtmfDetector {
@@ -184,9 +178,9 @@ impl DtmfDetector {
         let p = self.nominal_powers(x);
         let ri = argmax(&p[..4]);
         let ci = argmax(&p[4..]);
-        let (fr, fc) = self.measured_freqs(ri, ci);
-        let (fr, fc) = (fr?, fc?);
-        let (pr, pc) = power_at_two(x, fr, fc);
+        let fr = self.measured_freq(ri, ROWS[ri])?;
+        let fc = self.measured_freq(4 + ci, COLS[ci])?;
+        let (pr, pc) = (power_at(x, fr), power_at(x, fc));
         if pr < MIN_TONE_POWER || pc < MIN_TONE_POWER {
             return None;
         }
@@ -219,62 +213,33 @@ impl DtmfDetector {
         })
     }
 
-    /// Frequencies near the nominal ones of row `ri` and column `ci`, from
-    /// the phase advance of their DFT bins between samples [0, WIN-SHIFT)
-    /// and [SHIFT, WIN); `None` when further than [`FREQ_TOL`] from it.
-    ///
-    /// One pass for both tones: the eight sums (two half-window bins, re
-    /// and im, per tone) are independent lanes the CPU runs side by side
-    /// (four serial chains, one after another, were ~3% of a 100-call
-    /// benchmark's CPU). Each lane adds its terms in the same order as a
-    /// pass of its own, so the results are bit for bit the same.
-    fn measured_freqs(&self, ri: usize, ci: usize) -> (Option<f32>, Option<f32>) {
+    /// Frequency near `nominal` from the phase advance of its DFT bin
+    /// between samples [0, WIN-SHIFT) and [SHIFT, WIN); `None` when further
+    /// than [`FREQ_TOL`] from it.
+    fn measured_freq(&self, table: usize, nominal: f32) -> Option<f32> {
+        let (c, s) = &self.tables[table];
         let x = &self.buf[..WIN];
-        let (rc, rs) = &self.tables[ri];
-        let (cc, cs) = &self.tables[4 + ci];
-        // [row re, row im, column re, column im] over each half-window.
-        let mut a = [0.0f32; 4];
-        let mut b = [0.0f32; 4];
-        let terms = |n: usize| [x[n] * rc[n], x[n] * rs[n], x[n] * cc[n], x[n] * cs[n]];
-        for n in 0..SUB_SHIFT {
-            let t = terms(n);
-            for k in 0..4 {
-                a[k] += t[k];
+        let dft = |from: usize, to: usize| {
+            let mut re = 0.0f32;
+            let mut im = 0.0f32;
+            for n in from..to {
+                re += x[n] * c[n];
+                im += x[n] * s[n];
             }
+            (re, im)
+        };
+        let (ar, ai) = dft(0, WIN - SUB_SHIFT);
+        let (br, bi) = dft(SUB_SHIFT, WIN);
+        // arg(B · conj(A)) = δω · SHIFT (the nominal advance cancels out).
+        let re = br * ar + bi * ai;
+        let im = bi * ar - br * ai;
+        if re == 0.0 && im == 0.0 {
+            return None;
         }
-        for n in SUB_SHIFT..WIN - SUB_SHIFT {
-            let t = terms(n);
-            for k in 0..4 {
-                a[k] += t[k];
-                b[k] += t[k];
-            }
-        }
-        for n in WIN - SUB_SHIFT..WIN {
-            let t = terms(n);
-            for k in 0..4 {
-                b[k] += t[k];
-            }
-        }
-        (
-            freq_from_phase((a[0], a[1]), (b[0], b[1]), ROWS[ri]),
-            freq_from_phase((a[2], a[3]), (b[2], b[3]), COLS[ci]),
-        )
+        let dw = im.atan2(re) / SUB_SHIFT as f32;
+        let f = nominal + dw * RATE as f32 / (2.0 * PI);
+        ((f / nominal - 1.0).abs() <= FREQ_TOL).then_some(f)
     }
-}
-
-/// The frequency of a tone near `nominal` whose DFT bin is `(ar, ai)` over
-/// the first half-window and `(br, bi)` over the one [`SUB_SHIFT`] samples
-/// later; `None` when further than [`FREQ_TOL`] from `nominal`.
-fn freq_from_phase((ar, ai): (f32, f32), (br, bi): (f32, f32), nominal: f32) -> Option<f32> {
-    // arg(B · conj(A)) = δω · SHIFT (the nominal advance cancels out).
-    let re = br * ar + bi * ai;
-    let im = bi * ar - br * ai;
-    if re == 0.0 && im == 0.0 {
-        return None;
-    }
-    let dw = im.atan2(re) / SUB_SHIFT as f32;
-    let f = nominal + dw * RATE as f32 / (2.0 * PI);
-    ((f / nominal - 1.0).abs() <= FREQ_TOL).then_some(f)
 }
 
 fn argmax(p: &[f32]) -> usize {
@@ -312,71 +277,6 @@ pub fn synthesize(key: char, ms: u32, amplitude: f32, twist_db: f32, freq_err: f
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    /// The one-tone-per-pass forms the detector used before
-    /// `measured_freqs` and `power_at_two`, as references.
-    fn reference_power_at(x: &[f32], freq: f32) -> f32 {
-        let w = 2.0 * PI * freq / RATE as f32;
-        let coeff = 2.0 * w.cos();
-        let (mut s1, mut s2) = (0.0f32, 0.0f32);
-        for &v in x {
-            let s0 = v + coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        let p = (s1 * s1 + s2 * s2 - coeff * s1 * s2).max(0.0);
-        let n = x.len() as f32;
-        2.0 * p / (n * n)
-    }
-
-    fn reference_measured_freq(d: &DtmfDetector, table: usize, nominal: f32) -> Option<f32> {
-        let (c, s) = &d.tables[table];
-        let x = &d.buf[..WIN];
-        let dft = |from: usize, to: usize| {
-            let mut re = 0.0f32;
-            let mut im = 0.0f32;
-            for n in from..to {
-                re += x[n] * c[n];
-                im += x[n] * s[n];
-            }
-            (re, im)
-        };
-        freq_from_phase(dft(0, WIN - SUB_SHIFT), dft(SUB_SHIFT, WIN), nominal)
-    }
-
-    /// The one-pass forms give the same bits as the per-tone passes, on
-    /// keys (exact, off-frequency, twisted), noise, a plain tone and
-    /// silence: the speed-up changes no decision.
-    #[test]
-    fn one_pass_analysis_matches_the_per_tone_passes_bit_for_bit() {
-        let mut windows: Vec<Vec<i16>> = Vec::new();
-        for (i, key) in "0123456789*#ABCD".chars().enumerate() {
-            let err = [0.0, 0.02, -0.024, 0.03][i % 4];
-            windows.push(synthesize(key, 20, 5000.0, [0.0, 3.0, -6.0][i % 3], err));
-        }
-        windows.push(noise(WIN, 8000.0, 7));
-        windows.push(crate::tone::sine(400.0, 8000, WIN, 10000));
-        windows.push(vec![0; WIN]);
-        let mut compared = 0;
-        for w in &windows {
-            let mut d = DtmfDetector::new();
-            d.buf = w[..WIN].iter().map(|&v| f32::from(v)).collect();
-            for (ri, &row) in ROWS.iter().enumerate() {
-                for (ci, &col) in COLS.iter().enumerate() {
-                    let (fr, fc) = d.measured_freqs(ri, ci);
-                    let bits = |f: Option<f32>| f.map(f32::to_bits);
-                    assert_eq!(bits(fr), bits(reference_measured_freq(&d, ri, row)));
-                    assert_eq!(bits(fc), bits(reference_measured_freq(&d, 4 + ci, col)));
-                    let (f1, f2) = (fr.unwrap_or(row), fc.unwrap_or(col));
-                    let (p1, p2) = power_at_two(&d.buf, f1, f2);
-                    assert_eq!(p1.to_bits(), reference_power_at(&d.buf, f1).to_bits());
-                    assert_eq!(p2.to_bits(), reference_power_at(&d.buf, f2).to_bits());
-                    compared += 1;
-                }
-            }
-        }
-        assert_eq!(compared, 19 * 16);
-    }
 
     fn detect(samples: &[i16]) -> String {
         let mut d = DtmfDetector::new();
