@@ -42,6 +42,11 @@ export function use(ev: NativeEvent): string {
     case 'connectionstatechange': { const s: RTCPeerConnectionState = ev.state; return s; }
     case 'icegatheringstatechange': case 'iceconnectionstatechange': return ev.state;
     case 'rtptimeout': return String(ev.pc);
+    case 'speechstart': return String(ev.pc);
+    case 'speechend': return String(ev.ms);
+    case 'tonedetected': return String(ev.id) + String(ev.hz);
+    case 'beep': return String(ev.hz);
+    case 'amd': return String(ev.id) + ev.verdict + String(ev.ms);
   }
 }
 `;
