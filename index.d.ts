@@ -156,6 +156,17 @@ export declare class NativePeerConnection {
   get canSendDtmf(): boolean
   /** W3C `remoteDescription`. */
   get remoteDescription(): NativeDescription | null
+  /**
+   * Send an IVF (VP8) or H.264 Annex B clip as our video, paced by its
+   * timestamps (Annex B has none: `fps`, default 30), looping when
+   * `looped`. Resolves `false` when the clip ended, `true` when it was
+   * stopped or replaced; rejects with `ERR_INVALID_ARG` for an
+   * unreadable, oversized or malformed file, `ERR_INVALID_STATE` when
+   * video is not negotiated for sending or in another codec.
+   */
+  playVideo(path: string, looped?: boolean | undefined | null, fps?: number | undefined | null): Promise<boolean>
+  /** Stop sending video; the pending `playVideo` resolves `true`. */
+  stopVideo(): void
 }
 
 /** What answering-machine detection decided. */
@@ -287,7 +298,7 @@ export interface NativeResources {
 export interface NativeVideoConfig {
   /** `["vp8", "h264"]` (the default), most preferred first. */
   codecs?: Array<string>
-  /** `"recvonly"` (default) or `"inactive"`. */
+  /** `"recvonly"` (default), `"sendrecv"`, `"sendonly"` or `"inactive"`. */
   direction?: string
 }
 

@@ -47,6 +47,7 @@ const STACKS = {
   'sipwire-bot-opus-plain': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus-plain'),
   'sipwire-bot-opus-listen': async () => (await import('./stacks/sipwire.mjs')).create('bot-opus-listen'),
   'sipwire-idle-pcmu': async () => (await import('./stacks/sipwire.mjs')).create('idle-pcmu'),
+  'sipwire-video-vp8': async () => (await import('./stacks/sipwire.mjs')).create('video-vp8'),
   'sipwire-2p-bot-pcmu': async () => (await import('./stacks/sipwire-2p.mjs')).create('bot-pcmu'),
   'sipwire-bridge-pcmu': async () => (await import('./stacks/sipwire-graph.mjs')).create('bridge-pcmu'),
   'sipwire-conf10-pcmu': async () => (await import('./stacks/sipwire-graph.mjs')).create('conf10-pcmu'),

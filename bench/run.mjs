@@ -37,6 +37,8 @@ const ALL_STACKS = [
   'sipwire-bridge-pcmu',
   'sipwire-conf10-pcmu',
   'sipwire-stream-pcmu',
+  // Video without transcoding: bot-pcmu plus a 1 Mbit/s VP8 clip sent by one end and recorded by the other.
+  'sipwire-video-vp8',
 ];
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {

@@ -89,12 +89,13 @@ export interface RTCConfiguration {
    */
   inbandDtmf?: boolean;
   /**
-   * Receive and record video without transcoding (sipwire extension). Absent
-   * (the default): a video section in an offer is answered with port 0 and
-   * audio goes on alone. Present: a video section bundled with the audio is
-   * answered (our offers carry one) with the listed codecs, RTX when offered,
-   * and `nack`, `nack pli`, `ccm fir` feedback; see
-   * {@link RTCPeerConnection.startVideoRecording}.
+   * Receive, record and send video without transcoding (sipwire extension).
+   * Absent (the default): a video section in an offer is answered with port 0
+   * and audio goes on alone. Present: a video section bundled with the audio
+   * is answered (our offers carry one) with the listed codecs, RTX when
+   * offered, and `nack`, `nack pli`, `ccm fir` feedback; see
+   * {@link RTCPeerConnection.startVideoRecording} and
+   * {@link RTCPeerConnection.playVideo}.
    */
   video?: VideoConfiguration;
 }
@@ -106,8 +107,11 @@ export type VideoCodecName = 'vp8' | 'h264';
 export interface VideoConfiguration {
   /** Codecs accepted, most preferred first (H.264 in packetization-mode 1). @defaultValue `['vp8', 'h264']` */
   codecs?: VideoCodecName[];
-  /** Our video direction; sending video is not supported yet. @defaultValue `'recvonly'` */
-  direction?: 'recvonly' | 'inactive';
+  /**
+   * Our video direction: `'sendrecv'` or `'sendonly'` to send a clip with
+   * {@link RTCPeerConnection.playVideo}. @defaultValue `'recvonly'`
+   */
+  direction?: 'recvonly' | 'sendrecv' | 'sendonly' | 'inactive';
 }
 
 /** Which optional detectors run on the received audio (see {@link RTCPeerConnection.setListening}). */
@@ -309,7 +313,8 @@ export class RTCDTMFToneChangeEvent extends Event {
  * Not an error, but worth a log line: e.g. a remote `.local` (mDNS) or TCP candidate that was skipped.
  * Codes: `candidate-skipped`, `candidate-limit` (remote candidates beyond the limit were dropped),
  * `extmap-ignored` (an unusable `a=extmap` was ignored, as browsers do), `ice-server-unresolved`,
- * `recording-failed`, `recording-overrun`; and, just before the connection becomes `failed`,
+ * `recording-failed`, `recording-overrun`, `video-bitrate` (a clip given to `playVideo` averages
+ * more than the far end's `b=TIAS`/`b=AS` allows; it is sent all the same); and, just before the connection becomes `failed`,
  * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
  * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
  */
@@ -755,6 +760,43 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   async startVideoRecording(path: string): Promise<void> {
     this.#checkOpen();
     await awaitNative(this.#native.startVideoRecording(path));
+  }
+
+  /**
+   * Send a video clip without transcoding: an IVF file of VP8 or an H.264
+   * Annex B stream (`.h264`, packetization-mode 1; SPS and PPS are sent with
+   * every IDR), in the negotiated codec. Frames go out paced by the file's
+   * timestamps (Annex B has none: `fps`, default 30), starting with a key
+   * frame, looping with `loop`. A PLI or FIR from the far end sends the latest
+   * key frame again (and the frames after it); NACKs are answered from a
+   * history of the last 512 packets (over RTX when negotiated). The file is
+   * read whole, off the JS thread, and limited to 64 MiB. Needs
+   * {@link RTCConfiguration.video} with `direction: 'sendrecv'` or
+   * `'sendonly'`. Resolves `{ stopped: false }` when the clip ended,
+   * `{ stopped: true }` when {@link stopVideo}, another `playVideo` or
+   * `close()` stopped it; rejects with `ERR_INVALID_ARG` for a file it cannot
+   * send, `ERR_INVALID_STATE` when video is not negotiated for sending or the
+   * clip's codec is not the negotiated one.
+   *
+   * ```ts
+   * import { RTCPeerConnection } from 'sipwire';
+   * const pc = new RTCPeerConnection({ video: { codecs: ['vp8'], direction: 'sendrecv' } });
+   * // ...after the offer/answer:
+   * void pc.playVideo('/tmp/clip.ivf', { loop: true }).catch(() => {});
+   * pc.stopVideo();
+   * pc.close();
+   * ```
+   */
+  async playVideo(path: string, options: { loop?: boolean; fps?: number } = {}): Promise<{ stopped: boolean }> {
+    this.#checkOpen();
+    const stopped = await awaitNative(this.#native.playVideo(path, options.loop ?? false, options.fps ?? 30));
+    return { stopped };
+  }
+
+  /** Stop the clip {@link playVideo} sends; its promise resolves `{ stopped: true }`. */
+  stopVideo(): void {
+    if (this.#closed) return;
+    this.#native.stopVideo();
   }
 
   /** Finish the video file started by {@link startVideoRecording}; resolves once it is on disk. */

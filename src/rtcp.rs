@@ -24,7 +24,9 @@
 //! assert_eq!(pkts.len(), 2);
 //! ```
 
-use rtc::interceptor::{Attribute, Interceptor, Packet as ChainPacket, StreamInfo, TaggedPacket};
+use rtc::interceptor::{
+    Attribute, AttributedPacket, Interceptor, Packet as ChainPacket, StreamInfo, TaggedPacket,
+};
 use rtc::rtcp::goodbye::Goodbye;
 use rtc::rtcp::packet::Packet;
 use rtc::rtcp::receiver_report::ReceiverReport;
@@ -342,8 +344,27 @@ impl rtc::sansio::Protocol<TaggedPacket, TaggedPacket, ()> for DeliverRtcp {
     type Time = Instant;
 
     fn handle_read(&mut self, mut msg: TaggedPacket) -> Result<(), Self::Error> {
-        if matches!(msg.message.packet, ChainPacket::Rtcp(_)) {
+        if let ChainPacket::Rtcp(pkts) = &mut msg.message.packet {
             msg.message.attributes.push(Attribute::DeliverToApplication);
+            if pkts.len() > 1 {
+                // rtc hands a compound packet to the application only when
+                // the first SSRC its first packet names belongs to a track;
+                // a browser's receiver report about our RTX stream first
+                // (rtc ties RTX to no track) would drop the NACKs and PLIs
+                // behind it. One packet each: each is judged on its own.
+                let rest: Vec<_> = pkts.drain(1..).collect();
+                let (now, transport) = (msg.now, msg.transport);
+                self.reads.push_back(msg);
+                for p in rest {
+                    self.reads.push_back(TaggedPacket {
+                        now,
+                        transport,
+                        message: AttributedPacket::new(ChainPacket::Rtcp(vec![p]))
+                            .with(Attribute::DeliverToApplication),
+                    });
+                }
+                return Ok(());
+            }
         }
         self.reads.push_back(msg);
         Ok(())
@@ -534,5 +555,48 @@ mod tests {
             })
             .unwrap();
         assert!(chain.poll_read().is_some());
+    }
+
+    #[test]
+    fn compound_packets_are_delivered_one_packet_at_a_time() {
+        use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
+            nack_pairs_from_sequence_numbers, TransportLayerNack,
+        };
+        use rtc::sansio::Protocol;
+        // A browser's report about our RTX stream, then a NACK for our video.
+        let rr = ReceiverReport {
+            ssrc: 1,
+            reports: vec![ReceptionReport {
+                ssrc: 0x5001,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let nack = TransportLayerNack {
+            sender_ssrc: 1,
+            media_ssrc: 0x5000,
+            nacks: nack_pairs_from_sequence_numbers(&[7]),
+        };
+        let mut d = DeliverRtcp::default();
+        d.handle_read(TaggedPacket {
+            now: Instant::now(),
+            transport: Default::default(),
+            message: AttributedPacket::new(ChainPacket::Rtcp(vec![Box::new(rr), Box::new(nack)])),
+        })
+        .unwrap();
+        let mut firsts = vec![];
+        while let Some(m) = d.poll_read() {
+            assert!(m.message.has(&Attribute::DeliverToApplication));
+            let ChainPacket::Rtcp(p) = &m.message.packet else {
+                panic!("RTCP in, RTCP out");
+            };
+            assert_eq!(p.len(), 1);
+            firsts.push(p[0].destination_ssrc()[0]);
+        }
+        assert_eq!(
+            firsts,
+            [0x5001, 0x5000],
+            "the NACK is routed by its own SSRC"
+        );
     }
 }

@@ -180,6 +180,8 @@ pub struct PeerView<'a> {
     pub plain: Option<(Option<&'static str>, Option<std::net::SocketAddr>)>,
     /// Received video counters, when video was negotiated.
     pub video: Option<&'a crate::video::receiver::VideoStats>,
+    /// Sent video counters, when we send video.
+    pub video_send: Option<&'a crate::video::sender::VideoSendStats>,
 }
 
 impl PeerView<'_> {
@@ -310,6 +312,9 @@ pub fn report(peer: &PeerView, transport: (Vec<Value>, IceView), timestamp: f64)
     }
     if let Some(v) = peer.video {
         out.extend(crate::video::receiver::stats_entries(v, timestamp, &tid));
+    }
+    if let Some(v) = peer.video_send {
+        out.extend(crate::video::sender::stats_entries(v, timestamp, &tid));
     }
     // The track our outbound-rtp carries (W3C RTCAudioSourceStats).
     out.push(json!({

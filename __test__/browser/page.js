@@ -513,6 +513,10 @@ window.sw = {
       remoteInbound: of('remote-inbound-rtp').find((s) => s.kind === 'audio') ?? null,
       // The fake camera's stream (framesEncoded, framesSent, frameWidth, frameHeight, codecId).
       videoOutbound: of('outbound-rtp').find((s) => s.kind === 'video') ?? null,
+      // Video from the far end (framesDecoded, frameWidth, frameHeight, nackCount, pliCount).
+      videoInbound: of('inbound-rtp').find((s) => s.kind === 'video') ?? null,
+      // What the far end's RTCP sender reports for its video said.
+      videoRemoteOutbound: of('remote-outbound-rtp').find((s) => s.kind === 'video') ?? null,
     };
   },
 };

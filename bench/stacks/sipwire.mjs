@@ -14,6 +14,14 @@
 //  - idle-pcmu: nothing played or recorded: the media clock sends encoded
 //    silence and nothing is decoded, i.e. transport cost only, the closest
 //    match to the passthrough stacks (werift, node-datachannel).
+//  - video-vp8: bot-pcmu plus video: one end sends a 640x480, 30 fps,
+//    1 Mbit/s VP8 clip (playVideo, looped), the other records it to
+//    /dev/null (startVideoRecording): packetising, SRTP, depacketising and
+//    the recording writer, no codec. Counters stay audio-only (loss and send
+//    rate compare with bot-pcmu); video figures go in `extra`.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_DIR, mergeHist, startClock } from './common.mjs';
 
@@ -49,9 +57,22 @@ export function peerConfig(codec, mode = '') {
   return mode.endsWith('-plain') ? { ...cfg, inbandDtmf: false } : cfg;
 }
 
+/** A 3 s, 640x480, 30 fps, ~1 Mbit/s VP8 clip made by ffmpeg (key frame every 2 s). */
+function makeVideoClip() {
+  const out = join(mkdtempSync(join(tmpdir(), 'sipwire-bench-video-')), 'clip.ivf');
+  // Noise keeps libvpx from squeezing testsrc far below the target rate.
+  const args = ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=640x480:rate=30', '-t', '3', '-vf', 'noise=alls=16:allf=t', '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8'];
+  args.push('-b:v', '1M', '-minrate', '1M', '-maxrate', '1M', '-bufsize', '1M', '-g', '60', '-f', 'ivf', out);
+  const r = spawnSync('ffmpeg', args, { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) throw new Error(`ffmpeg failed (apt-get install ffmpeg): ${r.stderr || r.error?.message}`);
+  return out;
+}
+
 export function create(mode) {
   const codec = mode.startsWith('bot-opus') ? 'opus' : 'pcmu';
-  const rate = mode.startsWith('bot-pcmu') || mode === 'bot-rtp' ? 8000 : 16000;
+  const rate = mode.startsWith('bot-pcmu') || mode === 'bot-rtp' || mode === 'video-vp8' ? 8000 : 16000;
+  const video = mode === 'video-vp8';
+  const clip = video ? makeVideoClip() : null;
   const tone = sineWave(400, rate, TONE_MS);
   // js-pcm: one 1 s, 400 Hz buffer; 20 ms slices of it are phase-continuous.
   const pcm = sineWave(400, 16000, 1000);
@@ -59,6 +80,8 @@ export function create(mode) {
   let stopClock = null;
   let frameIdx = 0;
   let audioFrames = 0;
+  // Video totals of the last counters() call (video-vp8).
+  const videoStats = { bytesSent: 0, framesReceived: 0 };
 
   if (mode === 'js-pcm') {
     // One timer for all calls: this is what a JS media app would do.
@@ -85,6 +108,8 @@ export function create(mode) {
     if (mode.endsWith('-listen')) pc.setListening({ inbandDtmf: true, speech: true, beep: true });
     pc.startRecording('/dev/null', { sampleRate: rate }).catch(() => {});
     pc.play({ samples: tone, sampleRate: rate }, { loop: true }).catch(() => {});
+    if (video && pc === call.a) pc.playVideo(clip, { loop: true }).catch(() => {});
+    if (video && pc === call.b) pc.startVideoRecording('/dev/null').catch(() => {});
   }
 
   /**
@@ -97,6 +122,11 @@ export function create(mode) {
     await Promise.all(
       pcs.map(async (pc) => {
         for (const s of (await pc.getStats()).values()) {
+          if (s.kind === 'video') {
+            if (s.type === 'outbound-rtp') videoStats.bytesSent += s.bytesSent;
+            if (s.type === 'inbound-rtp') videoStats.framesReceived += s.framesReceived;
+            continue;
+          }
           if (s.type === 'outbound-rtp') out.sent += s.packetsSent;
           else if (s.type === 'inbound-rtp') {
             out.recv += s.packetsReceived;
@@ -121,8 +151,10 @@ export function create(mode) {
     delay: 'histogram',
     async openCall(i, timeoutMs) {
       const cfg = peerConfig(codec, mode);
-      const a = new RTCPeerConnection(mode === 'bot-rtp' ? { ...cfg, mediaProfile: 'rtp' } : cfg);
-      const b = new RTCPeerConnection(cfg);
+      const a = new RTCPeerConnection(
+        mode === 'bot-rtp' ? { ...cfg, mediaProfile: 'rtp' } : video ? { ...cfg, video: { codecs: ['vp8'], direction: 'sendonly' } } : cfg,
+      );
+      const b = new RTCPeerConnection(video ? { ...cfg, video: {} } : cfg);
       const call = { a, b, closed: false, sink: 0 };
       try {
         const up = Promise.all([waitConnected(a, timeoutMs), waitConnected(b, timeoutMs)]);
@@ -145,8 +177,12 @@ export function create(mode) {
       return call;
     },
     /** Packets sent/received/lost summed over both ends, plus inbound jitter (ms). */
-    counters: (calls) => countPeers(calls.flatMap((c) => [c.a, c.b])),
-    extra: () => ({ nativeResources: nativeResources(), jsAudioFrames: audioFrames }),
+    counters: (calls) => {
+      videoStats.bytesSent = 0;
+      videoStats.framesReceived = 0;
+      return countPeers(calls.flatMap((c) => [c.a, c.b]));
+    },
+    extra: () => ({ nativeResources: nativeResources(), jsAudioFrames: audioFrames, ...(video ? { video: { ...videoStats } } : {}) }),
     closeCall(c) {
       c.closed = true;
       jsPeers.delete(c.a);

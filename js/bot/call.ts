@@ -513,6 +513,22 @@ export class Call extends TypedEventTarget<CallEventMap> {
     await this.peerConnection?.stopVideoRecording();
   }
 
+  /**
+   * Send a video clip (IVF of VP8, or H.264 Annex B) to the far end without
+   * transcoding, paced by its timestamps (`fps` for Annex B, default 30); see
+   * {@link RTCPeerConnection.playVideo}. The call needs video with
+   * `direction: 'sendrecv'` (or `'sendonly'`). Resolves when the clip ended
+   * (`stopped: false`) or was stopped (by {@link stopVideo} or hangup).
+   */
+  async playVideo(path: string, options?: { loop?: boolean; fps?: number }): Promise<{ stopped: boolean }> {
+    return (await this.#pc()).playVideo(path, options);
+  }
+
+  /** Stop the clip {@link playVideo} sends. */
+  stopVideo(): void {
+    this.peerConnection?.stopVideo();
+  }
+
   /** Received audio as an async iterator of PCM batches. */
   async *audio(options?: { sampleRate?: 8000 | 16000 | 48000; batchMs?: number }): AsyncGenerator<AudioFrame> {
     yield* (await this.#pc()).audio(options);
@@ -824,15 +840,21 @@ export interface AnswerCallOptions extends CallOptions {
    */
   allowUnencryptedMedia?: boolean;
   sessionDescriptionHandlerOptions?: SipSdhOptions;
-  /** Answer a video section (receive-only) so {@link Call.recordVideo} can record it; absent: video is rejected. */
+  /**
+   * Answer a video section so {@link Call.recordVideo} can record it (and,
+   * with `direction: 'sendrecv'`, {@link Call.playVideo} can send a clip);
+   * absent: video is rejected.
+   */
   video?: VideoConfiguration;
 }
 
 /**
  * Accept an incoming call, answering 488 Not Acceptable Here when its offer
  * cannot be used (SIP.js alone would send 480), and return the {@link Call}.
- * With `video`, a video section in the offer is answered (receive-only) and
- * {@link Call.recordVideo} records it; without, it is rejected and audio goes on.
+ * With `video`, a video section in the offer is answered (receive-only unless
+ * `video.direction` says otherwise): {@link Call.recordVideo} records it and,
+ * when sending, {@link Call.playVideo} sends a clip; without, it is rejected
+ * and audio goes on.
  */
 export async function answerCall(invitation: Invitation, options: AnswerCallOptions = {}): Promise<Call> {
   const body = invitation.request.body;

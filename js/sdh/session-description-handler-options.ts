@@ -36,7 +36,7 @@ export interface SessionDescriptionHandlerOptions {
   /** Free-form; not used by sipwire (audio is always on). */
   constraints?: object;
   /**
-   * Video for this call (receive and record, see {@link RTCConfiguration.video});
+   * Video for this call (receive, record and send, see {@link RTCConfiguration.video});
    * wins over the factory's `peerConnectionConfiguration.video`. Read when the
    * call's connection is created (its first offer or answer).
    */

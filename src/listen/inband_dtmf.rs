@@ -20,6 +20,7 @@
 //! consecutive valid windows and is reported once per press.
 
 use std::f32::consts::PI;
+use std::sync::OnceLock;
 
 /// Sample rate the detector works at.
 pub const RATE: u32 = 8000;
@@ -71,8 +72,6 @@ const MISSES_TO_RELEASE: u32 = 4;
 /// ```
 pub struct DtmfDetector {
     buf: Vec<f32>,
-    /// Per nominal frequency: `e^{-jωn}` for n in 0..WIN (cos, -sin).
-    tables: Vec<(Vec<f32>, Vec<f32>)>,
     /// Goertzel coefficients `2 cos ω` of the nominal frequencies.
     coeffs: [f32; 8],
     candidate: Option<char>,
@@ -103,26 +102,34 @@ fn power_at(x: &[f32], freq: f32) -> f32 {
     2.0 * p / (n * n)
 }
 
+/// Per nominal frequency (rows, then columns): `e^{-jωn}` for n in 0..WIN
+/// (cos, -sin). The same for every detector, so built once: a copy per
+/// call (10 KB each) was rebuilt at every connection and, with the detector
+/// on by default, evicted from cache between one call's windows and the
+/// next's.
+fn tables() -> &'static [([f32; WIN], [f32; WIN]); 8] {
+    static TABLES: OnceLock<[([f32; WIN], [f32; WIN]); 8]> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        std::array::from_fn(|k| {
+            let f = if k < 4 { ROWS[k] } else { COLS[k - 4] };
+            let w = 2.0 * PI * f / RATE as f32;
+            (
+                std::array::from_fn(|n| (w * n as f32).cos()),
+                std::array::from_fn(|n| -(w * n as f32).sin()),
+            )
+        })
+    })
+}
+
 impl DtmfDetector {
     /// A detector with no audio seen yet.
     pub fn new() -> Self {
-        let tables = ROWS
-            .iter()
-            .chain(COLS.iter())
-            .map(|&f| {
-                let w = 2.0 * PI * f / RATE as f32;
-                let c = (0..WIN).map(|n| (w * n as f32).cos()).collect();
-                let s = (0..WIN).map(|n| -(w * n as f32).sin()).collect();
-                (c, s)
-            })
-            .collect();
         let coeffs = std::array::from_fn(|k| {
             let f = if k < 4 { ROWS[k] } else { COLS[k - 4] };
             2.0 * (2.0 * PI * f / RATE as f32).cos()
         });
         Self {
             buf: Vec::with_capacity(WIN + HOP),
-            tables,
             coeffs,
             candidate: None,
             hits: 0,
@@ -217,7 +224,7 @@ impl DtmfDetector {
     /// between samples [0, WIN-SHIFT) and [SHIFT, WIN); `None` when further
     /// than [`FREQ_TOL`] from it.
     fn measured_freq(&self, table: usize, nominal: f32) -> Option<f32> {
-        let (c, s) = &self.tables[table];
+        let (c, s) = &tables()[table];
         let x = &self.buf[..WIN];
         let dft = |from: usize, to: usize| {
             let mut re = 0.0f32;

@@ -56,7 +56,7 @@ pub struct NativeConfig {
 pub struct NativeVideoConfig {
     /// `["vp8", "h264"]` (the default), most preferred first.
     pub codecs: Option<Vec<String>>,
-    /// `"recvonly"` (default) or `"inactive"`.
+    /// `"recvonly"` (default), `"sendrecv"`, `"sendonly"` or `"inactive"`.
     pub direction: Option<String>,
 }
 

@@ -24,6 +24,7 @@ pub mod events;
 pub mod offer;
 pub mod peer_connection;
 pub mod resources;
+mod video;
 
 use crate::error::Error as CoreError;
 use napi::bindgen_prelude::*;

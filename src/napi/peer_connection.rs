@@ -23,7 +23,7 @@ use std::time::Duration;
 /// The native peer connection. Use the `RTCPeerConnection` wrapper from `js/`.
 #[napi]
 pub struct NativePeerConnection {
-    handle: PeerHandle,
+    pub(super) handle: PeerHandle,
     /// Bumped by `stopPlayback`: a WAV still loading when playback was
     /// stopped must not start afterwards.
     stops: std::sync::Arc<std::sync::atomic::AtomicU64>,

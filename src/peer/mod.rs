@@ -144,6 +144,8 @@ pub struct Peer {
     plain: Option<plain::PlainState>,
     /// The video receive pipeline, when video is enabled and negotiated.
     video: Option<crate::video::receiver::VideoReceiver>,
+    /// The video send pipeline, when we send video and it was negotiated.
+    video_send: Option<crate::video::sender::VideoSender>,
 }
 
 /// The media-facing side of the transport: what media and RTCP code use, so
@@ -230,6 +232,7 @@ impl Peer {
             identity,
             plain: None,
             video: None,
+            video_send: None,
         }
     }
 
@@ -448,7 +451,7 @@ impl Peer {
             next = self.media.next_packet();
         }
         self.send_rtcp_if_due(now);
-        if self.video.is_some() {
+        if self.video.is_some() || self.video_send.is_some() {
             self.video_step(now, true);
         }
         if self.media.ticks().is_multiple_of(DEADLINE_REFRESH_TICKS) {
@@ -518,6 +521,9 @@ impl Peer {
                     self.media.on_rtp(&pkt, arrival, &mut ev);
                 }
                 MediaIn::Rtcp(pkts) => {
+                    if let Some(v) = self.video_send.as_mut() {
+                        v.on_rtcp(now, &pkts);
+                    }
                     bye |= rtcp_schedule::on_rtcp(
                         &mut self.rtcp,
                         &self.media,
@@ -529,7 +535,7 @@ impl Peer {
         }
         self.events.extend(ev.drain(..).map(PeerEvent::Media));
         self.media_events = ev;
-        if self.video.is_some() {
+        if self.video.is_some() || self.video_send.is_some() {
             self.video_step(now, false);
         }
         // A plain peer's RTCP BYE has no ICE to probe: its SIP BYE (or
@@ -580,6 +586,7 @@ impl Peer {
             candidates: &self.candidates,
             plain: self.plain_transport_info(),
             video: self.video.as_ref().map(|v| v.stats()),
+            video_send: self.video_send.as_ref().map(|v| v.stats()),
         };
         crate::stats::report(&view, transport, timestamp_ms)
     }

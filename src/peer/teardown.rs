@@ -82,6 +82,8 @@ impl Peer {
             MediaTransport::close(&mut t);
         }
         self.media.stop_recording(None);
+        // A pending playVideo settles as stopped.
+        self.video_send = None;
         // Leave any bridge or conference: the other side notices on its next tick.
         self.media.detach_port(None);
         let mut ev = Vec::new();

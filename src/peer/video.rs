@@ -1,10 +1,13 @@
-//! The peer's video hooks: which receiver the negotiation calls for, the
-//! video direction in our descriptions, and recording. The pipeline itself is
+//! The peer's video hooks: which receiver and sender the negotiation calls
+//! for, the video direction in our descriptions, recording and sending. The pipeline itself is
 //! [`crate::video`]; with no `video` in the configuration none of this runs.
 
 use super::{Peer, PeerEvent};
 use crate::sdp::{Direction, RemoteSdp};
+use crate::video::clip::Clip;
 use crate::video::receiver::{VideoEvent, VideoReceiver};
+use crate::video::sender::{PlayDone, VideoSender};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Peer {
@@ -20,15 +23,18 @@ impl Peer {
         crate::video::negotiate::set_direction(&sdp, dir)
     }
 
-    /// Video negotiated (or renegotiated): keep, replace or drop the receiver.
+    /// Video negotiated (or renegotiated): keep, replace or drop the
+    /// receiver and the sender.
     pub(super) fn apply_video(&mut self, info: &RemoteSdp) {
-        let wanted = match (&self.cfg.video, &info.video) {
-            (Some(cfg), Some(v)) if cfg.direction.has_recv() && v.direction.has_send() => {
-                Some(v.payloads.clone())
-            }
-            _ => None,
+        let (recv, send) = match (&self.cfg.video, &info.video) {
+            (Some(cfg), Some(v)) => (
+                cfg.direction.has_recv() && v.direction.has_send(),
+                cfg.direction.has_send() && v.direction.has_recv(),
+            ),
+            _ => (false, false),
         };
-        match wanted {
+        let payloads = info.video.as_ref().map(|v| v.payloads.clone());
+        match payloads.clone().filter(|_| recv) {
             Some(p)
                 if self
                     .video
@@ -37,10 +43,53 @@ impl Peer {
             Some(p) => self.video = Some(VideoReceiver::new(p, self.media.ssrc())),
             None => self.video = None,
         }
+        match payloads.filter(|_| send) {
+            Some(p)
+                if self
+                    .video_send
+                    .as_ref()
+                    .is_some_and(|v| v.payloads() == p.as_slice()) => {}
+            Some(p) => {
+                let (ssrc, rtx) = crate::video::negotiate::send_ssrcs(self.media.ssrc());
+                self.video_send = Some(VideoSender::new(p, ssrc, rtx));
+            }
+            None => self.video_send = None,
+        }
+        if let (Some(s), Some(v)) = (self.video_send.as_mut(), &info.video) {
+            s.set_max_bitrate(v.max_bitrate);
+        }
     }
 
-    /// Video housekeeping: lost frames (on ticks), feedback out, events up.
+    /// Video housekeeping: frames due out and lost frames (on ticks),
+    /// feedback out, events up.
     pub(super) fn video_step(&mut self, now: Instant, tick: bool) {
+        let on_tick = tick && self.connected && self.video_send.is_some();
+        let ntp = if on_tick { self.ntp(now) } else { 0 };
+        if let Some(s) = self.video_send.as_mut() {
+            // Only once connected: frames sent before would be lost, and a
+            // clip started early would begin mid-way.
+            let report = if on_tick {
+                s.tick(now);
+                s.poll_report(now, ntp)
+            } else {
+                None
+            };
+            let pkts = s.take_packets();
+            for message in s.take_warnings() {
+                self.events.push_back(PeerEvent::CodedWarning {
+                    code: "video-bitrate",
+                    message,
+                });
+            }
+            if let Some(t) = super::wire(&mut self.transport, &mut self.plain) {
+                for p in pkts {
+                    t.send_rtp(now, p);
+                }
+                if let Some(r) = report {
+                    t.send_rtcp(now, r);
+                }
+            }
+        }
         let Some(v) = self.video.as_mut() else { return };
         if tick {
             v.tick(now);
@@ -87,6 +136,36 @@ impl Peer {
         };
         v.start_recording(now, crate::recording::start_bytes(path, on_open));
         self.video_step(now, false);
+    }
+
+    /// Send `clip` as our video (replacing a clip that plays); `done`
+    /// settles when it ends, is stopped, or cannot play (no video
+    /// negotiated for sending, or another codec than the clip's).
+    /// `generation` orders plays and stops requested while clips load.
+    pub fn play_video(
+        &mut self,
+        now: Instant,
+        clip: Arc<Clip>,
+        looped: bool,
+        done: PlayDone,
+        generation: u64,
+    ) {
+        let Some(s) = self.video_send.as_mut() else {
+            done.settle(Err("no video negotiated for sending: set `video.direction` to 'sendrecv' or 'sendonly', and the far end must accept video".into()));
+            return;
+        };
+        if s.play(now, clip, looped, done, generation).is_ok() {
+            // The key frame now if connected; else on the first tick after.
+            self.video_step(now, true);
+        }
+    }
+
+    /// Stop sending video, and any play requested before `generation`;
+    /// the pending `playVideo` settles as stopped.
+    pub fn stop_video(&mut self, generation: u64) {
+        if let Some(s) = self.video_send.as_mut() {
+            s.stop(generation);
+        }
     }
 
     /// Finish the video recording; `done` settles once it is on disk.

@@ -55,8 +55,8 @@ pub struct WebRtcTransport {
 impl WebRtcTransport {
     /// Build the engine with `codecs`, our SSRC and our host candidates.
     /// `remote_offer` is the offer we answer, `None` when we will offer.
-    /// With video configured and no offer, a receive-only video transceiver
-    /// is added; when answering, the offer's video payload types are
+    /// With video configured to send, a video track is added; else, with
+    /// no offer, a receive-only video transceiver; when answering, the offer's video payload types are
     /// registered. The offer's `a=setup` picks our DTLS role.
     pub fn new(
         cfg: &PeerConfig,
@@ -150,8 +150,14 @@ impl WebRtcTransport {
             }],
         );
         let sender = pc.add_track(track)?;
-        if answering_video.is_none() && cfg.video.is_some() {
-            crate::video::negotiate::add_transceiver(&mut pc)?;
+        match &cfg.video {
+            Some(v) if v.direction.has_send() => {
+                crate::video::negotiate::add_track(&mut pc, ssrc)?;
+            }
+            Some(_) if answering_video.is_none() => {
+                crate::video::negotiate::add_transceiver(&mut pc)?;
+            }
+            _ => {}
         }
         for c in candidates {
             pc.add_local_candidate(RTCIceCandidateInit {

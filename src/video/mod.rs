@@ -14,11 +14,14 @@
 //! * [`receiver`]: the per-connection receive pipeline and its stats.
 
 pub mod assembler;
+pub mod clip;
 pub mod h264;
 pub mod ivf;
 pub mod negotiate;
+pub mod packetize;
 pub mod receiver;
 pub mod sdp;
+pub mod sender;
 pub mod vp8;
 
 use crate::error::{Error, Result};
@@ -65,8 +68,8 @@ impl VideoCodec {
 pub struct VideoConfig {
     /// Codecs accepted, most preferred first.
     pub codecs: Vec<VideoCodec>,
-    /// Our direction for video: `recvonly` (default) or `inactive`. Sending
-    /// video is not implemented yet, so `sendrecv`/`sendonly` are refused.
+    /// Our direction for video: `recvonly` (default), `sendrecv`,
+    /// `sendonly` (send a clip with `playVideo`) or `inactive`.
     pub direction: crate::sdp::Direction,
 }
 
@@ -93,15 +96,12 @@ impl VideoConfig {
         if out.is_empty() {
             out = vec![VideoCodec::Vp8, VideoCodec::H264];
         }
-        let direction = match direction.unwrap_or("recvonly") {
-            "recvonly" => crate::sdp::Direction::RecvOnly,
-            "inactive" => crate::sdp::Direction::Inactive,
-            d => {
-                return Err(Error::InvalidArgument(format!(
-                    "video direction must be 'recvonly' or 'inactive' (sending video is not supported yet), got {d:?}"
-                )))
-            }
-        };
+        let direction = direction.unwrap_or("recvonly");
+        let direction = crate::sdp::Direction::parse(direction).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "video direction must be 'recvonly', 'sendrecv', 'sendonly' or 'inactive', got {direction:?}"
+            ))
+        })?;
         Ok(VideoConfig {
             codecs: out,
             direction,

@@ -112,7 +112,8 @@ pub fn register(
     Ok(())
 }
 
-/// Add the (receive-only) video transceiver our offers carry.
+/// Add the (receive-only) video transceiver our offers carry when we do
+/// not send video.
 pub fn add_transceiver(pc: &mut RTCPeerConnection) -> Result<()> {
     pc.add_transceiver_from_kind(
         RtpCodecKind::Video,
@@ -122,6 +123,41 @@ pub fn add_transceiver(pc: &mut RTCPeerConnection) -> Result<()> {
             send_encodings: vec![],
         }),
     )?;
+    Ok(())
+}
+
+/// Our video SSRC and its RTX SSRC, next to the audio one: fixed by it, so
+/// seeded identities stay reproducible.
+pub fn send_ssrcs(audio_ssrc: u32) -> (u32, u32) {
+    (audio_ssrc.wrapping_add(1), audio_ssrc.wrapping_add(2))
+}
+
+/// Add the video track we send: rtc then writes its `a=msid`, `a=ssrc`
+/// and RTX `a=ssrc-group:FID` lines, so the far end knows the stream
+/// before the first packet. Used for offers and answers alike (rtc pairs
+/// it with the offer's video section).
+pub fn add_track(pc: &mut RTCPeerConnection, audio_ssrc: u32) -> Result<()> {
+    use rtc::media_stream::MediaStreamTrack;
+    use rtc::rtp_transceiver::rtp_sender::{
+        RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpRtxParameters,
+    };
+    let (ssrc, rtx) = send_ssrcs(audio_ssrc);
+    let track = MediaStreamTrack::new(
+        // The audio track's stream: one CNAME for both (RFC 7022).
+        "sipwire".to_string(),
+        "sipwire-video".to_string(),
+        "sipwire-video".to_string(),
+        RtpCodecKind::Video,
+        vec![RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                ssrc: Some(ssrc),
+                rtx: Some(RTCRtpRtxParameters { ssrc: rtx }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }],
+    );
+    pc.add_track(track)?;
     Ok(())
 }
 

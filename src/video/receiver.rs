@@ -17,8 +17,6 @@ use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication
 use rtc::rtcp::transport_feedbacks::transport_layer_nack::{
     nack_pairs_from_sequence_numbers, TransportLayerNack,
 };
-use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::time::{Duration, Instant};
 
 /// Key frame requests are not repeated more often than this.
@@ -389,26 +387,6 @@ pub fn stats_entries(s: &VideoStats, timestamp: f64, transport_id: &str) -> Vec<
             "retransmittedPacketsReceived": s.retransmitted_packets_received,
         }),
     ]
-}
-
-/// Open a video recording file (for `crate::recording`'s writer threads).
-pub fn open_raw(path: &str) -> Result<BufWriter<File>, String> {
-    File::create(path)
-        .map(|f| BufWriter::with_capacity(256 * 1024, f))
-        .map_err(|e| format!("cannot record video to {path}: {e}"))
-}
-
-/// Flush a video recording and apply header patches when the file is seekable.
-pub fn finish_raw(mut w: BufWriter<File>, patches: &[(u64, Vec<u8>)]) -> std::io::Result<()> {
-    w.flush()?;
-    let mut f = w.into_inner().map_err(|e| e.into_error())?;
-    if f.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        for (at, bytes) in patches {
-            f.seek(SeekFrom::Start(*at))?;
-            f.write_all(bytes)?;
-        }
-    }
-    f.flush()
 }
 
 #[cfg(test)]

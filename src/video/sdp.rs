@@ -41,6 +41,30 @@ pub struct RemoteVideo {
     pub payloads: Vec<VideoPayload>,
     /// Its direction as offered.
     pub direction: crate::sdp::Direction,
+    /// The bitrate the far end takes, in bit/s: `b=TIAS` (RFC 3890), else
+    /// `b=AS` (RFC 4566, kbit/s).
+    pub max_bitrate: Option<u64>,
+}
+
+/// The receive bitrate a video section asks for: `b=TIAS` in bit/s, else
+/// `b=AS` in kbit/s (which counts packet headers too: taken as is).
+///
+/// ```
+/// use sipwire::sdp::parse::Sdp;
+/// let doc = Sdp::parse("v=0\r\nm=video 9 RTP/AVP 96\r\nb=AS:500\r\n").unwrap();
+/// assert_eq!(sipwire::video::sdp::max_bitrate(&doc.media[0]), Some(500_000));
+/// ```
+pub fn max_bitrate(m: &MediaSection) -> Option<u64> {
+    let bw = |kind: &str| {
+        m.lines.iter().filter(|l| l.typ == 'b').find_map(|l| {
+            let (k, v) = l.value.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(kind)
+                .then(|| v.trim().parse::<u64>().ok())
+                .flatten()
+        })
+    };
+    bw("TIAS").or_else(|| bw("AS").map(|kbps| kbps.saturating_mul(1000)))
 }
 
 /// H.264 profiles browsers negotiate, from the first byte of

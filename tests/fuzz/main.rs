@@ -2,7 +2,7 @@
 //! normalise, `validate_offer` (and, when it accepts, a full answer on a
 //! fresh `Peer`), the datagram entry of a live `Peer` (STUN, DTLS, SRTP,
 //! SRTCP, garbage), received RTP through the media pipeline, RFC 4733
-//! payloads, RTCP compound packets and WAV headers.
+//! payloads, RTCP compound packets, WAV headers and video clips to send.
 //!
 //! `cargo test --test fuzz` runs a short slice of each (2 s per target: CI);
 //! `npm run fuzz` (scripts/fuzz.sh) runs the full budget with `--release`
@@ -17,6 +17,7 @@
 
 mod engine;
 mod pair;
+mod video;
 
 use engine::{Budget, Target};
 use sipwire::audio::codec::CodecKind;
@@ -657,4 +658,9 @@ fn fuzz_rtcp() {
 #[test]
 fn fuzz_wav() {
     go(wav)
+}
+
+#[test]
+fn fuzz_video_clip() {
+    go(video::video_clip)
 }

@@ -381,6 +381,7 @@ pub fn normalize_remote_with(
         match vmid.filter(|v| !v.is_empty() && *v != mid) {
             Some(vmid) => {
                 limits::check_lines(m.lines.len(), "video section", what)?;
+                let max_bitrate = crate::video::sdp::max_bitrate(&m);
                 let direction = crate::video::sdp::finish_section(&mut m, &audio);
                 doc.session.remove_attrs("group");
                 doc.session
@@ -392,6 +393,7 @@ pub fn normalize_remote_with(
                         mid: vmid,
                         payloads,
                         direction,
+                        max_bitrate,
                     },
                 ));
             }
