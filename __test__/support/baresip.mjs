@@ -5,7 +5,8 @@
 // Stopped by PID (its own process group).
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
+import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./kamailio.mjs";
@@ -69,11 +70,38 @@ export function readPcmWav(file) {
  *   `key=value` account parameters (e.g. "medianat=ice"); `config`: more config lines (e.g.
  *   "sip_cafile /path/ca.pem").
  */
+/** Try to listen on 127.0.0.1:port over TCP and UDP; true when both were free. */
+async function portFree(port) {
+  const tcp = await new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise((resolve) => {
+    const sock = createSocket("udp4");
+    sock.once("error", () => { sock.close(); resolve(false); });
+    sock.bind(port, "127.0.0.1", () => sock.close(() => resolve(true)));
+  });
+}
+
+/** A port p with p and p + 1 free over TCP and UDP a moment ago (bounded tries). */
+async function freePortPair() {
+  for (let i = 0; i < 50; i++) {
+    const p = await freePort();
+    if (p < 65535 && (await portFree(p)) && (await portFree(p + 1))) return p;
+  }
+  throw new Error("no two consecutive free ports on 127.0.0.1 after 50 tries");
+}
+
 export async function startBaresip({ name = "baresip", toneHz = 700, mediaenc, codecs = "PCMU/8000/1,PCMA/8000/1", modules = [], accountParams = [], config = [], rtcpMux = false, registrar } = {}) {
   if (!existsSync(BARESIP_BIN)) throw new Error(`baresip is not installed (${BARESIP_BIN} missing): apt-get install baresip-core`);
   const dir = mkdtempSync(join(tmpdir(), "sipwire-baresip-"));
-  const sipPort = await freePort();
-  const ctrlPort = await freePort();
+  // baresip listens for SIP on UDP and TCP at sipPort and for SIP/TLS at sipPort + 1:
+  // both must be free (a busy sipPort + 1 aborts its start-up).
+  const sipPort = await freePortPair();
+  let ctrlPort = await freePort();
+  while (ctrlPort === sipPort + 1) ctrlPort = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 20000) * 2;
   const source = join(dir, "tone.wav");
   // G.722 is 16 kHz audio: baresip 1.0 does not resample, so source and codec rates match.
