@@ -19,13 +19,21 @@ pub(super) fn bind_sockets(cfg: &PeerConfig) -> Result<Vec<std::net::UdpSocket>>
             None => std::net::UdpSocket::bind(SocketAddr::new(ip, 0))?,
             Some((min, max)) => {
                 let span = (max - min) as usize + 1;
-                let start = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+                let start = NEXT_PORT.fetch_add(2, Ordering::Relaxed);
                 let mut found = None;
-                for k in 0..span {
-                    let port = min + ((start + k) % span) as u16;
-                    if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
-                        found = Some(s);
-                        break;
+                // Even ports first (RFC 3550 §11: RTP even, RTCP at RTP + 1,
+                // which plain calls bind later); odd ones only when every
+                // even port is taken, so the range's capacity is unchanged.
+                'passes: for parity in [0, 1] {
+                    for k in 0..span {
+                        let port = min + ((start + k) % span) as u16;
+                        if port % 2 != parity {
+                            continue;
+                        }
+                        if let Ok(s) = std::net::UdpSocket::bind(SocketAddr::new(ip, port)) {
+                            found = Some(s);
+                            break 'passes;
+                        }
                     }
                 }
                 found.ok_or_else(|| {
@@ -40,4 +48,17 @@ pub(super) fn bind_sockets(cfg: &PeerConfig) -> Result<Vec<std::net::UdpSocket>>
         out.push(sock);
     }
     Ok(out)
+}
+
+/// The RTCP socket of a plain call at its RTP port + 1 (RFC 3550 §11), if
+/// that port is free and within `portRange` (`max`). None is not an error:
+/// RTCP is then taken on the RTP socket, which `a=rtcp` names.
+pub(super) fn bind_rtcp(rtp: SocketAddr, max: Option<u16>) -> Option<std::net::UdpSocket> {
+    let port = rtp.port().checked_add(1)?;
+    if max.is_some_and(|m| port > m) {
+        return None;
+    }
+    let s = std::net::UdpSocket::bind(SocketAddr::new(rtp.ip(), port)).ok()?;
+    s.set_nonblocking(true).ok()?;
+    Some(s)
 }
