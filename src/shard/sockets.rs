@@ -62,3 +62,40 @@ pub(super) fn bind_rtcp(rtp: SocketAddr, max: Option<u16>) -> Option<std::net::U
     s.set_nonblocking(true).ok()?;
     Some(s)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtp_ports_are_even_first_and_rtcp_takes_port_plus_one_within_the_range() {
+        let localhost: IpAddr = [127, 0, 0, 1].into();
+        // Odd ports only once the even ones are taken: capacity is unchanged.
+        let cfg = PeerConfig {
+            bind_addresses: vec![localhost],
+            port_range: Some((47100, 47103)),
+            ..Default::default()
+        };
+        let a = bind_sockets(&cfg).unwrap().remove(0);
+        let b = bind_sockets(&cfg).unwrap().remove(0);
+        let mut ports = [
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        ];
+        ports.sort_unstable();
+        assert_eq!(ports, [47100, 47102]);
+        let c = bind_sockets(&cfg).unwrap().remove(0);
+        assert_eq!(c.local_addr().unwrap().port() % 2, 1);
+        drop(c);
+        // RTCP at RTP + 1, never past the range's end, None when taken.
+        let at = |p: u16| SocketAddr::new(localhost, p);
+        let rtcp = bind_rtcp(at(47100), Some(47103)).unwrap();
+        assert_eq!(rtcp.local_addr().unwrap().port(), 47101);
+        assert!(bind_rtcp(at(47100), Some(47103)).is_none(), "taken");
+        assert!(
+            bind_rtcp(at(47103), Some(47103)).is_none(),
+            "past the range"
+        );
+        assert!(bind_rtcp(at(65535), None).is_none());
+    }
+}
