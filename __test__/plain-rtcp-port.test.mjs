@@ -185,3 +185,41 @@ test('a plain call with rtcp-mux, and a WebRTC call, get no RTCP socket', async 
   }
   assert.equal(await socketsBackTo(base), base);
 });
+
+async function socketsReach(n) {
+  for (let i = 0; i < 80 && nativeResources().openSockets !== n; i++) await new Promise((r) => setTimeout(r, 25));
+  return nativeResources().openSockets;
+}
+
+test('a plain offer names port + 1 with a=rtcp-mux; the RTCP socket closes when the answer takes rtcp-mux, or when the call turns out WebRTC', async () => {
+  const base = nativeResources().openSockets;
+  const far = await bindPair();
+  const pc = new RTCPeerConnection({ ...LOOPBACK, mediaProfile: 'rtp' });
+  const web = new RTCPeerConnection(LOOPBACK);
+  const rtpConfigured = new RTCPeerConnection({ ...LOOPBACK, mediaProfile: 'rtp' });
+  try {
+    // Five sockets: three RTP, and RTCP for the two connections set to offer plain.
+    assert.equal(await socketsReach(base + 5), base + 5);
+    const o = await pc.createOffer();
+    await pc.setLocalDescription(o);
+    const port = Number(/m=audio (\d+)/.exec(o.sdp)[1]);
+    assert.match(o.sdp, new RegExp(`a=rtcp:${port + 1}\\r\\na=rtcp-mux`), o.sdp);
+    const answer = offer(far.port).replace('a=sendrecv', 'a=rtcp-mux\r\na=sendrecv');
+    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    assert.equal(await socketsReach(base + 4), base + 4, 'rtcp-mux answer: the RTCP socket closed');
+    // A connection set to offer plain that answers a WebRTC offer keeps one socket.
+    const wo = await web.createOffer();
+    await web.setLocalDescription(wo);
+    await rtpConfigured.setRemoteDescription(wo);
+    await rtpConfigured.setLocalDescription(await rtpConfigured.createAnswer());
+    assert.match(rtpConfigured.localDescription.sdp, /UDP\/TLS\/RTP\/SAVPF/);
+    assert.equal(await socketsReach(base + 3), base + 3, 'the WebRTC call has one socket');
+  } finally {
+    pc.close();
+    web.close();
+    rtpConfigured.close();
+    far.rtp.close();
+    far.rtcp.close();
+  }
+  assert.equal(await socketsBackTo(base), base);
+});

@@ -175,6 +175,25 @@ impl Peer {
         self.rtcp_locals = Some(addrs);
     }
 
+    /// RTCP sockets this call no longer needs, to close: all of them once
+    /// the call turned out WebRTC (a `mediaProfile` `rtp`/`sdes` connection
+    /// answering a WebRTC offer) or the far end took rtcp-mux.
+    pub fn unneeded_rtcp_sockets(&mut self) -> Vec<SocketAddr> {
+        let Some(bound) = self.rtcp_locals.as_ref().filter(|l| !l.is_empty()) else {
+            return Vec::new();
+        };
+        let unneeded = match self.plain.as_ref() {
+            None => self.transport.is_some(),
+            Some(p) => p.pending_remote.is_none() && p.transport.rtp.rtcp_mux(),
+        };
+        if !unneeded {
+            return Vec::new();
+        }
+        let bound = bound.clone();
+        self.set_rtcp_sockets(Vec::new());
+        bound
+    }
+
     /// The highest port `portRange` allows, if set.
     pub fn port_range_max(&self) -> Option<u16> {
         self.cfg.port_range.map(|(_, max)| max)

@@ -152,7 +152,8 @@ impl Shard {
         }
     }
 
-    /// Bind a plain call's RTCP sockets at RTP port + 1 once it wants them
+    /// Close a call's RTCP sockets once it no longer needs them, and bind a
+    /// plain call's RTCP sockets at RTP port + 1 once it wants them
     /// (after the command that made it plain, before the next one, so an
     /// answer made after setRemoteDescription names them). They join the
     /// peer's sockets: read, sent from, counted and closed like the others.
@@ -160,6 +161,19 @@ impl Shard {
         let Some(e) = self.peers.get_mut(&id) else {
             return;
         };
+        let unneeded = e.peer.unneeded_rtcp_sockets();
+        // RTCP sockets are the last ones (token indices of the others stay).
+        while e
+            .sockets
+            .last()
+            .is_some_and(|(a, _, _)| unneeded.contains(a))
+        {
+            if let Some((_, mut s, token)) = e.sockets.pop() {
+                let _ = self.poll.registry().deregister(&mut s);
+                self.tokens.remove(&token);
+                OPEN_SOCKETS.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         if !e.peer.wants_rtcp_sockets() {
             return;
         }
