@@ -186,14 +186,14 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       await exercise({ bs, call, heldBy: "baresip", baresipHangsUp: true, mark: "SDES baresip->bot" });
     }));
 
-  test("RTP/AVP without rtcp-mux: baresip's receiver reports reach the RTP socket named by our a=rtcp", () =>
+  test("RTP/AVP without rtcp-mux: baresip's receiver reports reach the RTCP socket at port + 1 named by our a=rtcp", () =>
     withPeers({ baresip: { codecs: "PCMU/8000/1" }, pc: {} }, async ({ bs, bot }) => {
       const call = await baresipCallsBot({ bs, bot });
       const offer = call.peerConnection?.remoteDescription?.sdp ?? "";
       assert.doesNotMatch(offer, /a=rtcp-mux/, "baresip offers no rtcp-mux");
       const answer = call.peerConnection?.localDescription?.sdp ?? "";
       const port = /m=audio (\d+) /.exec(answer)?.[1];
-      assert.match(answer, new RegExp(`a=rtcp:${port}\r\n`), "our a=rtcp names the RTP port");
+      assert.match(answer, new RegExp(`a=rtcp:${Number(port) + 1}\r\n`), "our a=rtcp names RTP port + 1");
       assert.doesNotMatch(answer, /a=rtcp-mux/);
       // baresip reports every ~5 s; its RR about our SSRC shows up as remote-inbound-rtp.
       let remote;
@@ -204,6 +204,7 @@ describe("baresip, plain RTP and SDES-SRTP, direct SIP/UDP", { timeout: 180_000 
       }
       assert.ok(remote, "a receiver report from baresip reached the bot");
       assert.equal(remote.packetsLost, 0, JSON.stringify(remote));
+      console.log(`baresip RR: rttMeasurements=${remote.roundTripTimeMeasurements} rtt=${remote.roundTripTime}`);
       const closedFrom = bs.events.length;
       await call.hangup();
       await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);

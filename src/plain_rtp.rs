@@ -77,7 +77,7 @@ pub struct PlainRtp {
 
 /// RFC 5761 §4: RTCP packet types 192-223 share the first byte's range with
 /// RTP, and the second byte (marker + payload type) tells them apart.
-fn is_rtcp(data: &[u8]) -> bool {
+pub(crate) fn is_rtcp(data: &[u8]) -> bool {
     matches!(data.get(1), Some(192..=223))
 }
 
@@ -112,6 +112,11 @@ impl PlainRtp {
     /// New SRTP keys (a re-INVITE with new `a=crypto`), or none.
     pub fn set_srtp(&mut self, srtp: Option<SrtpPair>) {
         self.srtp = srtp;
+    }
+
+    /// True when the far end multiplexes RTCP on its RTP port.
+    pub fn rtcp_mux(&self) -> bool {
+        self.remote.rtcp_mux
     }
 
     /// True when SRTP protects the media.

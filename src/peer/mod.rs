@@ -97,6 +97,9 @@ pub struct Peer {
     /// Built by the first description (its codecs come from the offer).
     transport: Option<WebRtcTransport>,
     locals: Vec<SocketAddr>,
+    /// Plain calls' RTCP sockets at RTP port + 1: `None` until the shard
+    /// was asked (see [`Peer::wants_rtcp_sockets`]), empty if none bound.
+    rtcp_locals: Option<Vec<SocketAddr>>,
     candidates: Vec<String>,
     gathering: GatherState,
     gathering_waiters: Vec<(u64, Instant)>,
@@ -199,6 +202,7 @@ impl Peer {
             cfg,
             transport: None,
             locals,
+            rtcp_locals: None,
             candidates,
             gathering: GatherState::New,
             gathering_waiters: vec![],

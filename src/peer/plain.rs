@@ -42,10 +42,14 @@ pub(super) struct PlainState {
 }
 
 impl PlainState {
-    fn new(profile: MediaProfile, locals: Vec<SocketAddr>) -> Self {
+    fn new(profile: MediaProfile, locals: Vec<SocketAddr>, rtcp: Option<Vec<SocketAddr>>) -> Self {
+        let mut transport = PlainTransport::new(locals);
+        if let Some(rtcp) = rtcp {
+            transport.set_rtcp_locals(rtcp);
+        }
         PlainState {
             profile,
-            transport: PlainTransport::new(locals),
+            transport,
             local_crypto: Vec::new(),
             pending_remote: None,
             offered_formats: Vec::new(),
@@ -145,6 +149,56 @@ impl Peer {
         Some((p.suite.map(Suite::name), p.transport.rtp.latched()))
     }
 
+    /// Whether the shard should bind this call's RTCP sockets at RTP
+    /// port + 1: a plain call not (yet) known to multiplex RTCP, asked once.
+    /// An offer with `a=rtcp-mux` is answered with it, so needs none.
+    /// A connection configured to offer a plain profile asks at once, so
+    /// its first offer names port + 1 in `a=rtcp`.
+    pub fn wants_rtcp_sockets(&self) -> bool {
+        if self.rtcp_locals.is_some() || self.closed {
+            return false;
+        }
+        match self.plain.as_ref() {
+            Some(p) => match &p.pending_remote {
+                Some(r) => !r.rtcp_mux,
+                None => !p.transport.rtp.rtcp_mux(),
+            },
+            None => self.transport.is_none() && self.cfg.media_profile != MediaProfile::WebRtc,
+        }
+    }
+
+    /// The RTCP sockets the shard bound (none when port + 1 was taken).
+    pub fn set_rtcp_sockets(&mut self, addrs: Vec<SocketAddr>) {
+        if let Some(p) = self.plain.as_mut() {
+            p.transport.set_rtcp_locals(addrs.clone());
+        }
+        self.rtcp_locals = Some(addrs);
+    }
+
+    /// RTCP sockets this call no longer needs, to close: all of them once
+    /// the call turned out WebRTC (a `mediaProfile` `rtp`/`sdes` connection
+    /// answering a WebRTC offer) or the far end took rtcp-mux.
+    pub fn unneeded_rtcp_sockets(&mut self) -> Vec<SocketAddr> {
+        let Some(bound) = self.rtcp_locals.as_ref().filter(|l| !l.is_empty()) else {
+            return Vec::new();
+        };
+        let unneeded = match self.plain.as_ref() {
+            None => self.transport.is_some(),
+            Some(p) => p.pending_remote.is_none() && p.transport.rtp.rtcp_mux(),
+        };
+        if !unneeded {
+            return Vec::new();
+        }
+        let bound = bound.clone();
+        self.set_rtcp_sockets(Vec::new());
+        bound
+    }
+
+    /// The highest port `portRange` allows, if set.
+    pub fn port_range_max(&self) -> Option<u16> {
+        self.cfg.port_range.map(|(_, max)| max)
+    }
+
     /// Whether a remote offer goes the plain way.
     pub(super) fn wants_plain_offer(&self, text: &str) -> bool {
         self.plain.is_some()
@@ -169,10 +223,10 @@ impl Peer {
             &self.cfg.codecs,
             self.cfg.allow_unencrypted_media,
         )?;
-        let locals = self.locals.clone();
+        let (locals, rtcp) = (self.locals.clone(), self.rtcp_locals.clone());
         let st = self
             .plain
-            .get_or_insert_with(|| PlainState::new(info.profile, locals));
+            .get_or_insert_with(|| PlainState::new(info.profile, locals, rtcp));
         if st.profile != info.profile {
             return Err(SdpError::UnsupportedProfile(format!(
                 "a re-offer may not change the media profile from {} to {}",
@@ -262,6 +316,10 @@ impl Peer {
             crypto: st.local_crypto.clone(),
             ptime: 20,
             rtcp_mux: info.rtcp_mux,
+            rtcp_port: (!info.rtcp_mux)
+                .then(|| st.transport.rtcp_local_for(info.media.rtp))
+                .flatten()
+                .map(|a| a.port()),
             ice,
             session_id: st.session_id,
             version: st.version,
@@ -325,10 +383,10 @@ impl Peer {
             .and_then(|r| psdp::parse(&r.sdp, "remote").ok())
             .and_then(|r| r.media.rtp);
         let addr = self.local_addr_for(remote);
-        let locals = self.locals.clone();
+        let (locals, rtcp) = (self.locals.clone(), self.rtcp_locals.clone());
         let st = self
             .plain
-            .get_or_insert_with(|| PlainState::new(profile, locals));
+            .get_or_insert_with(|| PlainState::new(profile, locals, rtcp));
         if profile == MediaProfile::Sdes && st.local_crypto.len() != Suite::ALL.len() {
             // A re-offer keeps the suite in use first, with its key.
             let current = st.local_crypto.first().cloned();
@@ -357,6 +415,7 @@ impl Peer {
             crypto: st.local_crypto.clone(),
             ptime: 20,
             rtcp_mux: true,
+            rtcp_port: st.transport.rtcp_local_for(remote).map(|a| a.port()),
             ice: None,
             session_id: st.session_id,
             version: st.version,

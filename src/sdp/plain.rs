@@ -338,6 +338,9 @@ pub struct PlainLocal {
     pub ptime: u32,
     /// Write `a=rtcp-mux` (an offer always does; an answer only if offered).
     pub rtcp_mux: bool,
+    /// Our RTCP port when an RTCP socket is bound (RTP port + 1); `None`
+    /// names the RTP port, where RTCP is taken too.
+    pub rtcp_port: Option<u16>,
     /// ICE-lite lines (answers to offers with ICE only).
     pub ice: Option<LocalIce>,
     /// o= session id and version.
@@ -351,8 +354,11 @@ pub struct PlainLocal {
 }
 
 /// Our plain SDP. RTCP is received on the RTP socket whatever the far end
-/// does: `a=rtcp:` names the RTP port (RFC 3605), so a peer that refuses
-/// rtcp-mux still sends its reports where we listen.
+/// does, and on RTP port + 1 when that socket is bound. `a=rtcp:` (RFC 3605)
+/// names port + 1 then: it is the RFC 3550 default, so peers that honour
+/// `a=rtcp` and peers that ignore it send to the same place, and an offer
+/// with `a=rtcp-mux` carries the fallback port as RFC 5761 §5.1.3 asks.
+/// Without that socket it names the RTP port.
 pub fn write(l: &PlainLocal) -> String {
     let fam = if l.addr.is_ipv4() { "IP4" } else { "IP6" };
     let ip = l.addr.ip();
@@ -387,7 +393,8 @@ pub fn write(l: &PlainLocal) -> String {
         }
     }
     audio.push_str(&format!("a=ptime:{}\r\n", l.ptime));
-    audio.push_str(&format!("a=rtcp:{}\r\n", l.addr.port()));
+    let rtcp_port = l.rtcp_port.unwrap_or(l.addr.port());
+    audio.push_str(&format!("a=rtcp:{rtcp_port}\r\n"));
     if l.rtcp_mux {
         audio.push_str("a=rtcp-mux\r\n");
     }
@@ -403,7 +410,7 @@ pub fn write(l: &PlainLocal) -> String {
             audio.push_str(&format!(
                 "a=candidate:1 {c} UDP {} {ip} {} typ host\r\n",
                 crate::ice_lite::host_priority(c),
-                l.addr.port()
+                if c == 1 { l.addr.port() } else { rtcp_port }
             ));
         }
     }
@@ -546,6 +553,7 @@ mod tests {
             )],
             ptime: 20,
             rtcp_mux: true,
+            rtcp_port: None,
             ice: Some(LocalIce {
                 ufrag: "abcd".into(),
                 pwd: "0123456789abcdefghijkl".into(),
@@ -583,6 +591,17 @@ mod tests {
         );
         assert!(text.contains("a=candidate:1 2 UDP 2130706430 127.0.0.1 40000 typ host\r\n"));
         assert_eq!(profile_of(&text).unwrap(), MediaProfile::Sdes);
+        // With an RTCP socket at port + 1: a=rtcp and component 2 name it.
+        let text = write(&PlainLocal {
+            rtcp_mux: false,
+            rtcp_port: Some(40001),
+            ..local
+        });
+        let p = parse(&text, "answer").unwrap();
+        assert_eq!(p.media.rtcp, Some("127.0.0.1:40001".parse().unwrap()));
+        assert!(!p.rtcp_mux);
+        assert!(text.contains("a=candidate:1 1 UDP 2130706431 127.0.0.1 40000 typ host\r\n"));
+        assert!(text.contains("a=candidate:1 2 UDP 2130706430 127.0.0.1 40001 typ host\r\n"));
         assert_eq!(static_pt("PCMA", 8000), Some(8));
         assert_eq!(static_pt("G722", 8000), Some(9));
         assert_eq!(static_pt("opus", 48000), None);

@@ -8,6 +8,7 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -151,6 +152,66 @@ impl Shard {
         }
     }
 
+    /// Close a call's RTCP sockets once it no longer needs them, and bind a
+    /// plain call's RTCP sockets at RTP port + 1 once it wants them
+    /// (after the command that made it plain, before the next one, so an
+    /// answer made after setRemoteDescription names them). They join the
+    /// peer's sockets: read, sent from, counted and closed like the others.
+    fn bind_rtcp(&mut self, id: u64) {
+        let Some(e) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let unneeded = e.peer.unneeded_rtcp_sockets();
+        // RTCP sockets are the last ones (token indices of the others stay).
+        while e
+            .sockets
+            .last()
+            .is_some_and(|(a, _, _)| unneeded.contains(a))
+        {
+            if let Some((_, mut s, token)) = e.sockets.pop() {
+                let _ = self.poll.registry().deregister(&mut s);
+                self.tokens.remove(&token);
+                OPEN_SOCKETS.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        if !e.peer.wants_rtcp_sockets() {
+            return;
+        }
+        let max = e.peer.port_range_max();
+        let rtp: Vec<SocketAddr> = e.sockets.iter().map(|(a, _, _)| *a).collect();
+        let mut bound = Vec::new();
+        for a in rtp {
+            let Some(s) = super::sockets::bind_rtcp(a, max) else {
+                log::debug!(
+                    "plain RTP: port {} is taken or outside portRange; RTCP stays on the RTP port",
+                    a.port().wrapping_add(1)
+                );
+                continue;
+            };
+            let Ok(local) = s.local_addr() else {
+                continue;
+            };
+            let mut s = UdpSocket::from_std(s);
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            if self
+                .poll
+                .registry()
+                .register(&mut s, token, Interest::READABLE)
+                .is_err()
+            {
+                continue;
+            }
+            self.tokens.insert(token, (id, e.sockets.len()));
+            e.sockets.push((local, s, token));
+            OPEN_SOCKETS.fetch_add(1, Ordering::Relaxed);
+            bound.push(local);
+        }
+        guarded_peer(id, &mut e.peer, "rtcp sockets", |p| {
+            p.set_rtcp_sockets(bound)
+        });
+    }
+
     /// Returns false when every handle is gone (the runtime is shutting down).
     fn drain_commands(&mut self, now: Instant) -> bool {
         loop {
@@ -194,6 +255,7 @@ impl Shard {
                         },
                     );
                     self.touched.push(id);
+                    self.bind_rtcp(id);
                 }
                 Ok(Command::Op(id, op)) => match self.peers.get_mut(&id) {
                     Some(e) => {
@@ -208,6 +270,7 @@ impl Shard {
                         if let Some(settle) = settle {
                             settle();
                         }
+                        self.bind_rtcp(id);
                     }
                     None => {
                         if let Some(settle) = op(None, now) {

@@ -28,6 +28,8 @@ pub struct PlainTransport {
     /// The wire rules.
     pub rtp: PlainRtp,
     locals: Vec<SocketAddr>,
+    /// Our RTCP sockets at RTP port + 1 (RFC 3550 §11), when bound.
+    rtcp_locals: Vec<SocketAddr>,
     /// Payload types accepted (negotiated audio, telephone-event, CN).
     payload_types: Vec<u8>,
     /// Joins G.711 frames for the far end's `a=ptime`; once made it stays
@@ -46,6 +48,7 @@ impl PlainTransport {
         PlainTransport {
             rtp: PlainRtp::new(None),
             locals,
+            rtcp_locals: Vec::new(),
             payload_types: Vec::new(),
             aggregator: None,
             joinable: Vec::new(),
@@ -84,9 +87,25 @@ impl PlainTransport {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9)))
     }
 
-    fn queue(&mut self, sent: Option<(SocketAddr, BytesMut)>) {
+    /// Our RTCP sockets at RTP port + 1 (empty when none could be bound).
+    pub fn set_rtcp_locals(&mut self, rtcp: Vec<SocketAddr>) {
+        self.rtcp_locals = rtcp;
+    }
+
+    /// Our RTCP socket for a destination, if one is bound.
+    pub fn rtcp_local_for(&self, remote: Option<SocketAddr>) -> Option<SocketAddr> {
+        let v4 = remote.is_none_or(|r| r.is_ipv4());
+        self.rtcp_locals.iter().find(|a| a.is_ipv4() == v4).copied()
+    }
+
+    fn queue(&mut self, sent: Option<(SocketAddr, BytesMut)>, rtcp: bool) {
         if let Some((to, data)) = sent {
-            let local = self.local_for(Some(to));
+            // Without rtcp-mux our reports leave from the RTCP socket, so a
+            // peer that latches (or filters) by source sees port + 1.
+            let local = (rtcp && !self.rtp.rtcp_mux())
+                .then(|| self.rtcp_local_for(Some(to)))
+                .flatten()
+                .unwrap_or_else(|| self.local_for(Some(to)));
             self.out.push_back(Transmit {
                 local,
                 remote: to,
@@ -115,6 +134,12 @@ impl MediaTransport for PlainTransport {
                     data: BytesMut::from(&check.response[..]),
                 });
             }
+            return;
+        }
+        if self.rtcp_locals.contains(&local) && !crate::plain_rtp::is_rtcp(data) {
+            // The RTCP port takes RTCP only: RTP there is a stray or an attack.
+            self.rtp.dropped += 1;
+            log::trace!("plain RTP: dropped a non-RTCP datagram on the RTCP port from {remote}");
             return;
         }
         match self.rtp.on_datagram(now, remote, data, &self.payload_types) {
@@ -154,7 +179,7 @@ impl MediaTransport for PlainTransport {
         for p in pkts {
             if let Ok(raw) = p.marshal() {
                 let sent = self.rtp.send_rtp(&raw);
-                self.queue(sent);
+                self.queue(sent, false);
             }
         }
     }
@@ -162,7 +187,7 @@ impl MediaTransport for PlainTransport {
     fn send_rtcp(&mut self, _now: Instant, pkts: Vec<Box<dyn RtcpPacket>>) {
         if let Ok(raw) = rtc::rtcp::packet::marshal(&pkts) {
             let sent = self.rtp.send_rtcp(&raw);
-            self.queue(sent);
+            self.queue(sent, true);
         }
     }
 
@@ -259,5 +284,53 @@ mod tests {
         assert!(t.poll_transmit().is_some());
         assert_eq!(t.rtp.rtp_destination(), Some(host));
         assert_eq!(t.ice.as_ref().unwrap().answered, 2);
+    }
+
+    #[test]
+    fn rtcp_port_takes_only_rtcp_and_our_reports_leave_from_it() {
+        let now = Instant::now();
+        let me: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+        let me_rtcp: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        let far: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let far_rtcp: SocketAddr = "127.0.0.1:50001".parse().unwrap();
+        let mut t = PlainTransport::new(vec![me]);
+        t.set_rtcp_locals(vec![me_rtcp]);
+        t.rtp.set_remote(RemoteMedia {
+            rtp: Some(far),
+            rtcp: None,
+            rtcp_mux: false,
+        });
+        t.set_payload_types(vec![0]);
+        let rr: Vec<Box<dyn RtcpPacket>> =
+            vec![Box::new(rtc::rtcp::receiver_report::ReceiverReport {
+                ssrc: 7,
+                ..Default::default()
+            })];
+        t.send_rtcp(now, rr);
+        let tx = t.poll_transmit().unwrap();
+        assert_eq!((tx.local, tx.remote), (me_rtcp, far_rtcp));
+        // The far end's report to our port + 1 is delivered as RTCP.
+        t.handle_datagram(now, me_rtcp, far_rtcp, &tx.data);
+        assert!(matches!(t.poll_media(), Some(MediaIn::Rtcp(_))));
+        // RTP or garbage there is dropped and latches nothing.
+        let rtp = [0x80u8, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9, 0xff, 0xff];
+        t.handle_datagram(now, me_rtcp, "127.0.0.1:6666".parse().unwrap(), &rtp);
+        t.handle_datagram(now, me_rtcp, far_rtcp, b"garbage");
+        assert!(t.poll_media().is_none());
+        assert_eq!(t.rtp.dropped, 2);
+        assert_eq!(t.rtp.latched(), None);
+        // With rtcp-mux our reports leave from the RTP socket.
+        t.rtp.set_remote(RemoteMedia {
+            rtp: Some(far),
+            rtcp: None,
+            rtcp_mux: true,
+        });
+        t.send_rtcp(
+            now,
+            vec![Box::new(
+                rtc::rtcp::receiver_report::ReceiverReport::default(),
+            )],
+        );
+        assert_eq!(t.poll_transmit().unwrap().local, me);
     }
 }
