@@ -79,7 +79,7 @@ impl Peer {
         }
         self.closed = true;
         if let Some(mut t) = self.transport.take() {
-            MediaTransport::close(&mut t);
+            MediaTransport::close(&mut *t);
         }
         self.media.stop_recording(None);
         // A pending playVideo settles as stopped.
