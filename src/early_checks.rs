@@ -35,11 +35,7 @@
 //! ```
 
 use rtc::crypto::RTCCryptoProvider;
-use rtc::stun::attributes::{ATTR_ICE_CONTROLLED, ATTR_USERNAME};
-use rtc::stun::fingerprint::FINGERPRINT;
-use rtc::stun::integrity::MessageIntegrity;
-use rtc::stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
-use rtc::stun::xoraddr::XorMappedAddress;
+use rtc::stun::attributes::ATTR_ICE_CONTROLLED;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -91,48 +87,18 @@ impl EarlyChecks {
         remote: SocketAddr,
         data: &[u8],
     ) -> Option<Vec<u8>> {
-        if !rtc::stun::message::is_stun_message(data) {
-            return None;
-        }
-        let mut m = Message {
-            raw: data.to_vec(),
-            ..Message::default()
-        };
-        m.decode().ok()?;
-        if m.typ != BINDING_REQUEST {
-            return None;
-        }
+        let mut m = crate::stun_answer::binding_request(data)?;
         // RFC 8445 §7.3.1.1: only a controlled peer's check fits our role as
         // offerer (controlling); a role conflict is left to rtc, on replay.
         if !m.contains(ATTR_ICE_CONTROLLED) {
             self.keep(local, remote, data);
             return None;
         }
-        let user = m.get(ATTR_USERNAME).ok()?;
-        let (ours, _theirs) = std::str::from_utf8(&user).ok()?.split_once(':')?;
-        if ours != self.ufrag {
-            return None;
-        }
-        let crypto = self.crypto.clone()?;
-        MessageIntegrity::check(&mut m, self.pwd.as_bytes(), crypto.crypto()).ok()?;
-        let mut out = Message::new();
-        out.build(&[
-            Box::new(m.clone()),
-            Box::new(BINDING_SUCCESS),
-            Box::new(XorMappedAddress {
-                ip: remote.ip(),
-                port: remote.port(),
-            }),
-            Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
-                self.pwd.clone(),
-                crypto.crypto(),
-            )),
-            Box::new(FINGERPRINT),
-        ])
-        .ok()?;
+        let crypto = self.crypto.as_ref()?;
+        let response = crate::stun_answer::answer(&mut m, remote, &self.ufrag, &self.pwd, crypto)?;
         self.keep(local, remote, data);
         self.answered += 1;
-        Some(out.raw)
+        Some(response)
     }
 
     /// A DTLS record (RFC 7983: first byte 20..=63) from a peer whose check
@@ -170,8 +136,13 @@ impl EarlyChecks {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rtc::stun::attributes::ATTR_USERNAME;
+    use rtc::stun::fingerprint::FINGERPRINT;
+    use rtc::stun::integrity::MessageIntegrity;
     use rtc::stun::message::{Getter, TransactionId};
+    use rtc::stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
     use rtc::stun::textattrs::Username;
+    use rtc::stun::xoraddr::XorMappedAddress;
 
     fn request(user: &str, pwd: &str, controlled: bool) -> Vec<u8> {
         let crypto = rtc::crypto::default_provider().unwrap();

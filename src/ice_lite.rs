@@ -25,11 +25,7 @@
 //! ```
 
 use rtc::crypto::RTCCryptoProvider;
-use rtc::stun::attributes::{ATTR_PRIORITY, ATTR_USERNAME, ATTR_USE_CANDIDATE};
-use rtc::stun::fingerprint::FINGERPRINT;
-use rtc::stun::integrity::MessageIntegrity;
-use rtc::stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
-use rtc::stun::xoraddr::XorMappedAddress;
+use rtc::stun::attributes::{ATTR_PRIORITY, ATTR_USE_CANDIDATE};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -131,24 +127,9 @@ impl IceLite {
     /// USERNAME and MESSAGE-INTEGRITY, the response and what it nominates;
     /// `None` for anything else (the caller drops it).
     pub fn handle(&mut self, remote: SocketAddr, data: &[u8]) -> Option<Check> {
-        if !is_stun(data) {
-            return None;
-        }
-        let mut m = Message {
-            raw: data.to_vec(),
-            ..Message::default()
-        };
-        m.decode().ok()?;
-        if m.typ != BINDING_REQUEST {
-            return None;
-        }
-        let user = m.get(ATTR_USERNAME).ok()?;
-        let (ours, _theirs) = std::str::from_utf8(&user).ok()?.split_once(':')?;
-        if ours != self.ufrag {
-            return None;
-        }
-        let crypto = self.crypto.clone()?;
-        MessageIntegrity::check(&mut m, self.pwd.as_bytes(), crypto.crypto()).ok()?;
+        let mut m = crate::stun_answer::binding_request(data)?;
+        let crypto = self.crypto.as_ref()?;
+        let response = crate::stun_answer::answer(&mut m, remote, &self.ufrag, &self.pwd, crypto)?;
         let component = m
             .get(ATTR_PRIORITY)
             .ok()
@@ -157,24 +138,9 @@ impl IceLite {
             .filter(|c| *c == 2)
             .unwrap_or(1);
         let nominated = m.contains(ATTR_USE_CANDIDATE);
-        let mut out = Message::new();
-        out.build(&[
-            Box::new(m.clone()),
-            Box::new(BINDING_SUCCESS),
-            Box::new(XorMappedAddress {
-                ip: remote.ip(),
-                port: remote.port(),
-            }),
-            Box::new(MessageIntegrity::new_short_term_integrity_with_provider(
-                self.pwd.clone(),
-                crypto.crypto(),
-            )),
-            Box::new(FINGERPRINT),
-        ])
-        .ok()?;
         self.answered += 1;
         Some(Check {
-            response: out.raw,
+            response,
             nominated,
             component,
         })
@@ -184,8 +150,13 @@ impl IceLite {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use rtc::stun::attributes::ATTR_USERNAME;
+    use rtc::stun::fingerprint::FINGERPRINT;
+    use rtc::stun::integrity::MessageIntegrity;
     use rtc::stun::message::{Getter, Setter, TransactionId};
+    use rtc::stun::message::{Message, BINDING_REQUEST, BINDING_SUCCESS};
     use rtc::stun::textattrs::Username;
+    use rtc::stun::xoraddr::XorMappedAddress;
 
     struct Prio(u32);
     impl Setter for Prio {

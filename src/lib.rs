@@ -118,6 +118,7 @@ pub mod sdp;
 pub mod shard;
 pub mod srflx;
 pub mod stats;
+mod stun_answer;
 pub mod tone;
 pub mod transport;
 pub mod video;
