@@ -30,3 +30,27 @@ test('two iterators at different rates and two at the same rate all hear the ton
     b.close();
   }
 });
+
+test('close() ends running iterators: for await loops finish instead of waiting forever', async () => {
+  const [a, b] = await connectedPair();
+  try {
+    a.play({ samples: sineWave(1000, 16000, 1000), sampleRate: 16000 }, { loop: true });
+    let frames = 0;
+    const loops = [16000, 8000].map(async (sampleRate) => {
+      for await (const f of b.audio({ sampleRate, batchMs: 20 })) {
+        frames += f.samples.length > 0 ? 1 : 0;
+        if (frames === 10) b.close();
+      }
+      return 'ended';
+    });
+    // Both loops are parked on their next batch when close() comes; they used to stay parked.
+    let timer;
+    const hung = new Promise((resolve) => (timer = setTimeout(() => resolve('still waiting 3 s after close()'), 3000)));
+    const results = await Promise.race([Promise.all(loops), hung]);
+    clearTimeout(timer);
+    assert.deepEqual(results, ['ended', 'ended']);
+  } finally {
+    a.close();
+    b.close();
+  }
+});

@@ -386,6 +386,8 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
   #listenWaiters = new Map<number, { resolve: (ev: NativeEvent) => void; reject: (e: Error) => void }>();
   /** Live `audio()` iterators per sample rate: the native sink at a rate stays while any uses it. */
   #audioIterators = new Map<number, number>();
+  /** Wakes each running audio() iterator, so close() ends them (they wait on events, and close() fires none). */
+  readonly #audioWakers = new Set<() => void>();
 
   onsignalingstatechange: Handler = null;
   onicegatheringstatechange: Handler = null;
@@ -518,6 +520,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     this.#waiters.clear();
     for (const w of this.#listenWaiters.values()) w.reject(new SipwireError('ERR_CLOSED', 'the RTCPeerConnection closed'));
     this.#listenWaiters.clear();
+    for (const wake of this.#audioWakers) wake();
   }
 
   #checkOpen(): void {
@@ -704,6 +707,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     const onState = () => wake?.();
     this.addEventListener('audio', onAudio);
     this.addEventListener('signalingstatechange', onState);
+    this.#audioWakers.add(onState);
     this.subscribeAudio({ ...options, sampleRate: rate });
     this.#audioIterators.set(rate, (this.#audioIterators.get(rate) ?? 0) + 1);
     try {
@@ -715,6 +719,7 @@ export class RTCPeerConnection extends TypedEventTarget<RTCPeerConnectionEventMa
     } finally {
       this.removeEventListener('audio', onAudio);
       this.removeEventListener('signalingstatechange', onState);
+      this.#audioWakers.delete(onState);
       const left = (this.#audioIterators.get(rate) ?? 1) - 1;
       if (left > 0) this.#audioIterators.set(rate, left);
       else if (this.#audioIterators.delete(rate) && !this.#closed) this.#native.unsubscribeAudio(rate);

@@ -98,7 +98,8 @@ if (!process.argv.includes('--root-only')) {
         const call = await answerCall(invitation);
         call.play({ samples: sineWave(600, 16000, 4000), sampleRate: 16000 });
         botHeard = await heard(call, 1000);
-        await call.hangup();
+        // The caller hangs up once it heard the bot too (hanging up here could cut it short).
+        await call.ended;
         botResolve();
       } catch (e) {
         botReject(e);
@@ -115,7 +116,8 @@ if (!process.argv.includes('--root-only')) {
   await within(established, 10000, 'call established');
   call.play({ samples: sineWave(1000, 16000, 4000), sampleRate: 16000 });
   const callerHeard = await within(heard(call, 1000), 10000, 'caller hears the bot');
-  await within(botDone, 10000, 'bot done');
+  await call.hangup();
+  await within(botDone, 10000, 'bot hears the caller and the BYE');
   await within(call.ended, 10000, 'BYE');
   check(near(callerHeard, 600), `SIP.js call on the in-memory link: bot plays 600 Hz, caller detects ${callerHeard?.toFixed(1)} Hz`);
   check(near(botHeard, 1000), `SIP.js call on the in-memory link: caller plays 1000 Hz, bot detects ${botHeard?.toFixed(1)} Hz`);
