@@ -7,13 +7,19 @@
 //    the call; an audio-only plain call binds none.
 // b) A real softphone, baresip (Debian baresip-core with its vp8 and fakevideo modules),
 //    calls the bot with plain RTP audio + video and the bot calls baresip: the bot records
-//    baresip's fakevideo VP8 (baresip offers no rtcp-fb over RTP/AVP, so the recording
-//    waits for baresip's own key frame) and hears its tone; ffprobe reads the recording.
+//    baresip's fakevideo VP8 (asking for a key frame with a PLI: baresip writes
+//    `a=rtcp-fb:* nack pli` even over RTP/AVP) and hears its tone; ffprobe reads the recording.
+// c) ffmpeg as a plain peer: its RTP muxer sends PCMU + VP8 with no rtcp-fb (the bot sends
+//    no feedback and its recording starts at ffmpeg's next key frame); and ffmpeg receives
+//    the bot's clip from an SDP file (under SDES with the key of our video section only),
+//    copies it to an IVF, and ffprobe reads it.
 // Runs only inside a network namespace with nothing but `lo` (scripts/test.sh).
 import { test, describe, before, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserAgent, Inviter, SessionState } from 'sip.js';
@@ -329,3 +335,97 @@ test('ffmpeg sends PCMU and VP8 over RTP/AVP with no rtcp-fb: the bot sends no N
   for (let i = 0; i < 80 && nativeResources().livePeers > base.livePeers; i++) await new Promise((r) => setTimeout(r, 25));
   assert.deepEqual(nativeResources(), base, 'sockets and peers freed');
 });
+
+/** True when UDP 127.0.0.1:port can be bound (nobody holds it) right now. */
+const udpFree = (port) =>
+  new Promise((resolve) => {
+    const sock = createSocket('udp4');
+    sock.once('error', () => (sock.close(), resolve(false)));
+    sock.bind(port, '127.0.0.1', () => sock.close(() => resolve(true)));
+  });
+
+/** An even port p with p and p + 1 free (ffmpeg's RTP demuxer takes both). */
+async function freeRtpPort() {
+  for (let i = 0; i < 50; i++) {
+    const p = 20000 + 2 * Math.floor(Math.random() * 20000);
+    if ((await udpFree(p)) && (await udpFree(p + 1))) return p;
+  }
+  throw new Error('no free even UDP port pair on 127.0.0.1');
+}
+
+for (const [profile, proto] of [
+  ['rtp', 'RTP/AVP'],
+  ['sdes', 'RTP/SAVP'],
+]) {
+  test(`${profile}: ffmpeg receives the bot's clip over ${proto} (its own SDP file${profile === 'sdes' ? ', our video key' : ''}) and copies it to an IVF that ffprobe reads`, async () => {
+    const base = nativeResources();
+    const bot = new RTCPeerConnection({ ...LOOPBACK, mediaProfile: profile, codecs: ['pcmu'], video: { codecs: ['vp8'], direction: 'sendonly' } });
+    // The audio goes to a plain UDP socket of ours: packets arriving there show it flows.
+    const audioSink = createSocket('udp4');
+    let audioPackets = 0;
+    audioSink.on('message', () => audioPackets++);
+    await new Promise((r) => audioSink.bind(0, '127.0.0.1', r));
+    let ff;
+    try {
+      await bot.setLocalDescription(await bot.createOffer());
+      const offer = bot.localDescription.sdp;
+      const [oa, ov] = [section(offer, 'audio'), section(offer, 'video')];
+      const suiteLine = (sec) => sec.match(/^a=crypto:(\d+) AES_CM_128_HMAC_SHA1_80 inline:(\S+)\r?$/m);
+      const vport = await freeRtpPort();
+      // ffmpeg decrypts what we send with our key: the video section's own.
+      const ourVideoKey = profile === 'sdes' ? suiteLine(ov) : null;
+      if (profile === 'sdes') {
+        assert.ok(ourVideoKey, ov);
+        assert.notEqual(ourVideoKey[2], suiteLine(oa)[2], 'video has a key of its own');
+      }
+      const sdpFile = join(dir, `ffmpeg-${profile}.sdp`);
+      writeFileSync(sdpFile, [
+        'v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=sipwire', 'c=IN IP4 127.0.0.1', 't=0 0',
+        `m=video ${vport} ${proto} 96`, 'a=rtpmap:96 VP8/90000',
+        ...(ourVideoKey ? [`a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${ourVideoKey[2]}`] : []),
+        '',
+      ].join('\r\n'));
+      const out = join(dir, `ffmpeg-${profile}.ivf`);
+      let err = '';
+      ff = spawn('ffmpeg', ['-v', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', sdpFile, '-map', '0:v:0', '-c', 'copy', '-frames:v', '60', '-f', 'ivf', '-y', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+      ff.stderr.setEncoding('utf8').on('data', (d) => (err += d));
+      const exited = new Promise((resolve) => ff.once('exit', resolve));
+      // ffmpeg is ready once it holds its RTP port (bounded wait).
+      for (let i = 0; i < 100 && (await udpFree(vport)); i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await udpFree(vport), false, `ffmpeg listens on ${vport}: ${err}`);
+      // The answer ffmpeg would give: audio to our sink, video to ffmpeg, keys for the
+      // offered tag (ffmpeg sends nothing, so its own keys are never used).
+      const theirKey = () => randomBytes(30).toString('base64');
+      const crypto = (sec) => (profile === 'sdes' ? [`a=crypto:${suiteLine(sec)[1]} AES_CM_128_HMAC_SHA1_80 inline:${theirKey()}`] : []);
+      const answer = [
+        'v=0', 'o=- 2 2 IN IP4 127.0.0.1', 's=ffmpeg', 'c=IN IP4 127.0.0.1', 't=0 0',
+        `m=audio ${audioSink.address().port} ${proto} 0`, 'a=rtpmap:0 PCMU/8000', 'a=recvonly', ...crypto(oa),
+        `m=video ${vport} ${proto} 96`, 'a=rtpmap:96 VP8/90000', 'a=recvonly', ...crypto(ov),
+        '',
+      ].join('\r\n');
+      await bot.setRemoteDescription({ type: 'answer', sdp: answer });
+      await waitState(bot, 'connected');
+      const played = bot.playVideo(clip, { loop: true });
+      bot.play(tone(1200));
+      assert.equal(await withTimeout(exited, 30000, 'ffmpeg wrote 60 frames'), 0, `ffmpeg: ${err}`);
+      bot.stopVideo();
+      assert.deepEqual(await played, { stopped: true });
+      const sent = await videoOf(bot, 'outbound-rtp');
+      console.log(`${profile} to ffmpeg: sent ${sent.framesSent} frames, ${sent.packetsSent} packets; audio packets at the sink ${audioPackets}`);
+      assert.ok(audioPackets > 10, `the audio flows to its own address: ${audioPackets} packets`);
+      const got = probe(out);
+      console.log(`${profile} to ffmpeg: ffprobe ${JSON.stringify(got)}`);
+      assert.equal(got.codec, 'vp8');
+      assert.deepEqual([got.width, got.height], [320, 240]);
+      assert.equal(got.frames, 60, 'the 60 frames ffmpeg copied decode');
+      assert.equal(got.errors, '', 'ffprobe decoded them cleanly (the clip starts with its key frame)');
+    } finally {
+      if (ff && ff.exitCode === null) ff.kill('SIGKILL');
+      bot.close();
+      audioSink.close();
+    }
+    for (let i = 0; i < 80 && nativeResources().livePeers > base.livePeers; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(await socketsSettle(base.openSockets), base.openSockets);
+    assert.deepEqual(nativeResources(), base, 'sockets and peers freed');
+  });
+}
