@@ -628,6 +628,12 @@ impl Peer {
         crate::stats::report(&view, transport, timestamp_ms)
     }
 
+    /// The call's own (audio) sockets, as created with; RTCP and video
+    /// sockets the shard binds later are not among them.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
+    }
+
     /// Our candidates.
     pub fn candidates(&self) -> &[String] {
         &self.candidates

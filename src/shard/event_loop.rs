@@ -187,7 +187,7 @@ impl Shard {
         };
         let max = e.peer.port_range_max();
         if e.peer.wants_rtcp_sockets() {
-            let rtp: Vec<SocketAddr> = e.sockets.iter().map(|(a, _, _)| *a).collect();
+            let rtp = e.peer.local_addrs().to_vec();
             let mut bound = Vec::new();
             for a in rtp {
                 let Some(s) = super::sockets::bind_rtcp(a, max) else {
