@@ -32,10 +32,12 @@ import { heardTone, near, onceState, startUdpBot, withTimeout } from './support/
 
 let dir;
 let clip;
+let h264Clip;
 
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'sipwire-video-plain-'));
   clip = makeClip(dir, 'vp8');
+  h264Clip = makeClip(dir, 'h264');
 });
 
 after(() => {
@@ -60,23 +62,26 @@ async function socketsSettle(n) {
   return nativeResources().openSockets;
 }
 
-for (const [profile, proto] of [
-  ['rtp', 'RTP/AVP'],
-  ['sdes', 'RTP/SAVP'],
+for (const [profile, proto, codec] of [
+  ['rtp', 'RTP/AVP', 'vp8'],
+  ['sdes', 'RTP/SAVP', 'vp8'],
+  ['rtp', 'RTP/AVP', 'h264'],
 ]) {
-  test(`${profile}: a VP8 clip played over ${proto} is recorded whole by another sipwire peer; video has its own port, keys and sockets`, async () => {
+  test(`${profile}: a ${codec} clip played over ${proto} is recorded whole by another sipwire peer; video has its own port, keys and sockets`, async () => {
     const base = nativeResources();
     const [a, b] = await connectedPair(
-      { mediaProfile: profile, codecs: ['pcmu'], video: { codecs: ['vp8'], direction: 'sendonly' } },
+      { mediaProfile: profile, codecs: ['pcmu'], video: { codecs: [codec], direction: 'sendonly' } },
       { video: {} },
     );
-    const rec = join(dir, `rec-${profile}.ivf`);
+    const rec = join(dir, `rec-${profile}-${codec}`);
+    const pts = codec === 'vp8' ? '96 97' : '102 103';
     try {
       const offer = a.localDescription.sdp;
       const answer = b.localDescription.sdp;
       const [oa, ov, aa, av] = [section(offer, 'audio'), section(offer, 'video'), section(answer, 'audio'), section(answer, 'video')];
-      assert.match(ov, new RegExp(`^m=video \\d+ ${proto} 96 97\\r?$`, 'm'), offer);
-      assert.match(av, new RegExp(`^m=video \\d+ ${proto} 96 97\\r?$`, 'm'), answer);
+      assert.match(ov, new RegExp(`^m=video \\d+ ${proto} ${pts}\\r?$`, 'm'), offer);
+      assert.match(av, new RegExp(`^m=video \\d+ ${proto} ${pts}\\r?$`, 'm'), answer);
+      if (codec === 'h264') assert.match(av, /^a=fmtp:102 .*packetization-mode=1/m, av);
       assert.ok(portOf(ov) !== portOf(oa) && portOf(av) !== portOf(aa), 'video on a port of its own, each side');
       assert.doesNotMatch(offer + answer, /BUNDLE/);
       assert.match(ov, /^a=sendonly/m);
@@ -97,21 +102,21 @@ for (const [profile, proto] of [
       assert.ok(near(heard, 1200), `the audio still flows: b heard ${heard} Hz`);
 
       await b.startVideoRecording(rec);
-      const result = await a.playVideo(clip);
+      const result = await a.playVideo(codec === 'vp8' ? clip : h264Clip);
       assert.deepEqual(result, { stopped: false }, 'the clip played to its end');
       const out = await videoOf(a, 'outbound-rtp');
       for (let i = 0; i < 40 && (await videoOf(b, 'inbound-rtp'))?.framesReceived < out.framesSent; i++) await new Promise((r) => setTimeout(r, 25));
       await b.stopVideoRecording();
       const inb = await videoOf(b, 'inbound-rtp');
-      console.log(`${profile}: sent ${out.framesSent} frames (${out.keyFramesSent} key, ${out.pliCount} PLI); received ${inb.framesReceived} ${inb.frameWidth}x${inb.frameHeight}`);
+      console.log(`${profile} ${codec}: sent ${out.framesSent} frames (${out.keyFramesSent} key, ${out.pliCount} PLI); received ${inb.framesReceived} ${inb.frameWidth}x${inb.frameHeight}`);
       assert.ok(out.framesSent >= 90, `framesSent ${out.framesSent}`);
       assert.equal(inb.framesReceived, out.framesSent, 'every frame arrived');
       assert.equal(out.ssrc, inb.ssrc);
       assert.ok(out.pliCount >= 1 && inb.pliCount >= 1, 'the recording PLI went over the video wire and arrived');
       assert.deepEqual([inb.frameWidth, inb.frameHeight], [320, 240]);
       const got = probe(rec);
-      console.log(`${profile}: ffprobe ${JSON.stringify(got)}`);
-      assert.equal(got.codec, 'vp8');
+      console.log(`${profile} ${codec}: ffprobe ${JSON.stringify(got)}`);
+      assert.equal(got.codec, codec);
       assert.deepEqual([got.width, got.height], [320, 240]);
       assert.ok(got.frames >= 89, `recording has ${got.frames} frames`);
       assert.equal(got.errors, '', 'ffprobe decoded the recording cleanly');
