@@ -174,6 +174,24 @@ test('rtp without rtcp-mux: video RTCP at its port + 1; an audio-only plain call
   assert.equal(await socketsSettle(base), base);
 });
 
+test('a connection set to offer plain RTP with video that answers a WebRTC offer closes its RTCP and video sockets at once', async () => {
+  const base = nativeResources().openSockets;
+  const w = new RTCPeerConnection({ ...LOOPBACK, video: {} });
+  const p = new RTCPeerConnection({ ...LOOPBACK, mediaProfile: 'rtp', video: { codecs: ['vp8'] } });
+  try {
+    assert.equal(await socketsSettle(base + 5), base + 5, 'w: one socket; p: audio RTP + RTCP, video RTP + RTCP, bound for its offer');
+    const up = Promise.all([waitState(w, 'connected'), waitState(p, 'connected')]);
+    await negotiate(w, p);
+    await up;
+    assert.match(p.localDescription.sdp, /UDP\/TLS\/RTP\/SAVPF/, 'the answer takes the offer\'s profile');
+    assert.equal(await socketsSettle(base + 2), base + 2, 'one socket each: the plain ones are closed');
+  } finally {
+    w.close();
+    p.close();
+  }
+  assert.equal(await socketsSettle(base), base);
+});
+
 // ---- a real peer: baresip ----
 
 const BARESIP_HZ = 700;
