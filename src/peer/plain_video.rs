@@ -15,8 +15,9 @@
 //! call turned WebRTC, the far end took rtcp-mux). Audio-only calls bind
 //! none.
 //!
-//! Not done: video towards an offer with ICE (the video section is rejected
-//! then; our ICE-lite answers only the audio's checks).
+//! Towards an offer with ICE the video section gets ICE-lite credentials and
+//! host candidates of its own ([`crate::ice_lite`], as the audio's), and a
+//! nominated check moves the video to the checked address.
 
 use super::{Peer, PeerEvent};
 use crate::error::Result;
@@ -186,8 +187,7 @@ impl Peer {
             .ok()
             .flatten()
             .filter(|v| v.proto.to_ascii_uppercase().starts_with("RTP/SAVP") == sdes)
-            .filter(|v| !sdes || !v.crypto.is_empty())
-            .filter(|_| audio.ice.is_none());
+            .filter(|v| !sdes || !v.crypto.is_empty());
         if let Some(v) = &parsed {
             for w in &v.crypto_skipped {
                 self.events.push_back(PeerEvent::Warning(format!(
@@ -217,11 +217,30 @@ impl Peer {
         let v = self.plain_video.as_mut()?;
         let r = v.pending_remote.clone()?;
         let t = v.bound()?;
-        let port = t.local_for(r.media.rtp).port();
+        let local = t.local_for(r.media.rtp);
+        let port = local.port();
         let rtcp_port = (!r.media.rtcp_mux)
             .then(|| t.rtcp_local_for(r.media.rtp))
             .flatten()
             .map(|a| a.port());
+        // ICE-lite towards an offer with ICE, as for the audio: new
+        // credentials on an ICE restart, none when the re-offer drops ICE.
+        let t = v.transport.as_mut()?;
+        t.ice = match (&r.ice, t.ice.take()) {
+            (Some(ri), Some(ice)) if ice.remote_ufrag() == ri.ufrag => Some(ice),
+            (Some(ri), _) => Some(crate::ice_lite::IceLite::new(ri.ufrag.clone())),
+            (None, _) => None,
+        };
+        let ice = t.ice.as_ref().map(|i| {
+            (
+                crate::ice_lite::LocalIce {
+                    ufrag: i.ufrag().into(),
+                    pwd: i.pwd().into(),
+                    components: if r.media.rtcp_mux { 1 } else { 2 },
+                },
+                local.ip(),
+            )
+        });
         if profile == MediaProfile::Sdes {
             let chosen = crate::sdes::choose(&r.crypto)?;
             // Our key stays across re-INVITEs while the suite does.
@@ -245,6 +264,7 @@ impl Peer {
             rtcp_mux: r.media.rtcp_mux,
             rtcp_port,
             mid: Some(r.video.mid.clone()).filter(|m| !m.is_empty()),
+            ice,
         });
         Some((r.index, section))
     }
@@ -326,6 +346,7 @@ impl Peer {
                 rtcp_mux: true,
                 rtcp_port,
                 mid: None,
+                ice: None,
             }),
         ))
     }

@@ -141,14 +141,6 @@ fn without_video_configured_the_section_stays_rejected_and_no_socket_is_asked_fo
         Instant::now(),
     );
     assert_eq!(q.wants_video_sockets(), None);
-    // Neither does one answering an offer with ICE (not done for video).
-    let ice = AVP_OFFER.replace(
-        "t=0 0\r\n",
-        "t=0 0\r\na=ice-ufrag:u1\r\na=ice-pwd:p1p1p1p1p1p1p1p1p1p1p1p1\r\n",
-    );
-    let (p, sdp) = answer_to(&ice, cfg(MediaProfile::WebRtc, Some("recvonly")), false);
-    assert_eq!(p.wants_video_sockets(), None);
-    assert!(section(&sdp, "video").starts_with("m=video 0 "), "{sdp}");
     // No codec in common (H.264 only): rejected as well.
     let h264 = PeerConfig {
         video: Some(VideoConfig::from_input(&["h264".into()], None).unwrap()),
@@ -336,4 +328,51 @@ fn two_peers_send_and_receive_video_over_plain_rtp() {
 #[test]
 fn two_peers_send_and_receive_video_over_sdes_with_keys_per_section() {
     two_peers(MediaProfile::Sdes);
+}
+
+#[test]
+fn towards_an_offer_with_ice_the_video_section_gets_ice_lite_credentials_and_candidates_of_its_own()
+{
+    let ice = AVP_OFFER.replace(
+        "t=0 0\r\n",
+        "t=0 0\r\na=ice-ufrag:u1\r\na=ice-pwd:p1p1p1p1p1p1p1p1p1p1p1p1\r\n",
+    );
+    let (mut p, sdp) = answer_to(&ice, cfg(MediaProfile::WebRtc, Some("recvonly")), true);
+    assert!(sdp.contains("a=ice-lite\r\n"), "{sdp}");
+    let (a, v) = (section(&sdp, "audio"), section(&sdp, "video"));
+    assert!(v.starts_with("m=video 40002 RTP/AVP 100\r\n"), "{sdp}");
+    assert!(
+        v.contains("a=candidate:2 1 UDP 2130706431 127.0.0.1 40002 typ host\r\n"),
+        "{v}"
+    );
+    assert!(
+        v.contains("a=candidate:2 2 UDP 2130706430 127.0.0.1 40003 typ host\r\n"),
+        "{v}"
+    );
+    let attr = |s: &str, k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(str::to_string)
+    };
+    let (ufrag, pwd) = (
+        attr(v, "a=ice-ufrag:").unwrap(),
+        attr(v, "a=ice-pwd:").unwrap(),
+    );
+    assert_ne!(
+        Some(&ufrag),
+        attr(a, "a=ice-ufrag:").as_ref(),
+        "credentials of its own"
+    );
+    // A nominated check on the video socket moves the video there.
+    let prio = crate::ice_lite::host_priority(1);
+    let req = crate::ice_lite::tests::check(&format!("{ufrag}:u1"), &pwd, prio, true);
+    let host = addr("10.0.0.9:50002");
+    p.handle_datagram(Instant::now(), addr("127.0.0.1:40002"), host, &req);
+    let tx = p.poll_transmit().expect("a Binding response");
+    assert_eq!((tx.local, tx.remote), (addr("127.0.0.1:40002"), host));
+    let pv = p.plain_video.as_ref().unwrap();
+    assert_eq!(
+        pv.transport.as_ref().unwrap().rtp.rtp_destination(),
+        Some(host)
+    );
 }

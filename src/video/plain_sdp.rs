@@ -21,6 +21,7 @@
 
 use super::sdp::{filter_section, max_bitrate, RemoteVideo, VideoPayload};
 use super::{VideoCodec, VideoConfig};
+use crate::ice_lite::{LocalIce, RemoteIce};
 use crate::plain_rtp::RemoteMedia;
 use crate::sdes::{CryptoAttr, CryptoLineError};
 use crate::sdp::parse::{Attributes, MediaSection, Sdp};
@@ -44,6 +45,8 @@ pub struct PlainVideoSdp {
     pub crypto: Vec<CryptoAttr>,
     /// Why other `a=crypto` lines were skipped.
     pub crypto_skipped: Vec<CryptoLineError>,
+    /// ICE credentials for this section (media level, else session level).
+    pub ice: Option<RemoteIce>,
 }
 
 impl PlainVideoSdp {
@@ -112,6 +115,26 @@ pub fn parse(text: &str, allowed: &[VideoCodec]) -> Result<Option<PlainVideoSdp>
     });
     let rtcp_mux = m.has_attr("rtcp-mux");
     let (crypto, crypto_skipped) = crate::sdes::parse_all(m.attrs("crypto"));
+    let session_attr = |key: &str| {
+        sdp.session
+            .iter()
+            .find(|l| l.is_attr(key))
+            .map(|l| l.attr_value().unwrap_or("").trim().to_string())
+    };
+    let ice_attr = |key: &str| {
+        m.attr(key)
+            .map(|v| v.trim().to_string())
+            .or_else(|| session_attr(key))
+            .filter(|v| !v.is_empty())
+    };
+    let ice = match (ice_attr("ice-ufrag"), ice_attr("ice-pwd")) {
+        (Some(ufrag), Some(pwd)) => Some(RemoteIce {
+            ufrag,
+            pwd,
+            lite: session_attr("ice-lite").is_some(),
+        }),
+        _ => None,
+    };
     Ok(Some(PlainVideoSdp {
         proto: m.proto.clone(),
         index,
@@ -129,6 +152,7 @@ pub fn parse(text: &str, allowed: &[VideoCodec]) -> Result<Option<PlainVideoSdp>
         },
         crypto,
         crypto_skipped,
+        ice,
     }))
 }
 
@@ -179,6 +203,9 @@ pub struct VideoLocal {
     pub rtcp_port: Option<u16>,
     /// The offer's `a=mid`, echoed.
     pub mid: Option<String>,
+    /// ICE-lite lines (answers to offers with ICE only) and the address of
+    /// our host candidates.
+    pub ice: Option<(LocalIce, IpAddr)>,
 }
 
 /// Write our video section (`m=` line and attributes, CRLF-terminated).
@@ -190,6 +217,7 @@ pub struct VideoLocal {
 /// let s = write_section(&VideoLocal {
 ///     proto: "RTP/AVP".into(), port: 40002, payloads: offer_payloads(&cfg),
 ///     direction: cfg.direction, crypto: vec![], rtcp_mux: false, rtcp_port: Some(40003), mid: None,
+///     ice: None,
 /// });
 /// assert!(s.starts_with("m=video 40002 RTP/AVP 96 97\r\n") && s.contains("a=rtcp:40003\r\n"));
 /// ```
@@ -229,6 +257,24 @@ pub fn write_section(l: &VideoLocal) -> String {
     }
     for c in &l.crypto {
         s.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
+    }
+    if let Some((ice, ip)) = &l.ice {
+        // The session-level a=ice-lite is the audio's (crate::sdp::plain::write).
+        s.push_str(&format!(
+            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+            ice.ufrag, ice.pwd
+        ));
+        for c in 1..=ice.components.clamp(1, 2) {
+            s.push_str(&format!(
+                "a=candidate:2 {c} UDP {} {ip} {} typ host\r\n",
+                crate::ice_lite::host_priority(c),
+                if c == 1 {
+                    l.port
+                } else {
+                    l.rtcp_port.unwrap_or(l.port)
+                }
+            ));
+        }
     }
     if let Some(mid) = &l.mid {
         s.push_str(&format!("a=mid:{mid}\r\n"));
@@ -305,7 +351,16 @@ mod tests {
             rtcp_mux: false,
             rtcp_port: Some(40003),
             mid: Some("1".into()),
+            ice: Some((
+                LocalIce {
+                    ufrag: "vufr".into(),
+                    pwd: "0123456789abcdefghijkl".into(),
+                    components: 2,
+                },
+                "127.0.0.1".parse().unwrap(),
+            )),
         });
+        assert!(section.contains("a=candidate:2 2 UDP 2130706430 127.0.0.1 40003 typ host\r\n"));
         let text = format!(
             "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n{section}"
         );
@@ -317,5 +372,6 @@ mod tests {
         assert_eq!(v.video.direction, Direction::SendRecv);
         assert_eq!(v.crypto.len(), 1);
         assert_eq!(v.video.mid, "1");
+        assert_eq!(v.ice.as_ref().map(|i| i.ufrag.as_str()), Some("vufr"));
     }
 }
