@@ -16,6 +16,10 @@ import { sineWave, detectTone } from "../dist/index.js";
 import { answerCall } from "../dist/sip.js";
 import { startBaresip, readPcmWav } from "./support/baresip.mjs";
 import { heardTone, near, onceState, startUdpBot, withTimeout, SessionState } from "./support/sip.mjs";
+import { probe } from "./support/video.mjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const HOST_IP = "10.211.0.1";
 const BARESIP_HZ = 700;
@@ -132,4 +136,57 @@ describe("baresip offering ICE without DTLS; the bot answers as ICE-lite", { tim
       }
     });
   }
+  test("RTP/AVP + ICE with VP8 video: the video section gets ICE-lite credentials and host candidates of its own, baresip completes ICE on it and the bot records its video", async () => {
+    const bs = await startBaresip({
+      toneHz: BARESIP_HZ,
+      codecs: "PCMU/8000/1",
+      modules: ["ice.so", "vp8.so", "fakevideo.so"],
+      accountParams: ["medianat=ice", `stunserver=stun:127.0.0.1:${stun.port}`, "video_codecs=vp8"],
+      config: ["video_source fakevideo,nil", "video_display fakevideo,nil", "video_size 320x240", "video_fps 15", "video_bitrate 300000"],
+    });
+    const bot = await startUdpBot({ bindAddresses: [HOST_IP] });
+    const dir = mkdtempSync(join(tmpdir(), "sipwire-ice-video-"));
+    try {
+      await bs.command("dial", bot.uri);
+      const inv = await bot.nextInvite();
+      const offer = inv.request.body;
+      assert.match(offer, /^m=video [1-9]\d* RTP\/AVP/m, offer);
+      const call = await answerCall(inv, { video: { codecs: ["vp8"], direction: "recvonly" } });
+      const answer = call.peerConnection?.localDescription?.sdp ?? "";
+      const video = answer.slice(answer.indexOf("m=video"));
+      const audio = answer.slice(answer.indexOf("m=audio"), answer.indexOf("m=video"));
+      const vport = Number(/^m=video (\d+) /m.exec(video)?.[1]);
+      assert.ok(vport > 0, `video answered: ${answer}`);
+      assert.match(video, new RegExp(`^a=candidate:2 1 UDP 2130706431 ${HOST_IP.replace(/\./g, "\\.")} ${vport} typ host\\r$`, "m"), video);
+      const ufrag = (sdp) => /^a=ice-ufrag:(\S+)\r$/m.exec(sdp)?.[1];
+      assert.ok(ufrag(video) && ufrag(video) !== ufrag(audio), "credentials of its own");
+      await onceState(inv, SessionState.Established);
+      const heard = await heardTone(call, 600, 16000);
+      assert.ok(near(heard, BARESIP_HZ), `the bot heard ${heard} Hz from baresip`);
+      // baresip sends video only once ICE completed for the video stream too.
+      const file = join(dir, "ice.ivf");
+      await call.recordVideo(file);
+      let inb;
+      await waitUntil(async () => {
+        inb = [...(await call.stats()).values()].find((s) => s.type === "inbound-rtp" && s.kind === "video");
+        return inb?.framesReceived >= 30 && inb.keyFramesReceived >= 1;
+      }, `30 video frames from baresip over ICE (${JSON.stringify(inb)})`, 10000);
+      await call.stopVideoRecording();
+      const got = probe(file);
+      console.log(`ICE video: ${JSON.stringify(inb)}; ffprobe ${JSON.stringify(got)}`);
+      assert.equal(got.codec, "vp8");
+      assert.deepEqual([got.width, got.height], [320, 240]);
+      assert.ok(got.frames >= 10, `recording has ${got.frames} frames`);
+      const closedFrom = bs.events.length;
+      await call.hangup();
+      await bs.waitEvent("CALL_CLOSED", 5000, closedFrom);
+    } catch (e) {
+      e.message += `\n--- baresip output (tail) ---\n${bs.output().replace(/\[[^\]]*\] audio=\S+ video=\S+ \(bit\/s\)[^\n]*?(?=\[|\n|$)/g, "").slice(-3000)}`;
+      throw e;
+    } finally {
+      await bot.stop();
+      await bs.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -93,7 +93,10 @@ export interface RTCConfiguration {
    * Absent (the default): a video section in an offer is answered with port 0
    * and audio goes on alone. Present: a video section bundled with the audio
    * is answered (our offers carry one) with the listed codecs, RTX when
-   * offered, and `nack`, `nack pli`, `ccm fir` feedback; see
+   * offered, and `nack`, `nack pli`, `ccm fir` feedback. In the plain
+   * profiles (`RTP/AVP`, SDES `RTP/SAVP`) video has a port of its own (RTCP
+   * at port + 1 unless `a=rtcp-mux`), its own `a=crypto` keys under SDES, and
+   * feedback only as offered; see
    * {@link RTCPeerConnection.startVideoRecording} and
    * {@link RTCPeerConnection.playVideo}.
    */

@@ -141,7 +141,7 @@ impl Peer {
                 // What we send is what our answer lists, not everything offered.
                 let ours = sdp::normalize_remote(&desc.sdp, SdpKind::Answer).ok();
                 self.apply_negotiation(ours.as_ref().unwrap_or(&info), &info, dir)?;
-                self.apply_video(&info);
+                self.apply_video(info.video.as_ref());
                 self.remote_info = Some(info);
                 self.remote = self.pending_remote.take();
                 self.local = Some(desc);
@@ -187,7 +187,7 @@ impl Peer {
             SdpType::Answer | SdpType::Pranswer => {
                 let (info, for_rtc) =
                     intake::prepare_answer_with(&desc.sdp, self.cfg.video.as_ref())?;
-                self.apply_video(&info);
+                self.apply_video(info.video.as_ref());
                 self.warn_skipped(&info);
                 self.engine()?
                     .set_remote(now, true, for_rtc, &info.fingerprints)?;

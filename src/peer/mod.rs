@@ -17,6 +17,7 @@
 //! | `teardown` | close, transport loss (far end hung up, DTLS failure), internal failure |
 //! | `rtcp_schedule` | when our RTCP reports go out, and what arrives |
 //! | `plain` | calls in the plain profiles (RTP/AVP, SDES-SRTP): their SDP, keys and [`crate::transport::plain::PlainTransport`] |
+//! | `plain_video` | video in the plain profiles: its own sockets, SDP section, keys and transport |
 //! | this file | the sans-IO surface: datagrams, timers, media ticks, polls |
 //!
 //! The wire under the media is a [`crate::transport::MediaTransport`]; today
@@ -32,6 +33,7 @@ mod descriptions;
 mod gathering;
 pub mod negotiation;
 mod plain;
+mod plain_video;
 mod rtcp_schedule;
 pub mod signaling;
 mod teardown;
@@ -152,6 +154,9 @@ pub struct Peer {
     video: Option<crate::video::receiver::VideoReceiver>,
     /// The video send pipeline, when we send video and it was negotiated.
     video_send: Option<crate::video::sender::VideoSender>,
+    /// A plain call's video wire (its own sockets, latch and keys), from
+    /// when video may be negotiated until it no longer is (see `plain_video`).
+    plain_video: Option<Box<plain_video::PlainVideo>>,
 }
 
 /// The media-facing side of the transport: what media and RTCP code use, so
@@ -164,6 +169,22 @@ fn wire<'a>(
         return Some(&mut p.transport as &mut dyn MediaTransport);
     }
     t.as_deref_mut().map(|t| t as &mut dyn MediaTransport)
+}
+
+/// The transport video goes over: a plain call's own video wire once
+/// negotiated, else [`wire`] (WebRTC bundles video with the audio).
+fn video_wire<'a>(
+    t: &'a mut Option<Box<WebRtcTransport>>,
+    plain: &'a mut Option<plain::PlainState>,
+    plain_video: &'a mut Option<Box<plain_video::PlainVideo>>,
+) -> Option<&'a mut dyn MediaTransport> {
+    if plain.is_some() {
+        return plain_video
+            .as_deref_mut()
+            .and_then(|v| v.wire())
+            .map(|t| t as &mut dyn MediaTransport);
+    }
+    wire(t, plain)
 }
 
 impl Peer {
@@ -201,6 +222,7 @@ impl Peer {
         }
         let pending_dns = cfg.stun_hosts.len();
         let candidates = gathering::host_candidates(&locals);
+        let plain_video = plain_video::PlainVideo::for_config(&cfg);
         Peer {
             cfg,
             transport: None,
@@ -237,6 +259,7 @@ impl Peer {
             hangup: crate::hangup::Hangup::default(),
             pending_dns,
             identity,
+            plain_video,
             plain: None,
             video: None,
             video_send: None,
@@ -359,6 +382,9 @@ impl Peer {
         }
         if self.plain.is_some() {
             // No ICE, no DTLS, no hang-up probes: straight to the wire rules.
+            if !self.closed && self.plain_video_datagram(now, local, remote, data) {
+                return;
+            }
             if !self.closed {
                 self.feed_transport(now, local, remote, data);
                 self.drain_transport(now);
@@ -567,7 +593,11 @@ impl Peer {
         if let Some(t) = self.stun_out.pop_front() {
             return Some(t);
         }
-        wire(&mut self.transport, &mut self.plain)?.poll_transmit()
+        if let Some(t) = wire(&mut self.transport, &mut self.plain).and_then(|t| t.poll_transmit())
+        {
+            return Some(t);
+        }
+        self.plain_video.as_mut()?.wire()?.poll_transmit()
     }
 
     /// Queue media events produced outside a tick (e.g. by stop_playback).
@@ -596,6 +626,12 @@ impl Peer {
             video_send: self.video_send.as_ref().map(|v| v.stats()),
         };
         crate::stats::report(&view, transport, timestamp_ms)
+    }
+
+    /// The call's own (audio) sockets, as created with; RTCP and video
+    /// sockets the shard binds later are not among them.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.locals
     }
 
     /// Our candidates.

@@ -239,7 +239,10 @@ impl Peer {
             self.events
                 .push_back(PeerEvent::Warning(format!("skipped a=crypto line: {w}")));
         }
-        st.pending_remote = Some(info);
+        self.plain_video_remote_offer(&desc.sdp, &info);
+        if let Some(st) = self.plain.as_mut() {
+            st.pending_remote = Some(info);
+        }
         self.pending_remote = Some(desc);
         self.set_signaling(SignalingState::HaveRemoteOffer);
         Ok(())
@@ -306,6 +309,7 @@ impl Peer {
         });
         st.version += 1;
         let addr = self.local_addr_for(info.media.rtp);
+        let video = self.plain_video_answer_section(info.profile);
         let st = self.plain.as_ref().expect("checked above");
         let text = psdp::write(&PlainLocal {
             profile: info.profile,
@@ -323,8 +327,14 @@ impl Peer {
             ice,
             session_id: st.session_id,
             version: st.version,
-            rejected_sections: info.rejected_sections.clone(),
+            rejected_sections: info
+                .rejected_sections
+                .iter()
+                .filter(|r| video.as_ref().is_none_or(|(i, _)| *i != r.index))
+                .cloned()
+                .collect(),
             audio_index: info.audio_index,
+            video,
         });
         Ok(Description {
             sdp_type: SdpType::Answer,
@@ -406,6 +416,8 @@ impl Peer {
         }
         st.offered_formats = formats.clone();
         st.version += 1;
+        let video = self.plain_video_offer_section(profile);
+        let st = self.plain.as_ref().expect("inserted above");
         let text = psdp::write(&PlainLocal {
             profile,
             proto: profile.proto().into(),
@@ -421,6 +433,7 @@ impl Peer {
             version: st.version,
             rejected_sections: Vec::new(),
             audio_index: 0,
+            video,
         });
         Ok(Description {
             sdp_type: SdpType::Offer,
@@ -470,6 +483,7 @@ impl Peer {
                     _ => None,
                 };
                 self.plain_apply(&ours.codecs, &info.codecs, &info, keys, ours.direction)?;
+                self.plain_video_answered(&desc.sdp)?;
                 self.remote = self.pending_remote.take();
                 self.local = Some(desc);
                 self.plain_gathered(now);
@@ -534,6 +548,7 @@ impl Peer {
             .collect();
         let dir = intersect(self.pending_direction, info.direction.reverse());
         self.plain_apply(&info.codecs, &offered, &info, keys, dir)?;
+        self.plain_video_remote_answer(&desc.sdp, info.profile);
         if let Some(st) = self.plain.as_mut() {
             if let Some((mine, _)) = &keys_of(&info, st) {
                 st.local_crypto = vec![mine.clone()];

@@ -6,6 +6,7 @@ use super::{Peer, PeerEvent};
 use crate::sdp::{Direction, RemoteSdp};
 use crate::video::clip::Clip;
 use crate::video::receiver::{VideoEvent, VideoReceiver};
+use crate::video::sdp::RemoteVideo;
 use crate::video::sender::{PlayDone, VideoSender};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,16 +25,18 @@ impl Peer {
     }
 
     /// Video negotiated (or renegotiated): keep, replace or drop the
-    /// receiver and the sender.
-    pub(super) fn apply_video(&mut self, info: &RemoteSdp) {
-        let (recv, send) = match (&self.cfg.video, &info.video) {
+    /// receiver and the sender. `video` is the remote description's video
+    /// section (WebRTC: bundled; plain: on its own port), `None` when
+    /// video is not (or no longer) negotiated.
+    pub(super) fn apply_video(&mut self, video: Option<&RemoteVideo>) {
+        let (recv, send) = match (&self.cfg.video, video) {
             (Some(cfg), Some(v)) => (
                 cfg.direction.has_recv() && v.direction.has_send(),
                 cfg.direction.has_send() && v.direction.has_recv(),
             ),
             _ => (false, false),
         };
-        let payloads = info.video.as_ref().map(|v| v.payloads.clone());
+        let payloads = video.map(|v| v.payloads.clone());
         match payloads.clone().filter(|_| recv) {
             Some(p)
                 if self
@@ -55,7 +58,7 @@ impl Peer {
             }
             None => self.video_send = None,
         }
-        if let (Some(s), Some(v)) = (self.video_send.as_mut(), &info.video) {
+        if let (Some(s), Some(v)) = (self.video_send.as_mut(), video) {
             s.set_max_bitrate(v.max_bitrate);
         }
     }
@@ -81,7 +84,9 @@ impl Peer {
                     message,
                 });
             }
-            if let Some(t) = super::wire(&mut self.transport, &mut self.plain) {
+            if let Some(t) =
+                super::video_wire(&mut self.transport, &mut self.plain, &mut self.plain_video)
+            {
                 for p in pkts {
                     t.send_rtp(now, p);
                 }
@@ -108,7 +113,7 @@ impl Peer {
         }
         if let (Some(pkts), Some(t)) = (
             v.poll_rtcp(),
-            super::wire(&mut self.transport, &mut self.plain),
+            super::video_wire(&mut self.transport, &mut self.plain, &mut self.plain_video),
         ) {
             t.send_rtcp(now, pkts);
         }

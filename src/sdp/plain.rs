@@ -351,6 +351,9 @@ pub struct PlainLocal {
     pub rejected_sections: Vec<RejectedSection>,
     /// Index of the audio section (answers mirror the offer's order).
     pub audio_index: usize,
+    /// Our video section, written by [`crate::video::plain_sdp::write_section`],
+    /// and its index (not in `rejected_sections`).
+    pub video: Option<(usize, String)>,
 }
 
 /// Our plain SDP. RTCP is received on the RTP socket whatever the far end
@@ -415,13 +418,16 @@ pub fn write(l: &PlainLocal) -> String {
         }
     }
     audio.push_str(&format!("a={}\r\n", l.direction.as_str()));
-    let total = l.rejected_sections.len() + 1;
+    let total = l.rejected_sections.len() + 1 + usize::from(l.video.is_some());
+    let mut video = l.video.as_ref().map(|(i, v)| (*i, v.clone()));
     let mut rejected = l.rejected_sections.iter().collect::<Vec<_>>();
     rejected.sort_by_key(|r| r.index);
     let mut rej = rejected.into_iter().peekable();
     for i in 0..total {
         if i == l.audio_index.min(total - 1) {
             sections.push(std::mem::take(&mut audio));
+        } else if video.as_ref().is_some_and(|(vi, _)| *vi == i) {
+            sections.extend(video.take().map(|(_, v)| v));
         } else if let Some(r) = rej.next() {
             let fmt = if r.fmt.is_empty() {
                 "0"
@@ -435,6 +441,7 @@ pub fn write(l: &PlainLocal) -> String {
             sections.push(sec);
         }
     }
+    sections.extend(video.map(|(_, v)| v));
     for sec in sections {
         s.push_str(&sec);
     }
@@ -569,6 +576,7 @@ mod tests {
                 mid: None,
             }],
             audio_index: 1,
+            video: None,
         };
         let text = write(&local);
         assert!(

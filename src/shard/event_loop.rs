@@ -18,7 +18,10 @@ pub(super) struct Shard {
     poll: Poll,
     rx: Receiver<Command>,
     peers: HashMap<u64, Entry>,
-    tokens: HashMap<Token, (u64, usize)>,
+    /// Which peer a socket's token belongs to (the peer's socket list is
+    /// searched by token: a call has a handful, and sockets may close in
+    /// any order).
+    tokens: HashMap<Token, u64>,
     next_token: usize,
     next_tick: Instant,
     /// Peers' next deadlines, earliest first. Entries go stale when a peer's
@@ -123,13 +126,13 @@ impl Shard {
     }
 
     fn read_socket(&mut self, token: Token, now: Instant) {
-        let Some(&(id, idx)) = self.tokens.get(&token) else {
+        let Some(&id) = self.tokens.get(&token) else {
             return;
         };
         let Some(e) = self.peers.get_mut(&id) else {
             return;
         };
-        let Some((local, sock, _)) = e.sockets.get(idx) else {
+        let Some((local, sock, _)) = e.sockets.iter().find(|(_, _, t)| *t == token) else {
             return;
         };
         let local = *local;
@@ -152,64 +155,77 @@ impl Shard {
         }
     }
 
-    /// Close a call's RTCP sockets once it no longer needs them, and bind a
-    /// plain call's RTCP sockets at RTP port + 1 once it wants them
-    /// (after the command that made it plain, before the next one, so an
-    /// answer made after setRemoteDescription names them). They join the
-    /// peer's sockets: read, sent from, counted and closed like the others.
+    /// Close a call's sockets once it no longer needs them (RTCP ones
+    /// after rtcp-mux or a WebRTC call; video ones when video is rejected
+    /// or dropped), and bind a plain call's RTCP sockets at RTP port + 1 and
+    /// its video sockets once it wants them (after the command that made it
+    /// plain, before the next one, so an answer made after
+    /// setRemoteDescription names them). They join the peer's sockets:
+    /// read, sent from, counted and closed like the others.
     fn bind_rtcp(&mut self, id: u64) {
         let Some(e) = self.peers.get_mut(&id) else {
             return;
         };
-        let unneeded = e.peer.unneeded_rtcp_sockets();
-        // RTCP sockets are the last ones (token indices of the others stay).
-        while e
-            .sockets
-            .last()
-            .is_some_and(|(a, _, _)| unneeded.contains(a))
-        {
-            if let Some((_, mut s, token)) = e.sockets.pop() {
+        let mut unneeded = e.peer.unneeded_rtcp_sockets();
+        unneeded.extend(e.peer.unneeded_video_sockets());
+        if !unneeded.is_empty() {
+            let (keep, gone): (Vec<_>, Vec<_>) = std::mem::take(&mut e.sockets)
+                .into_iter()
+                .partition(|(a, _, _)| !unneeded.contains(a));
+            e.sockets = keep;
+            for (_, mut s, token) in gone {
                 let _ = self.poll.registry().deregister(&mut s);
                 self.tokens.remove(&token);
                 OPEN_SOCKETS.fetch_sub(1, Ordering::Relaxed);
             }
         }
-        if !e.peer.wants_rtcp_sockets() {
-            return;
-        }
+        let mut reg = Registrar {
+            poll: &self.poll,
+            tokens: &mut self.tokens,
+            next_token: &mut self.next_token,
+            id,
+        };
         let max = e.peer.port_range_max();
-        let rtp: Vec<SocketAddr> = e.sockets.iter().map(|(a, _, _)| *a).collect();
-        let mut bound = Vec::new();
-        for a in rtp {
-            let Some(s) = super::sockets::bind_rtcp(a, max) else {
-                log::debug!(
-                    "plain RTP: port {} is taken or outside portRange; RTCP stays on the RTP port",
-                    a.port().wrapping_add(1)
-                );
-                continue;
-            };
-            let Ok(local) = s.local_addr() else {
-                continue;
-            };
-            let mut s = UdpSocket::from_std(s);
-            let token = Token(self.next_token);
-            self.next_token += 1;
-            if self
-                .poll
-                .registry()
-                .register(&mut s, token, Interest::READABLE)
-                .is_err()
-            {
-                continue;
+        if e.peer.wants_rtcp_sockets() {
+            let rtp = e.peer.local_addrs().to_vec();
+            let mut bound = Vec::new();
+            for a in rtp {
+                let Some(s) = super::sockets::bind_rtcp(a, max) else {
+                    log::debug!(
+                        "plain RTP: port {} is taken or outside portRange; RTCP stays on the RTP port",
+                        a.port().wrapping_add(1)
+                    );
+                    continue;
+                };
+                bound.extend(reg.add(&mut e.sockets, s));
             }
-            self.tokens.insert(token, (id, e.sockets.len()));
-            e.sockets.push((local, s, token));
-            OPEN_SOCKETS.fetch_add(1, Ordering::Relaxed);
-            bound.push(local);
+            guarded_peer(id, &mut e.peer, "rtcp sockets", |p| {
+                p.set_rtcp_sockets(bound)
+            });
         }
-        guarded_peer(id, &mut e.peer, "rtcp sockets", |p| {
-            p.set_rtcp_sockets(bound)
-        });
+        if let Some(with_rtcp) = e.peer.wants_video_sockets() {
+            let (mut rtp, mut rtcp) = (Vec::new(), Vec::new());
+            match super::sockets::bind_sockets(e.peer.config()) {
+                Ok(socks) => {
+                    for s in socks {
+                        let Some(a) = reg.add(&mut e.sockets, s) else {
+                            continue;
+                        };
+                        rtp.push(a);
+                        if let Some(r) = with_rtcp
+                            .then(|| super::sockets::bind_rtcp(a, max))
+                            .flatten()
+                        {
+                            rtcp.extend(reg.add(&mut e.sockets, r));
+                        }
+                    }
+                }
+                Err(err) => log::warn!("plain RTP: no video socket ({err}); video is rejected"),
+            }
+            guarded_peer(id, &mut e.peer, "video sockets", |p| {
+                p.set_video_sockets(rtp, rtcp)
+            });
+        }
     }
 
     /// Returns false when every handle is gone (the runtime is shutting down).
@@ -224,7 +240,7 @@ impl Shard {
                     snapshot,
                 }) => {
                     let mut socks = Vec::new();
-                    for (i, s) in sockets.into_iter().enumerate() {
+                    for s in sockets {
                         let local = match s.local_addr() {
                             Ok(a) => a,
                             Err(_) => continue,
@@ -238,7 +254,7 @@ impl Shard {
                             .register(&mut s, token, Interest::READABLE)
                             .is_ok()
                         {
-                            self.tokens.insert(token, (id, i));
+                            self.tokens.insert(token, id);
                         }
                         socks.push((local, s, token));
                     }
@@ -298,6 +314,37 @@ impl Shard {
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => return false,
             }
         }
+    }
+}
+
+/// Registers a call's extra sockets with the shard's poll.
+struct Registrar<'a> {
+    poll: &'a Poll,
+    tokens: &'a mut HashMap<Token, u64>,
+    next_token: &'a mut usize,
+    id: u64,
+}
+
+impl Registrar<'_> {
+    /// Register `s` for reading and add it to `sockets` (counted in
+    /// `openSockets`); its address, or None if it could not be.
+    fn add(
+        &mut self,
+        sockets: &mut Vec<(SocketAddr, UdpSocket, Token)>,
+        s: std::net::UdpSocket,
+    ) -> Option<SocketAddr> {
+        let local = s.local_addr().ok()?;
+        let mut s = UdpSocket::from_std(s);
+        let token = Token(*self.next_token);
+        *self.next_token += 1;
+        self.poll
+            .registry()
+            .register(&mut s, token, Interest::READABLE)
+            .ok()?;
+        self.tokens.insert(token, self.id);
+        sockets.push((local, s, token));
+        OPEN_SOCKETS.fetch_add(1, Ordering::Relaxed);
+        Some(local)
     }
 }
 

@@ -14,9 +14,11 @@
 //!   its SDP is sipwire's own ([`crate::sdp::plain`], `peer::plain`).
 //!
 //! The media pipeline ([`crate::media`]) and negotiation
-//! ([`crate::peer::negotiation`]) are the same for every transport. Packets are not tied to one media kind: a second
-//! kind (video) is another SSRC on the same transport, demultiplexed by the
-//! pipeline above.
+//! ([`crate::peer::negotiation`]) are the same for every transport. Packets are not tied to one media kind: over WebRTC
+//! a second kind (video) is another SSRC on the same (bundled) transport,
+//! demultiplexed by the pipeline above; a plain call's video has a
+//! [`plain::PlainTransport`] of its own (its own sockets, latch and SDES
+//! keys), which the same video pipeline reaches through this trait.
 //!
 //! ```
 //! use sipwire::transport::{MediaIn, MediaTransport};

@@ -11,6 +11,7 @@
 //! * [`vp8`], [`h264`]: per-codec depacketising and bitstream headers.
 //! * [`assembler`]: RTP packets to whole frames, loss and NACK/PLI decisions.
 //! * [`ivf`]: the IVF container.
+//! * [`plain_sdp`]: the video section of plain RTP/AVP and SDES SDPs (own port, own keys).
 //! * [`receiver`]: the per-connection receive pipeline and its stats.
 
 pub mod assembler;
@@ -19,6 +20,7 @@ pub mod h264;
 pub mod ivf;
 pub mod negotiate;
 pub mod packetize;
+pub mod plain_sdp;
 pub mod receiver;
 pub mod sdp;
 pub mod sender;

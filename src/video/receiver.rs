@@ -286,6 +286,11 @@ impl VideoReceiver {
 
     fn request_key_frame(&mut self, now: Instant, p: &VideoPayload) {
         let Some(ssrc) = self.ssrc else { return };
+        if !p.pli && !p.fir {
+            // No feedback negotiated (an RTP/AVP peer without rtcp-fb): the
+            // far end would not act on a request; wait for its key frame.
+            return;
+        }
         if self
             .last_key_request
             .is_some_and(|t| now.saturating_duration_since(t) < KEY_REQUEST_INTERVAL)
@@ -293,7 +298,7 @@ impl VideoReceiver {
             return;
         }
         self.last_key_request = Some(now);
-        if p.pli || !p.fir {
+        if p.pli {
             self.stats.pli_count += 1;
             self.rtcp.push(Box::new(PictureLossIndication {
                 sender_ssrc: self.our_ssrc,
@@ -497,5 +502,24 @@ mod tests {
         r.tick(now + super::super::assembler::MAX_WAIT + Duration::from_millis(100));
         assert_eq!(r.stats().fir_count, 1, "not again within the interval");
         assert!(!r.owns(8) && r.owns(96) && r.owns(97));
+    }
+
+    #[test]
+    fn without_feedback_nothing_is_asked_and_frames_wait_for_a_key_frame() {
+        // An RTP/AVP peer that offered no rtcp-fb: no NACK, PLI or FIR.
+        let mut p = vp8_payload();
+        (p.nack, p.pli, p.fir, p.rtx) = (false, false, false, None);
+        let mut r = VideoReceiver::new(vec![p], 42);
+        let now = Instant::now();
+        r.on_rtp(now, &pkt(96, 1, 1000, true, INTER));
+        r.on_rtp(now, &pkt(96, 3, 7000, true, INTER));
+        r.tick(now + super::super::assembler::MAX_WAIT);
+        r.tick(now + super::super::assembler::MAX_WAIT * 4);
+        let s = r.stats();
+        assert_eq!((s.nack_count, s.pli_count, s.fir_count), (0, 0, 0));
+        assert!(r.poll_rtcp().is_none(), "no feedback at all");
+        r.on_rtp(now, &pkt(96, 4, 10000, true, KEY));
+        assert_eq!(r.stats().key_frames_received, 1);
+        assert!(r.poll_rtcp().is_none());
     }
 }

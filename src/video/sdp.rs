@@ -157,10 +157,14 @@ pub fn filter_section(m: &mut MediaSection, allowed: &[VideoCodec]) -> Vec<Video
         if codec == VideoCodec::H264 && !h264_profile_ok(&fmtp) {
             continue;
         }
+        // RFC 4585 §4.2: `*` applies a feedback line to every payload type
+        // (baresip writes `a=rtcp-fb:* nack pli`).
         let fb = |want: &[&str]| {
             m.attrs("rtcp-fb").iter().any(|v| {
                 let mut it = v.split_whitespace();
-                it.next() == Some(&pt.to_string()) && it.collect::<Vec<_>>() == want
+                it.next()
+                    .is_some_and(|p| p == "*" || p.parse::<u8>().ok() == Some(pt))
+                    && it.collect::<Vec<_>>() == want
             })
         };
         kept.push(VideoPayload {
@@ -363,6 +367,10 @@ mod tests {
         let mut vp9 = section("98", &["rtpmap:98 VP9/90000"]);
         assert!(filter_section(&mut vp9, &[VideoCodec::Vp8, VideoCodec::H264]).is_empty());
         // H.264 without packetization-mode=1 is not kept.
+        // A wildcard feedback line applies to every kept payload type.
+        let mut star = section("96", &["rtpmap:96 VP8/90000", "rtcp-fb:* nack pli"]);
+        let kept = filter_section(&mut star, &[VideoCodec::Vp8]);
+        assert!(kept[0].pli && !kept[0].nack && !kept[0].fir);
         let mut m0 = section("102", &["rtpmap:102 H264/90000"]);
         assert!(filter_section(&mut m0, &[VideoCodec::H264]).is_empty());
         let _ = filter_section(&mut m, &[VideoCodec::Vp8]);
