@@ -166,7 +166,13 @@ describe('video: Chromium with a camera calls a recording bot through Kamailio',
           assert.ok(dropped > 0, 'packets were dropped');
           assert.ok(last.nackCount > 0, 'the bot sent NACKs');
           assert.ok(last.retransmittedPacketsReceived > 0, 'NACKed packets were retransmitted');
-          assert.ok(last.framesDropped <= 2, `${last.framesDropped} frames given up`);
+          // NACKs go once: when a retransmission is lost too (5 % of them here), the frame
+          // is given up and the bot skips to a key frame it asks for. That is recovery by
+          // PLI, as the file's frame count and decodability below then show.
+          assert.ok(
+            last.framesDropped <= 2 || (last.pliCount >= 2 && last.keyFramesReceived >= 2),
+            `${last.framesDropped} frames given up with ${last.pliCount} PLIs and ${last.keyFramesReceived} key frames`,
+          );
         }
         assert.equal(got.codec, ffname);
         assert.deepEqual([got.width, got.height], [s1.frameWidth, s1.frameHeight], "the file has the browser's resolution");
