@@ -56,8 +56,11 @@ test('SIP: the far end closes its RTCPeerConnection (no SIP BYE) -> the bot noti
     const noticed = performance.now() - t0;
     await withTimeout(bobCall.ended, 5000, 'bob call ended');
     console.log(`remote close over SIP: ${reason} after ${noticed.toFixed(1)} ms, BYE sent ${(byeAt - t0).toFixed(1)} ms after close()`);
-    assert.equal(reason, 'remote-closed');
-    assert.ok(noticed < 1000);
+    // Heard on the wire either way (well under consent's seconds): the close_notify
+    // gives remote-closed, unless rtc's own transport failure from the same
+    // close_notify is polled first (the race sip-memory's case also allows).
+    assert.ok(['remote-closed', 'connection-failed'].includes(reason), `reason ${reason}`);
+    assert.ok(noticed < 1000, `noticed after ${noticed} ms`);
     assert.ok(byeAt > t0 && byeAt - t0 < 1000, 'bob sent BYE within 1 s');
     await withTimeout(callerCall.ended, 5000, 'alice call ended');
   } finally {
