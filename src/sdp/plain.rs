@@ -149,6 +149,48 @@ fn attr_u32(m: &MediaSection, key: &str) -> Option<u32> {
     m.attr(key).and_then(|v| v.trim().parse().ok())
 }
 
+/// Where a plain section's RTP and RTCP go: the section's port at `conn`,
+/// RTCP at RFC 3605's `a=rtcp:port [IN IP4 addr]` when given, `a=rtcp-mux`.
+pub(crate) fn remote_media(m: &MediaSection, conn: Option<IpAddr>) -> RemoteMedia {
+    let rtcp = m.attr("rtcp").and_then(|v| {
+        let mut it = v.split_whitespace();
+        let p: u16 = it.next()?.parse().ok()?;
+        let ip = match (it.next(), it.next(), it.next()) {
+            (Some(_), Some(_), Some(a)) => a.parse().ok()?,
+            _ => conn?,
+        };
+        Some(SocketAddr::new(ip, p))
+    });
+    RemoteMedia {
+        rtp: conn.map(|ip| SocketAddr::new(ip, m.port_number())),
+        rtcp,
+        rtcp_mux: m.has_attr("rtcp-mux"),
+    }
+}
+
+/// A section's ICE credentials, each from the section or else the session
+/// (RFC 8839 §5.4), and whether the far end is ICE-lite.
+pub(crate) fn remote_ice(sdp: &Sdp, m: &MediaSection) -> Option<RemoteIce> {
+    let session_attr = |key: &str| {
+        sdp.session
+            .iter()
+            .find(|l| l.is_attr(key))
+            .map(|l| l.attr_value().unwrap_or("").trim().to_string())
+    };
+    let ice_attr = |key: &str| {
+        m.attr(key)
+            .map(|v| v.trim().to_string())
+            .or_else(|| session_attr(key))
+            .filter(|v| !v.is_empty())
+    };
+    Some(RemoteIce {
+        ufrag: ice_attr("ice-ufrag")?,
+        pwd: ice_attr("ice-pwd")?,
+        lite: session_attr("ice-lite").is_some(),
+    })
+}
+
+
 /// Read a plain (RTP/AVP or SDES) SDP. `what` names it in errors.
 pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
     limits::check_size(text, what)?;
@@ -176,40 +218,9 @@ pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
         Some(c) => parse_conn(c)?,
         None => return Err(SdpError::Parse(format!("{what} has no c= line for audio"))),
     };
-    let port = audio.port_number();
-    let rtp = conn.map(|ip| SocketAddr::new(ip, port));
-    // RFC 3605: "a=rtcp:port [IN IP4 addr]".
-    let rtcp = audio.attr("rtcp").and_then(|v| {
-        let mut it = v.split_whitespace();
-        let p: u16 = it.next()?.parse().ok()?;
-        let ip = match (it.next(), it.next(), it.next()) {
-            (Some(_), Some(_), Some(a)) => a.parse().ok()?,
-            _ => conn?,
-        };
-        Some(SocketAddr::new(ip, p))
-    });
-    let rtcp_mux = audio.has_attr("rtcp-mux");
-    let session_attr = |key: &str| {
-        sdp.session
-            .iter()
-            .find(|l| l.is_attr(key))
-            .map(|l| l.attr_value().unwrap_or("").trim().to_string())
-    };
-    let ice_attr = |key: &str| {
-        audio
-            .attr(key)
-            .map(|v| v.trim().to_string())
-            .or_else(|| session_attr(key))
-            .filter(|v| !v.is_empty())
-    };
-    let ice = match (ice_attr("ice-ufrag"), ice_attr("ice-pwd")) {
-        (Some(ufrag), Some(pwd)) => Some(RemoteIce {
-            ufrag,
-            pwd,
-            lite: session_attr("ice-lite").is_some(),
-        }),
-        _ => None,
-    };
+    let media = remote_media(audio, conn);
+    let rtcp_mux = media.rtcp_mux;
+    let ice = remote_ice(&sdp, audio);
     let mut codecs = Vec::new();
     for f in &audio.fmts {
         let Ok(pt) = f.parse::<u8>() else { continue };
@@ -289,11 +300,7 @@ pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
         audio_index: idx,
         codecs,
         direction,
-        media: RemoteMedia {
-            rtp,
-            rtcp,
-            rtcp_mux,
-        },
+        media,
         crypto,
         crypto_skipped,
         ptime: attr_u32(audio, "ptime"),

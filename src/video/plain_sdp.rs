@@ -25,8 +25,9 @@ use crate::ice_lite::{LocalIce, RemoteIce};
 use crate::plain_rtp::RemoteMedia;
 use crate::sdes::{CryptoAttr, CryptoLineError};
 use crate::sdp::parse::{Attributes, MediaSection, Sdp};
+use crate::sdp::plain::{remote_ice, remote_media};
 use crate::sdp::{Direction, SdpError};
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 /// A remote plain SDP's video section that has codecs in common with us.
 #[derive(Clone, Debug)]
@@ -104,37 +105,8 @@ pub fn parse(text: &str, allowed: &[VideoCodec]) -> Result<Option<PlainVideoSdp>
         } else {
             Direction::SendRecv
         });
-    let rtcp = m.attr("rtcp").and_then(|v| {
-        let mut it = v.split_whitespace();
-        let p: u16 = it.next()?.parse().ok()?;
-        let ip = match (it.next(), it.next(), it.next()) {
-            (Some(_), Some(_), Some(a)) => a.parse().ok()?,
-            _ => conn?,
-        };
-        Some(SocketAddr::new(ip, p))
-    });
-    let rtcp_mux = m.has_attr("rtcp-mux");
     let (crypto, crypto_skipped) = crate::sdes::parse_all(m.attrs("crypto"));
-    let session_attr = |key: &str| {
-        sdp.session
-            .iter()
-            .find(|l| l.is_attr(key))
-            .map(|l| l.attr_value().unwrap_or("").trim().to_string())
-    };
-    let ice_attr = |key: &str| {
-        m.attr(key)
-            .map(|v| v.trim().to_string())
-            .or_else(|| session_attr(key))
-            .filter(|v| !v.is_empty())
-    };
-    let ice = match (ice_attr("ice-ufrag"), ice_attr("ice-pwd")) {
-        (Some(ufrag), Some(pwd)) => Some(RemoteIce {
-            ufrag,
-            pwd,
-            lite: session_attr("ice-lite").is_some(),
-        }),
-        _ => None,
-    };
+    let ice = remote_ice(&sdp, m);
     Ok(Some(PlainVideoSdp {
         proto: m.proto.clone(),
         index,
@@ -145,11 +117,7 @@ pub fn parse(text: &str, allowed: &[VideoCodec]) -> Result<Option<PlainVideoSdp>
             direction,
             max_bitrate: max_bitrate(m),
         },
-        media: RemoteMedia {
-            rtp: conn.map(|ip| SocketAddr::new(ip, m.port_number())),
-            rtcp,
-            rtcp_mux,
-        },
+        media: remote_media(m, conn),
         crypto,
         crypto_skipped,
         ice,
