@@ -231,6 +231,24 @@ pub fn choose(offered: &[CryptoAttr]) -> Option<&CryptoAttr> {
     offered.iter().min_by_key(|c| c.suite)
 }
 
+/// Our `a=crypto` for an answer to `offered`: the suite [`choose`] picks,
+/// with the tag of the offer's line. `current` (our key so far) is kept
+/// while its suite stays, so packets in flight across a re-INVITE stay
+/// readable; otherwise a fresh key from `fill`. `None`: nothing usable.
+pub fn answer_key(
+    offered: &[CryptoAttr],
+    current: Option<&CryptoAttr>,
+    fill: &mut dyn FnMut(&mut [u8]),
+) -> Option<CryptoAttr> {
+    let chosen = choose(offered)?;
+    let mut ours = current
+        .filter(|c| c.suite == chosen.suite)
+        .cloned()
+        .unwrap_or_else(|| CryptoAttr::generate(chosen.tag, chosen.suite, fill));
+    ours.tag = chosen.tag;
+    Some(ours)
+}
+
 /// SRTP/SRTCP contexts for one call: ours encrypts with our key, the other
 /// decrypts with the remote's (RFC 4568 §6.1: each side sends with its own).
 pub struct SrtpPair {

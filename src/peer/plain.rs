@@ -60,7 +60,7 @@ impl PlainState {
     }
 }
 
-fn fill_random(b: &mut [u8]) {
+pub(super) fn fill_random(b: &mut [u8]) {
     use rand::RngCore;
     rand::rng().fill_bytes(b);
 }
@@ -280,19 +280,12 @@ impl Peer {
             formats.push(format_of(te));
         }
         if info.profile == MediaProfile::Sdes {
-            let chosen = crate::sdes::choose(&info.crypto)
-                .ok_or_else(|| SdpError::UnsupportedProfile("no usable a=crypto".into()))?;
-            // Our key stays across re-INVITEs while the suite does (packets
-            // in flight stay readable); the tag is always the offer's.
-            let keep = st
-                .local_crypto
-                .first()
-                .filter(|c| c.suite == chosen.suite)
-                .cloned();
-            let mut ours = keep.unwrap_or_else(|| {
-                CryptoAttr::generate(chosen.tag, chosen.suite, &mut fill_random)
-            });
-            ours.tag = chosen.tag;
+            let ours = crate::sdes::answer_key(
+                &info.crypto,
+                st.local_crypto.first(),
+                &mut fill_random,
+            )
+            .ok_or_else(|| SdpError::UnsupportedProfile("no usable a=crypto".into()))?;
             st.local_crypto = vec![ours];
         }
         // ICE-lite towards an offer with ICE; new credentials on an ICE

@@ -19,6 +19,7 @@
 //! host candidates of its own ([`crate::ice_lite`], as the audio's), and a
 //! nominated check moves the video to the checked address.
 
+use super::plain::fill_random;
 use super::{Peer, PeerEvent};
 use crate::error::Result;
 use crate::sdes::{CryptoAttr, SrtpPair, Suite};
@@ -50,11 +51,6 @@ pub(super) struct PlainVideo {
     active: bool,
     /// Negotiated away: the sockets are to be closed.
     release: bool,
-}
-
-fn fill_random(b: &mut [u8]) {
-    use rand::RngCore;
-    rand::rng().fill_bytes(b);
 }
 
 fn payload_types(payloads: &[VideoPayload]) -> Vec<u8> {
@@ -118,6 +114,15 @@ impl PlainVideo {
 }
 
 impl Peer {
+    /// The video codecs our configuration allows (none without video).
+    fn video_codecs(&self) -> Vec<crate::video::VideoCodec> {
+        self.cfg
+            .video
+            .as_ref()
+            .map(|c| c.codecs.clone())
+            .unwrap_or_default()
+    }
+
     /// Whether the shard should bind this call's video sockets now, and if
     /// so whether an RTCP socket at the video RTP port + 1 goes with them
     /// (not when the offer's video section has `a=rtcp-mux`).
@@ -242,17 +247,8 @@ impl Peer {
             )
         });
         if profile == MediaProfile::Sdes {
-            let chosen = crate::sdes::choose(&r.crypto)?;
-            // Our key stays across re-INVITEs while the suite does.
-            let keep = v
-                .local_crypto
-                .first()
-                .filter(|c| c.suite == chosen.suite)
-                .cloned();
-            let mut ours = keep.unwrap_or_else(|| {
-                CryptoAttr::generate(chosen.tag, chosen.suite, &mut fill_random)
-            });
-            ours.tag = chosen.tag;
+            let ours =
+                crate::sdes::answer_key(&r.crypto, v.local_crypto.first(), &mut fill_random)?;
             v.local_crypto = vec![ours];
         }
         let section = plain_sdp::write_section(&VideoLocal {
@@ -272,12 +268,7 @@ impl Peer {
     /// setLocalDescription(answer): video flows if our answer took it, is
     /// dropped (sockets closed) if not.
     pub(super) fn plain_video_answered(&mut self, answer: &str) -> Result<()> {
-        let codecs = self
-            .cfg
-            .video
-            .as_ref()
-            .map(|c| c.codecs.clone())
-            .unwrap_or_default();
+        let codecs = self.video_codecs();
         let Some(v) = self.plain_video.as_mut() else {
             return Ok(());
         };
@@ -354,12 +345,7 @@ impl Peer {
     /// setRemoteDescription(answer) to our offer: apply its video section,
     /// or drop video when it is rejected or unusable (a warning says why).
     pub(super) fn plain_video_remote_answer(&mut self, text: &str, profile: MediaProfile) {
-        let codecs = self
-            .cfg
-            .video
-            .as_ref()
-            .map(|c| c.codecs.clone())
-            .unwrap_or_default();
+        let codecs = self.video_codecs();
         let Some(v) = self.plain_video.as_mut() else {
             return;
         };
