@@ -84,7 +84,16 @@ pub struct DtmfDetector {
     misses: u32,
     /// The digit of the press in progress, once reported.
     reported: Option<char>,
+    /// The nominal bins of the current window's second half, kept for the
+    /// next window (whose first half it is): see [`HalfBins`].
+    carried: Option<HalfBins>,
 }
+
+/// The eight nominal DFT bins (re, im) of one half window (a hop). With a
+/// hop of half the window, each window is the previous one's second half
+/// followed by a new half, and `X = A(first) + e^{-jω·HOP}·A(second)`: a
+/// window costs the bins of one half, not of two.
+type HalfBins = [(f32, f32); 8];
 
 impl Default for DtmfDetector {
     fn default() -> Self {
@@ -135,6 +144,7 @@ impl DtmfDetector {
             hits: 0,
             misses: 0,
             reported: None,
+            carried: None,
         }
     }
 
@@ -179,13 +189,17 @@ impl DtmfDetector {
     }
 
     /// The digit in the current window, if it passes every check.
-    fn analyse(&self) -> Option<char> {
+    fn analyse(&mut self) -> Option<char> {
+        let carried = self.carried.take();
         let x = &self.buf[..WIN];
         let total = dot(x, x) / WIN as f32;
         if total < 2.0 * MIN_TONE_POWER {
             return None;
         }
-        let p = self.nominal_powers(x);
+        let first = carried.unwrap_or_else(|| half_bins(&x[..HOP]));
+        let second = half_bins(&x[HOP..]);
+        self.carried = Some(second);
+        let p = window_powers(&first, &second);
         let ri = argmax(&p[..4]);
         let ci = argmax(&p[4..]);
         if p[ri] + p[4 + ci] < MIN_NOMINAL_SHARE * total {
@@ -205,20 +219,6 @@ impl DtmfDetector {
             return None;
         }
         Some(KEYS[ri][ci])
-    }
-
-    /// Power at the eight nominal frequencies: the DFT bins as dot products
-    /// with the shared tables. Eight accumulators per product have no
-    /// dependency chain, so they vectorise; Goertzel's recurrence (even
-    /// eight in lock-step) waits on each previous sample and cost about
-    /// three times as much, and this runs every 10 ms on every call.
-    fn nominal_powers(&self, x: &[f32]) -> [f32; 8] {
-        let t = tables();
-        let n2 = (WIN * WIN) as f32;
-        std::array::from_fn(|k| {
-            let (re, im) = (dot(x, &t[k].0), dot(x, &t[k].1));
-            2.0 * (re * re + im * im) / n2
-        })
     }
 
     /// Frequency near `nominal` from the phase advance of its DFT bin
@@ -250,10 +250,37 @@ impl DtmfDetector {
     }
 }
 
-/// `Σ a[n]·b[n]` over one window, in eight independent partial sums.
+/// The nominal bins of one half window (`HOP` samples): dot products with
+/// the shared tables. Eight accumulators per product have no dependency
+/// chain, so they vectorise; Goertzel's recurrence (even eight in
+/// lock-step) waits on each previous sample and cost about three times as
+/// much, and this runs every 10 ms on every call.
+fn half_bins(x: &[f32]) -> HalfBins {
+    let t = tables();
+    std::array::from_fn(|k| (dot(x, &t[k].0), dot(x, &t[k].1)))
+}
+
+/// Power at the eight nominal frequencies of the window made of two
+/// consecutive halves.
+fn window_powers(first: &HalfBins, second: &HalfBins) -> [f32; 8] {
+    let t = tables();
+    let n2 = (WIN * WIN) as f32;
+    std::array::from_fn(|k| {
+        // e^{-jω·HOP}: the tables' entry at HOP.
+        let (pr, pi) = (t[k].0[HOP], t[k].1[HOP]);
+        let (ar, ai) = first[k];
+        let (br, bi) = second[k];
+        let re = ar + pr * br - pi * bi;
+        let im = ai + pr * bi + pi * br;
+        2.0 * (re * re + im * im) / n2
+    })
+}
+
+/// `Σ a[n]·b[n]` over `a` (a multiple of 8 long), in eight independent
+/// partial sums.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0.0f32; 8];
-    for (a, b) in a[..WIN].chunks_exact(8).zip(b[..WIN].chunks_exact(8)) {
+    for (a, b) in a.chunks_exact(8).zip(b[..a.len()].chunks_exact(8)) {
         for i in 0..8 {
             acc[i] += a[i] * b[i];
         }
@@ -364,10 +391,9 @@ pub(crate) mod tests {
 
     /// (strongest row + strongest column nominal power) / window energy.
     fn nominal_share(x: &[i16]) -> f32 {
-        let d = DtmfDetector::new();
         let x: Vec<f32> = x[..WIN].iter().map(|&v| f32::from(v)).collect();
         let total = x.iter().map(|v| v * v).sum::<f32>() / WIN as f32;
-        let p = d.nominal_powers(&x);
+        let p = window_powers(&half_bins(&x[..HOP]), &half_bins(&x[HOP..]));
         (p[argmax(&p[..4])] + p[4 + argmax(&p[4..])]) / total
     }
 
@@ -401,26 +427,37 @@ pub(crate) mod tests {
 
     #[test]
     fn nominal_powers_match_goertzel() {
-        let d = DtmfDetector::new();
-        for (i, x) in [
-            synthesize('7', 20, 3000.0, -3.0, 0.01),
-            noise(WIN, 9000.0, 3),
-            synthesize('D', 20, 9000.0, 2.0, -0.02),
-        ]
-        .iter()
-        .enumerate()
-        {
-            let x: Vec<f32> = x[..WIN].iter().map(|&v| f32::from(v)).collect();
-            let p = d.nominal_powers(&x);
+        // Every window of a stream, as the detector computes it (the first
+        // half carried over from the window before), against Goertzel over
+        // the whole window.
+        let mut stream = synthesize('7', 40, 3000.0, -3.0, 0.01);
+        stream.extend(noise(2 * WIN, 9000.0, 3));
+        stream.extend(synthesize('D', 40, 9000.0, 2.0, -0.02));
+        let x: Vec<f32> = stream.iter().map(|&v| f32::from(v)).collect();
+        let mut carried = half_bins(&x[..HOP]);
+        let mut start = 0;
+        while start + WIN <= x.len() {
+            let w = &x[start..start + WIN];
+            let second = half_bins(&w[HOP..]);
+            let p = window_powers(&carried, &second);
             for (k, f) in ROWS.iter().chain(COLS.iter()).enumerate() {
-                let g = power_at(&x, *f);
+                let g = power_at(w, *f);
                 assert!(
                     (p[k] - g).abs() <= 1e-3 * g.max(1.0),
-                    "case {i} {f} Hz: {} vs {g}",
+                    "window at {start}, {f} Hz: {} vs {g}",
                     p[k]
                 );
             }
+            carried = second;
+            start += HOP;
         }
+        // And the detector's own carrying agrees: a tone after silence
+        // (nothing carried) and within a tone (carried) are both found.
+        let mut v = vec![0i16; 3 * HOP + 17];
+        v.extend(synthesize('7', 60, 3000.0, -3.0, 0.01));
+        v.extend(vec![0i16; 400]);
+        v.extend(synthesize('D', 60, 9000.0, 2.0, -0.02));
+        assert_eq!(detect(&v), "7D");
     }
 
     #[test]
