@@ -157,11 +157,14 @@ impl Media {
             return;
         }
         self.stats.frames_decoded += 1;
-        let energy: f64 = self
+        // Squares summed as integers (exact, and they vectorise; an f64 sum
+        // is one long dependency chain), normalised once.
+        let squares: u64 = self
             .pcm
             .iter()
-            .map(|&s| (s as f64 / 32768.0).powi(2))
-            .sum::<f64>();
+            .map(|&s| u64::from((i32::from(s) * i32::from(s)) as u32))
+            .sum();
+        let energy = squares as f64 / (32768.0 * 32768.0);
         let rate = kind.sample_rate();
         self.stats.total_audio_energy += energy / rate as f64;
         self.stats.audio_level = (energy / self.pcm.len().max(1) as f64).sqrt();
