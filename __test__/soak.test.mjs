@@ -13,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 // Measured 1.6 MB per 1000 outside V8 between calls 1000 and 4000 of a 55 s run;
 // over 7,930 calls RSS was 86.4 MB at 1000 and 82.2 MB at the end (plateau).
 const MAX_MB_PER_1000 = 2.5;
-// Measured: 40.5 MB with mimalloc's default purge delay and eager arena
-// commit, 6 MB with the options src/napi sets.
+// Measured: 40.5 MB with mimalloc's defaults before SDP limits bounded
+// hostile offers; now 3.1 MB with the options src/napi/alloc.rs sets (purge
+// after 100 ms, collection each second on the shard threads).
 const MAX_HOSTILE_RETAINED_MB = 15;
 
 test(`soak: hostile offers retain < ${MAX_HOSTILE_RETAINED_MB} MB RSS; RSS outside the V8 heap grows < ${MAX_MB_PER_1000} MB per 1000 calls over a bounded churn`, () => {

@@ -2,7 +2,7 @@
 //! timer heap and the command channel; every peer call is guarded so a panic
 //! fails one call, not the shard.
 
-use super::{Command, Entry, LIVE_PEERS, OPEN_SOCKETS, TICK, WAKER};
+use super::{Command, Entry, HOUSEKEEPING, LIVE_PEERS, OPEN_SOCKETS, TICK, WAKER};
 use crate::peer::{Peer, PeerEvent};
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -32,7 +32,12 @@ pub(super) struct Shard {
     touched: Vec<u64>,
     buf: Vec<u8>,
     load: Arc<AtomicUsize>,
+    /// Media ticks so far (for housekeeping).
+    ticks: u32,
 }
+
+/// Ticks between two housekeeping calls (1 s).
+const HOUSEKEEPING_TICKS: u32 = 50;
 
 impl Shard {
     pub(super) fn new(poll: Poll, rx: Receiver<Command>, load: Arc<AtomicUsize>) -> Self {
@@ -47,6 +52,7 @@ impl Shard {
             touched: Vec::new(),
             buf: vec![0u8; 2048],
             load,
+            ticks: 0,
         }
     }
 
@@ -82,6 +88,12 @@ impl Shard {
                     reschedule(&mut self.timers, *id, e);
                 }
                 self.next_tick += TICK;
+                self.ticks = self.ticks.wrapping_add(1);
+                if self.ticks % HOUSEKEEPING_TICKS == 0 {
+                    if let Some(f) = HOUSEKEEPING.get() {
+                        f();
+                    }
+                }
                 if now > self.next_tick + TICK * 5 {
                     // Fell far behind (suspended host): resync rather than burst.
                     self.next_tick = now + TICK;

@@ -133,6 +133,18 @@ struct Runtime {
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Open UDP sockets across all peers (for leak checks).
+/// Run on every shard thread about once a second (see
+/// [`set_housekeeping`]).
+static HOUSEKEEPING: OnceLock<fn()> = OnceLock::new();
+
+/// Have every shard thread call `f` about once a second, busy or idle. The
+/// addon uses it to let its allocator return memory freed a while ago even
+/// when no allocation would trigger that (an idle process after a burst of
+/// calls). The first call wins.
+pub fn set_housekeeping(f: fn()) {
+    let _ = HOUSEKEEPING.set(f);
+}
+
 pub static OPEN_SOCKETS: AtomicUsize = AtomicUsize::new(0);
 /// Live peers across all shards (for leak checks).
 pub static LIVE_PEERS: AtomicUsize = AtomicUsize::new(0);
