@@ -280,12 +280,9 @@ impl Peer {
             formats.push(format_of(te));
         }
         if info.profile == MediaProfile::Sdes {
-            let ours = crate::sdes::answer_key(
-                &info.crypto,
-                st.local_crypto.first(),
-                &mut fill_random,
-            )
-            .ok_or_else(|| SdpError::UnsupportedProfile("no usable a=crypto".into()))?;
+            let ours =
+                crate::sdes::answer_key(&info.crypto, st.local_crypto.first(), &mut fill_random)
+                    .ok_or_else(|| SdpError::UnsupportedProfile("no usable a=crypto".into()))?;
             st.local_crypto = vec![ours];
         }
         // ICE-lite towards an offer with ICE; new credentials on an ICE

@@ -190,7 +190,6 @@ pub(crate) fn remote_ice(sdp: &Sdp, m: &MediaSection) -> Option<RemoteIce> {
     })
 }
 
-
 /// Read a plain (RTP/AVP or SDES) SDP. `what` names it in errors.
 pub fn parse(text: &str, what: &str) -> Result<PlainSdp, SdpError> {
     limits::check_size(text, what)?;
