@@ -89,7 +89,7 @@ impl Shard {
                 }
                 self.next_tick += TICK;
                 self.ticks = self.ticks.wrapping_add(1);
-                if self.ticks % HOUSEKEEPING_TICKS == 0 {
+                if self.ticks.is_multiple_of(HOUSEKEEPING_TICKS) {
                     if let Some(f) = HOUSEKEEPING.get() {
                         f();
                     }
