@@ -251,42 +251,13 @@ impl DtmfDetector {
 }
 
 /// The nominal bins of one half window (`HOP` samples): dot products with
-/// the shared tables. Independent partial sums have no dependency chain,
-/// so they vectorise; Goertzel's recurrence (even eight in lock-step)
-/// waits on each previous sample and cost about three times as much, and
-/// this runs every 10 ms on every call.
+/// the shared tables. Eight accumulators per product have no dependency
+/// chain, so they vectorise; Goertzel's recurrence (even eight in
+/// lock-step) waits on each previous sample and cost about three times as
+/// much, and this runs every 10 ms on every call.
 fn half_bins(x: &[f32]) -> HalfBins {
-    let x: &[f32; HOP] = x[..HOP].try_into().expect("a half window");
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        return unsafe { half_bins_avx2(x) };
-    }
-    half_bins_in::<false>(x)
-}
-
-/// [`half_bins`] built for AVX2 with fused multiply-adds: eight lanes per
-/// instruction instead of the baseline build's four (the addon targets
-/// plain x86-64).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn half_bins_avx2(x: &[f32; HOP]) -> HalfBins {
-    half_bins_in::<true>(x)
-}
-
-// Inlined into each build above; loops rather than closures, which would
-// not take on the caller's target features.
-#[inline(always)]
-fn half_bins_in<const FMA: bool>(x: &[f32; HOP]) -> HalfBins {
     let t = tables();
-    let mut bins = [(0.0f32, 0.0f32); 8];
-    for k in 0..8 {
-        bins[k] = (
-            dot_in::<FMA, HOP>(x, &t[k].0[..HOP]),
-            dot_in::<FMA, HOP>(x, &t[k].1[..HOP]),
-        );
-    }
-    bins
+    std::array::from_fn(|k| (dot(x, &t[k].0), dot(x, &t[k].1)))
 }
 
 /// Power at the eight nominal frequencies of the window made of two
@@ -305,23 +276,13 @@ fn window_powers(first: &HalfBins, second: &HalfBins) -> [f32; 8] {
     })
 }
 
-/// `Σ a[n]·b[n]` over one window.
+/// `Σ a[n]·b[n]` over `a` (a multiple of 8 long), in eight independent
+/// partial sums.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    dot_in::<false, WIN>(&a[..WIN], b)
-}
-
-/// `Σ a[n]·b[n]` over `N` samples (a multiple of 16) in sixteen
-/// independent partial sums, fused multiply-adds when `FMA`.
-#[inline(always)]
-fn dot_in<const FMA: bool, const N: usize>(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 16];
-    for (a, b) in a[..N].chunks_exact(16).zip(b[..N].chunks_exact(16)) {
-        for i in 0..16 {
-            acc[i] = if FMA {
-                a[i].mul_add(b[i], acc[i])
-            } else {
-                acc[i] + a[i] * b[i]
-            };
+    let mut acc = [0.0f32; 8];
+    for (a, b) in a.chunks_exact(8).zip(b[..a.len()].chunks_exact(8)) {
+        for i in 0..8 {
+            acc[i] += a[i] * b[i];
         }
     }
     acc.iter().sum()
@@ -497,31 +458,6 @@ pub(crate) mod tests {
         v.extend(vec![0i16; 400]);
         v.extend(synthesize('D', 60, 9000.0, 2.0, -0.02));
         assert_eq!(detect(&v), "7D");
-    }
-
-    #[test]
-    fn both_builds_of_the_bins_agree() {
-        // The dispatched build (AVX2 + FMA where the CPU has them) and the
-        // baseline one differ only in rounding.
-        for seed in 1..20 {
-            let x: Vec<f32> = noise(HOP, 9000.0, seed)
-                .iter()
-                .map(|&v| f32::from(v))
-                .collect();
-            let scale: f32 = x.iter().map(|v| v.abs()).sum();
-            let x: &[f32; HOP] = x[..].try_into().unwrap();
-            let (a, b) = (half_bins_in::<false>(x), half_bins(x));
-            for k in 0..8 {
-                assert!(
-                    (a[k].0 - b[k].0).abs() <= 1e-5 * scale,
-                    "seed {seed} bin {k}"
-                );
-                assert!(
-                    (a[k].1 - b[k].1).abs() <= 1e-5 * scale,
-                    "seed {seed} bin {k}"
-                );
-            }
-        }
     }
 
     #[test]
