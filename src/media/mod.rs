@@ -157,7 +157,8 @@ pub trait PcmSink: Send {
     fn finish(self: Box<Self>, done: Option<FinishCallback>);
 }
 
-/// What a [`PcmSink`] says about a batch.
+/// What a [`PcmSink`] says about a batch. A sink may say `Overrun` or
+/// `Failed` some batches late (the file-writing one checks every 200 ms).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SinkStatus {
     /// Taken.

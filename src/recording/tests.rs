@@ -66,7 +66,8 @@ fn an_unopenable_path_is_reported_with_its_name() {
         .unwrap()
         .unwrap_err();
     assert!(err.contains("/nonexistent-dir/x.wav"), "{err}");
-    assert!(matches!(sink.write(&[0; 160]), SinkStatus::Failed(_)));
+    // The sink learns it at its next batch (200 ms of audio).
+    assert!(matches!(sink.write(&[0; 1600]), SinkStatus::Failed(_)));
 }
 
 /// A FIFO at a fresh path (made with coreutils' `mkfifo`).
