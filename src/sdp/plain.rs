@@ -362,6 +362,41 @@ pub struct PlainLocal {
     pub video: Option<(usize, String)>,
 }
 
+/// A plain section's transport lines: `a=rtcp` (RFC 3605: `rtcp_port`,
+/// else the RTP port), `a=rtcp-mux`, `a=crypto`, and with ICE-lite its
+/// credentials and a host candidate per component (foundation `found`, at
+/// `ip`: RTP's port, then RTCP's).
+pub(crate) fn push_transport_attrs(
+    s: &mut String,
+    port: u16,
+    rtcp_port: Option<u16>,
+    rtcp_mux: bool,
+    crypto: &[CryptoAttr],
+    ice: Option<(&LocalIce, IpAddr, u8)>,
+) {
+    let rtcp_port = rtcp_port.unwrap_or(port);
+    s.push_str(&format!("a=rtcp:{rtcp_port}\r\n"));
+    if rtcp_mux {
+        s.push_str("a=rtcp-mux\r\n");
+    }
+    for c in crypto {
+        s.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
+    }
+    if let Some((ice, ip, found)) = ice {
+        s.push_str(&format!(
+            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
+            ice.ufrag, ice.pwd
+        ));
+        for c in 1..=ice.components.clamp(1, 2) {
+            s.push_str(&format!(
+                "a=candidate:{found} {c} UDP {} {ip} {} typ host\r\n",
+                crate::ice_lite::host_priority(c),
+                if c == 1 { port } else { rtcp_port }
+            ));
+        }
+    }
+}
+
 /// Our plain SDP. RTCP is received on the RTP socket whatever the far end
 /// does, and on RTP port + 1 when that socket is bound. `a=rtcp:` (RFC 3605)
 /// names port + 1 then: it is the RFC 3550 default, so peers that honour
@@ -402,27 +437,14 @@ pub fn write(l: &PlainLocal) -> String {
         }
     }
     audio.push_str(&format!("a=ptime:{}\r\n", l.ptime));
-    let rtcp_port = l.rtcp_port.unwrap_or(l.addr.port());
-    audio.push_str(&format!("a=rtcp:{rtcp_port}\r\n"));
-    if l.rtcp_mux {
-        audio.push_str("a=rtcp-mux\r\n");
-    }
-    for c in &l.crypto {
-        audio.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
-    }
-    if let Some(ice) = &l.ice {
-        audio.push_str(&format!(
-            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
-            ice.ufrag, ice.pwd
-        ));
-        for c in 1..=ice.components.clamp(1, 2) {
-            audio.push_str(&format!(
-                "a=candidate:1 {c} UDP {} {ip} {} typ host\r\n",
-                crate::ice_lite::host_priority(c),
-                if c == 1 { l.addr.port() } else { rtcp_port }
-            ));
-        }
-    }
+    push_transport_attrs(
+        &mut audio,
+        l.addr.port(),
+        l.rtcp_port,
+        l.rtcp_mux,
+        &l.crypto,
+        l.ice.as_ref().map(|i| (i, ip, 1)),
+    );
     audio.push_str(&format!("a={}\r\n", l.direction.as_str()));
     let total = l.rejected_sections.len() + 1 + usize::from(l.video.is_some());
     let mut video = l.video.as_ref().map(|(i, v)| (*i, v.clone()));

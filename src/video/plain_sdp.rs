@@ -25,7 +25,7 @@ use crate::ice_lite::{LocalIce, RemoteIce};
 use crate::plain_rtp::RemoteMedia;
 use crate::sdes::{CryptoAttr, CryptoLineError};
 use crate::sdp::parse::{Attributes, MediaSection, Sdp};
-use crate::sdp::plain::{remote_ice, remote_media};
+use crate::sdp::plain::{push_transport_attrs, remote_ice, remote_media};
 use crate::sdp::{Direction, SdpError};
 use std::net::IpAddr;
 
@@ -219,31 +219,15 @@ pub fn write_section(l: &VideoLocal) -> String {
             ));
         }
     }
-    s.push_str(&format!("a=rtcp:{}\r\n", l.rtcp_port.unwrap_or(l.port)));
-    if l.rtcp_mux {
-        s.push_str("a=rtcp-mux\r\n");
-    }
-    for c in &l.crypto {
-        s.push_str(&format!("a=crypto:{}\r\n", c.to_value()));
-    }
-    if let Some((ice, ip)) = &l.ice {
-        // The session-level a=ice-lite is the audio's (crate::sdp::plain::write).
-        s.push_str(&format!(
-            "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\n",
-            ice.ufrag, ice.pwd
-        ));
-        for c in 1..=ice.components.clamp(1, 2) {
-            s.push_str(&format!(
-                "a=candidate:2 {c} UDP {} {ip} {} typ host\r\n",
-                crate::ice_lite::host_priority(c),
-                if c == 1 {
-                    l.port
-                } else {
-                    l.rtcp_port.unwrap_or(l.port)
-                }
-            ));
-        }
-    }
+    // The session-level a=ice-lite is the audio's (crate::sdp::plain::write).
+    push_transport_attrs(
+        &mut s,
+        l.port,
+        l.rtcp_port,
+        l.rtcp_mux,
+        &l.crypto,
+        l.ice.as_ref().map(|(i, ip)| (i, *ip, 2)),
+    );
     if let Some(mid) = &l.mid {
         s.push_str(&format!("a=mid:{mid}\r\n"));
     }
