@@ -260,6 +260,10 @@ struct Folded {
     cos: [[f32; FOLD]; 8],
     sin: [[f32; FOLD]; 8],
     centre: [(f32, f32); 8],
+    /// `e^{-jω·HOP}` (re, im): the phase step from one half window to the
+    /// next. Here rather than read from [`tables`], whose 10 KB are needed
+    /// only once a window passes the cheaper gates.
+    hop: [(f32, f32); 8],
 }
 
 fn folded() -> &'static Folded {
@@ -271,6 +275,10 @@ fn folded() -> &'static Folded {
             cos: std::array::from_fn(|k| std::array::from_fn(|j| (w(k) * (j as f32 + 0.5)).cos())),
             sin: std::array::from_fn(|k| std::array::from_fn(|j| (w(k) * (j as f32 + 0.5)).sin())),
             centre: std::array::from_fn(|k| ((w(k) * c).cos(), (w(k) * c).sin())),
+            hop: std::array::from_fn(|k| {
+                let p = w(k) * HOP as f32;
+                (p.cos(), -p.sin())
+            }),
         }
     })
 }
@@ -303,11 +311,10 @@ fn half_bins(x: &[f32]) -> HalfBins {
 /// Power at the eight nominal frequencies of the window made of two
 /// consecutive halves.
 fn window_powers(first: &HalfBins, second: &HalfBins) -> [f32; 8] {
-    let t = tables();
+    let hop = &folded().hop;
     let n2 = (WIN * WIN) as f32;
     std::array::from_fn(|k| {
-        // e^{-jω·HOP}: the tables' entry at HOP.
-        let (pr, pi) = (t[k].0[HOP], t[k].1[HOP]);
+        let (pr, pi) = hop[k];
         let (ar, ai) = first[k];
         let (br, bi) = second[k];
         let re = ar + pr * br - pi * bi;
