@@ -105,25 +105,34 @@ describe('interop: SIP.js in headless Firefox ESR <-> sipwire bot through Kamail
   }
 
   /**
-   * Firefox's jitter buffer delay over the last 200 ms, in ms. Just after a call starts on a
-   * loaded machine it can hold hundreds of ms and time-compress them (NetEq "accelerate"):
-   * a tone starting then can have a few ms of the audio before it inside, enough to split
-   * it (seen with Opus and PCMU, with the old and the new end-packet timing, only while the
-   * buffer held 200-1100 ms). That is the receiver catching up, not RFC 4733, so the digits
-   * are sent once it is back under 120 ms (or after 6 s, and then the test says what it heard).
+   * Waits until Firefox's NetEq has caught up. Just after a call starts on a loaded machine
+   * (and on the first call after Firefox starts, whose audio output opens late) it holds
+   * hundreds of ms and time-compresses them ("accelerate": removedSamplesForAcceleration
+   * grows). A tone starting then gets a few ms of the audio before it cut into it, which
+   * splits it: seen with Opus and PCMU, with the old and the new end-packet timing, and
+   * with every digit of a call while the buffer was draining (mean delay 480-850 ms,
+   * 16,000 samples removed), never once it had drained. That is the receiver catching up,
+   * not RFC 4733. The average delay over a window alone was not enough (it read 12-90 ms
+   * while the buffer still drained), so the digits go out once two 200 ms windows in a row
+   * show no time-compression or stretching and a delay under 120 ms (bounded 10 s; past
+   * that the test says what it heard and the stats below).
    */
-  async function jitterBufferSettled(maxMs = 6000) {
+  async function jitterBufferSettled(maxMs = 10000) {
     const inb = async () => (await pageStats()).inbound ?? {};
     const t0 = Date.now();
     let ms = NaN;
-    for (let prev = await inb(); Date.now() - t0 < maxMs; ) {
+    let calm = 0;
+    for (let prev = await inb(); Date.now() - t0 < maxMs && calm < 2; ) {
       await sleep(200);
       const cur = await inb();
       ms = ((cur.jitterBufferDelay - prev.jitterBufferDelay) / (cur.jitterBufferEmittedCount - prev.jitterBufferEmittedCount)) * 1000;
+      const stretched =
+        cur.removedSamplesForAcceleration !== prev.removedSamplesForAcceleration ||
+        cur.insertedSamplesForDeceleration !== prev.insertedSamplesForDeceleration;
+      calm = !stretched && ms < 120 ? calm + 1 : 0;
       prev = cur;
-      if (ms < 120) break;
     }
-    console.log(`page jitter buffer ${ms.toFixed(1)} ms after ${Date.now() - t0} ms`);
+    console.log(`page jitter buffer ${ms.toFixed(1)} ms, ${calm >= 2 ? 'steady' : 'NOT steady'} after ${Date.now() - t0} ms`);
   }
 
   /** The bot sends `digits` by RFC 4733 while the page records what Firefox plays out. */
@@ -144,7 +153,9 @@ describe('interop: SIP.js in headless Firefox ESR <-> sipwire bot through Kamail
     await sleep(digits.length * per + 600);
     const cap = await ev(() => window.sw.captureStop(), undefined, 20000, 'capture stop');
     const s1 = await inb();
-    if (process.env.SIPWIRE_INTEROP_VERBOSE) console.log(`page inbound during the digits: ${JSON.stringify(Object.fromEntries(statKeys.map((k) => [k, s1[k] - s0[k]])))}; jb delay ${((s1.jitterBufferDelay / s1.jitterBufferEmittedCount) * 1000).toFixed(1)} ms`);
+    const during = Object.fromEntries(statKeys.map((k) => [k, s1[k] - s0[k]]));
+    const receiver = `page inbound during the digits: ${JSON.stringify(during)}; jb delay ${((during.jitterBufferDelay / during.jitterBufferEmittedCount) * 1000).toFixed(1)} ms`;
+    console.log(receiver);
     const buf = Buffer.from(cap.pcm, 'base64');
     const pcm = new Int16Array(buf.buffer, buf.byteOffset, buf.length / 2);
     const r = decodeDtmf(pcm, cap.sampleRate);
@@ -155,7 +166,7 @@ describe('interop: SIP.js in headless Firefox ESR <-> sipwire bot through Kamail
         `sendDtmf at +${t1 - t0} ms; segments ${JSON.stringify(r.segments)}`,
     );
     if (process.env.SIPWIRE_INTEROP_VERBOSE) console.log(r.frames);
-    return r;
+    return { ...r, receiver };
   }
 
   for (const [label, opts, mime] of [
@@ -224,7 +235,7 @@ describe('interop: SIP.js in headless Firefox ESR <-> sipwire bot through Kamail
         await jitterBufferSettled();
         for (const digits of ['1234', '4321']) {
           const r = await botDtmfHeardByPage(call, digits);
-          assert.equal(r.digits, digits, `Firefox played "${r.digits}" for "${digits}" (frames ${r.frames})`);
+          assert.equal(r.digits, digits, `Firefox played "${r.digits}" for "${digits}" (frames ${r.frames}; ${r.receiver})`);
           // 40 ms: what a Q.24 receiver needs to recognise a digit (the bot sends 100 ms).
           for (const s of r.segments) assert.ok(s.ms >= 40, `tone ${s.key} lasted ${s.ms} ms, want about 100 ms: ${JSON.stringify(r.segments)}`);
         }
