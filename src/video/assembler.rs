@@ -4,7 +4,9 @@
 //! sequence number from its first packet (the one after the previous
 //! frame's last, or a codec frame start when that is unknown) to its marker
 //! packet is present. Frames leave in order. A gap in sequence numbers asks
-//! for those packets once (NACK); a frame still incomplete after
+//! for those packets (NACK), again every [`NACK_RETRY`] while their frame can
+//! still be completed (a NACK or its retransmission can be lost too); a
+//! frame still incomplete after
 //! [`MAX_WAIT`] while later ones wait is dropped, and from then on only a
 //! key frame is let through (the caller sends PLI/FIR), so what is written
 //! stays decodable.
@@ -23,6 +25,11 @@ const MAX_PENDING: usize = 60;
 const MAX_NACK_GAP: u64 = 128;
 /// Sequence numbers remembered as already NACKed.
 const NACK_MEMORY: usize = 512;
+/// Time between two NACKs for one missing packet: a round trip on most
+/// networks, so [`MAX_WAIT`] leaves room for the first ask and two more.
+pub const NACK_RETRY: Duration = Duration::from_millis(100);
+/// NACKs sent for one packet at most, the first included.
+const NACK_TRIES: u8 = 3;
 
 /// One assembled frame.
 #[derive(Debug, PartialEq)]
@@ -72,6 +79,9 @@ pub struct Assembler {
     done_ts: Option<u64>,
     pending: VecDeque<Pending>,
     nacked: VecDeque<u64>,
+    /// Missing packets still worth asking for again: (extended sequence
+    /// number, last asked, times asked), in sequence order.
+    outstanding: VecDeque<(u64, Instant, u8)>,
     need_key: bool,
     h264: h264::Depacketizer,
     /// Frames dropped (lost, or not decodable until the next key frame).
@@ -110,6 +120,7 @@ impl Assembler {
             done_ts: None,
             pending: VecDeque::new(),
             nacked: VecDeque::new(),
+            outstanding: VecDeque::new(),
             need_key: true,
             h264: h264::Depacketizer::default(),
             frames_dropped: 0,
@@ -150,6 +161,7 @@ impl Assembler {
         }
         if self.highest.is_some_and(|h| seq < h) && self.nacked.contains(&seq) {
             self.repaired += 1;
+            self.outstanding.retain(|(s, _, _)| *s != seq);
         }
         match self.highest {
             Some(h) if seq > h + 1 && seq - h - 1 <= MAX_NACK_GAP => {
@@ -162,6 +174,10 @@ impl Assembler {
                         self.nacked.pop_front();
                     }
                     self.nacked.push_back(s);
+                    if self.outstanding.len() >= NACK_MEMORY {
+                        self.outstanding.pop_front();
+                    }
+                    self.outstanding.push_back((s, now, 1));
                 }
                 if !missing.is_empty() {
                     out.push(Output::Nack(missing));
@@ -201,13 +217,39 @@ impl Assembler {
         self.drain(now, out);
     }
 
-    /// Give up on frames that waited too long; call every media tick.
+    /// Give up on frames that waited too long and ask again for packets
+    /// still missing; call every media tick.
     pub fn tick(&mut self, now: Instant, out: &mut Vec<Output>) {
         self.drain(now, out);
+        self.renack(now, out);
+    }
+
+    /// One NACK for every missing packet last asked for [`NACK_RETRY`] ago,
+    /// up to [`NACK_TRIES`] asks each; packets whose frame was given up (at
+    /// or before `prev_end`) are forgotten.
+    fn renack(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if let Some(done) = self.prev_end {
+            while self.outstanding.front().is_some_and(|(s, _, _)| *s <= done) {
+                self.outstanding.pop_front();
+            }
+        }
+        let mut again = Vec::new();
+        for (seq, asked, tries) in self.outstanding.iter_mut() {
+            if now.saturating_duration_since(*asked) >= NACK_RETRY {
+                *asked = now;
+                *tries += 1;
+                again.push(*seq as u16);
+            }
+        }
+        self.outstanding.retain(|(_, _, tries)| *tries < NACK_TRIES);
+        if !again.is_empty() {
+            out.push(Output::Nack(again));
+        }
     }
 
     fn reset_after_jump(&mut self) {
         self.prev_end = None;
+        self.outstanding.clear();
         self.frames_dropped += self.pending.len() as u64;
         self.pending.clear();
         self.need_key = true;
@@ -425,6 +467,59 @@ mod tests {
         f.send(103, 3000, false, vp8_frame(false, 3)[1].clone());
         assert_eq!(f.frames(), vec![(4294970296, false), (4294973296, false)]);
         assert_eq!(f.a.repaired, 1);
+    }
+
+    #[test]
+    fn a_lost_nack_or_retransmission_is_asked_for_again() {
+        let mut f = Feed::new();
+        f.frame(100, 0, true, 2, None);
+        f.frame(102, 3000, false, 3, Some(1));
+        let nacks = |f: &mut Feed| -> Vec<Vec<u16>> {
+            f.out
+                .drain(..)
+                .filter_map(|o| match o {
+                    Output::Nack(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(nacks(&mut f), vec![vec![103]]);
+        // Nothing came back: asked again one NACK_RETRY later, not before.
+        f.now += NACK_RETRY - Duration::from_millis(1);
+        let now = f.now;
+        f.a.tick(now, &mut f.out);
+        assert!(nacks(&mut f).is_empty());
+        f.now += Duration::from_millis(1);
+        let now = f.now;
+        f.a.tick(now, &mut f.out);
+        assert_eq!(nacks(&mut f), vec![vec![103]]);
+        // The second retransmission arrives: repaired, and no further ask.
+        f.send(103, 3000, false, vp8_frame(false, 3)[1].clone());
+        assert_eq!(f.frames().len(), 1);
+        assert_eq!(f.a.repaired, 1);
+        f.now += NACK_RETRY;
+        let now = f.now;
+        f.a.tick(now, &mut f.out);
+        assert!(nacks(&mut f).is_empty());
+
+        // A packet that never comes: NACK_TRIES asks in all, then the frame
+        // is given up after MAX_WAIT and nothing more is asked.
+        let mut f = Feed::new();
+        f.frame(100, 0, true, 2, None);
+        f.frame(102, 3000, false, 3, Some(1));
+        f.frame(105, 6000, false, 1, None);
+        let mut asks = nacks(&mut f).len();
+        for _ in 0..10 {
+            f.now += NACK_RETRY;
+            let now = f.now;
+            f.a.tick(now, &mut f.out);
+            asks += nacks(&mut f).len();
+        }
+        assert_eq!(asks, usize::from(NACK_TRIES));
+        assert_eq!(
+            f.a.frames_dropped, 2,
+            "the incomplete frame, then the delta frame behind it"
+        );
     }
 
     #[test]
