@@ -319,7 +319,8 @@ export class RTCDTMFToneChangeEvent extends Event {
  * `recording-failed`, `recording-overrun`, `video-bitrate` (a clip given to `playVideo` averages
  * more than the far end's `b=TIAS`/`b=AS` allows; it is sent all the same); and, just before the connection becomes `failed`,
  * `dtls-fingerprint-mismatch` (the far end's certificate does not match its `a=fingerprint`) or
- * `remote-closed` (the far end hung up: DTLS `close_notify`, or RTCP BYE and then silence).
+ * `remote-closed` (the far end hung up: DTLS `close_notify`, a fatal DTLS alert during the
+ * handshake, or RTCP BYE and then silence).
  */
 export class WarningEvent extends Event {
   readonly message: string;

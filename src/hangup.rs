@@ -35,8 +35,8 @@ use rtc::stun::textattrs::Username;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// `warning` code: the far end hung up (DTLS `close_notify`, or RTCP BYE
-/// followed by silence).
+/// `warning` code: the far end hung up (DTLS `close_notify`, a fatal DTLS
+/// alert during the handshake, or RTCP BYE followed by silence).
 pub const REMOTE_CLOSED: &str = "remote-closed";
 /// `warning` code: the far end's DTLS certificate does not match its SDP.
 pub const DTLS_FINGERPRINT: &str = "dtls-fingerprint-mismatch";

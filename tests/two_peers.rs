@@ -54,6 +54,9 @@ impl Side {
                 PeerEvent::ConnectionState(s) => self.states.push(s),
                 PeerEvent::SignalingState(s) => self.signaling.push(s),
                 PeerEvent::Warning(w) => self.warnings.push(w),
+                PeerEvent::CodedWarning { code, message } => {
+                    self.warnings.push(format!("{code}: {message}"))
+                }
                 PeerEvent::Media(MediaEvent::RtpTimeout) => self.rtp_timeouts += 1,
                 PeerEvent::Media(MediaEvent::Audio { samples, .. }) => {
                     self.heard.extend_from_slice(&samples)
@@ -92,6 +95,9 @@ struct Pair {
     next_tick: Instant,
     /// Datagrams delivered, for assertions that something crossed the wire.
     delivered: usize,
+    /// Deliver at most this many of B's DTLS datagrams (RFC 7983: first
+    /// byte 20..=63), then drop the rest on the wire.
+    b_dtls_budget: Option<u32>,
 }
 
 impl Pair {
@@ -107,6 +113,7 @@ impl Pair {
             now,
             next_tick: now + TICK,
             delivered: 0,
+            b_dtls_budget: None,
         }
     }
 
@@ -125,6 +132,12 @@ impl Pair {
             }
             while let Some(t) = self.b.peer.poll_transmit() {
                 moved = true;
+                if let (Some(left), Some(20..=63)) = (self.b_dtls_budget.as_mut(), t.data.first()) {
+                    if *left == 0 {
+                        continue;
+                    }
+                    *left -= 1;
+                }
                 if t.remote == self.a.addr {
                     self.delivered += 1;
                     self.a
@@ -415,6 +428,49 @@ fn close_is_final_and_idempotent() {
     let sent = p.a.peer.media().stats().packets_sent;
     p.run_for(Duration::from_millis(200));
     assert_eq!(p.a.peer.media().stats().packets_sent, sent);
+}
+
+/// A DTLS alert in the middle of the handshake (the far end refused our
+/// certificate, or hung up while connecting) fails the connection at once,
+/// not after ICE consent runs out 30 s later.
+#[test]
+fn an_alert_during_the_dtls_handshake_fails_the_connection() {
+    for (label, alert) in [
+        ("fatal handshake_failure", [2u8, 40]),
+        ("close_notify", [1, 0]),
+    ] {
+        let mut p = Pair::new();
+        // B (the answerer) is the DTLS client: A sees its ClientHellos
+        // (before and after the cookie) and answers, then B falls silent.
+        p.b_dtls_budget = Some(2);
+        p.negotiate(Who::A, false);
+        p.run_until(Duration::from_secs(5), |p| p.b_dtls_budget == Some(0));
+        p.run_for(Duration::from_millis(100));
+        assert_eq!(p.a.peer.connection_state(), "connecting", "{label}");
+        // B's alert, in the clear at epoch 0 as a handshake alert is.
+        let mut record = vec![21u8, 254, 253, 0, 0, 0, 0, 0, 0, 0, 9, 0, 2];
+        record.extend_from_slice(&alert);
+        let (now, from, to) = (p.now, p.b.addr, p.a.addr);
+        p.a.peer.handle_datagram(now, to, from, &record);
+        let took = p.run_until(Duration::from_secs(35), |p| {
+            matches!(p.a.peer.connection_state(), "failed" | "closed")
+        });
+        p.deliver();
+        eprintln!(
+            "{label}: A is {} after {took:?}, warnings {:?}",
+            p.a.peer.connection_state(),
+            p.a.warnings
+        );
+        assert!(took < Duration::from_secs(2), "{label}: took {took:?}");
+        assert_eq!(p.a.peer.connection_state(), "failed", "{label}");
+        assert!(
+            p.a.warnings
+                .iter()
+                .any(|w| w.starts_with("remote-closed: ")),
+            "{label}: {:?}",
+            p.a.warnings
+        );
+    }
 }
 
 /// With seeded identities a call setup repeats itself: the same ICE

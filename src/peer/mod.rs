@@ -411,12 +411,10 @@ impl Peer {
         }
         self.feed_transport(now, local, remote, data);
         self.drain_transport(now);
-        if wire(&mut self.transport, &mut self.plain).is_some_and(|t| t.remote_closed()) {
-            self.transport_lost(
-                now,
-                crate::hangup::REMOTE_CLOSED,
-                "the far end closed the connection (DTLS close_notify)".into(),
-            );
+        if let Some(why) =
+            wire(&mut self.transport, &mut self.plain).and_then(|t| t.remote_closed())
+        {
+            self.transport_lost(now, crate::hangup::REMOTE_CLOSED, why.into());
         }
         if !self.connected {
             // When this datagram completes ICE, the event that starts rtc's

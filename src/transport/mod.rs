@@ -123,9 +123,10 @@ pub trait MediaTransport {
     fn poll_event(&mut self) -> Option<TransportEvent>;
     /// Next datagram to send.
     fn poll_transmit(&mut self) -> Option<Transmit>;
-    /// True when the last datagram was the far end closing the transport
-    /// (DTLS `close_notify`).
-    fn remote_closed(&mut self) -> bool;
+    /// Why the far end closed the transport, when the last datagram did
+    /// (a DTLS `close_notify`, or a fatal alert, which also ends a handshake
+    /// still under way).
+    fn remote_closed(&mut self) -> Option<&'static str>;
     /// Stop: what closing produces (e.g. DTLS `close_notify`) waits in
     /// [`MediaTransport::poll_transmit`].
     fn close(&mut self);

@@ -203,8 +203,8 @@ impl MediaTransport for PlainTransport {
         self.out.pop_front()
     }
 
-    fn remote_closed(&mut self) -> bool {
-        false
+    fn remote_closed(&mut self) -> Option<&'static str> {
+        None
     }
 
     fn close(&mut self) {}

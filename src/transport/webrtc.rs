@@ -50,9 +50,21 @@ pub struct WebRtcTransport {
     verified: bool,
     /// The last datagram was DTLS: check whether it closed the transport.
     check_closed: bool,
+    /// The last datagram was a fatal DTLS alert during the handshake. rtc
+    /// ends the handshake but logs the alert and changes no state, so a
+    /// call whose far end refused it stayed `connecting` for good.
+    fatal_alert: bool,
 }
 
 impl WebRtcTransport {
+    /// Whether rtc's DTLS transport finished its handshake.
+    fn dtls_connected(&mut self) -> bool {
+        self.pc
+            .rtp_sender(self.sender)
+            .and_then(|s| s.transport().map(|t| t.state()))
+            == Some(RTCDtlsTransportState::Connected)
+    }
+
     /// Build the engine with `codecs`, our SSRC and our host candidates.
     /// `remote_offer` is the offer we answer, `None` when we will offer.
     /// With video configured to send, a video track is added; else, with
@@ -172,6 +184,7 @@ impl WebRtcTransport {
             remote_fingerprints: Vec::new(),
             verified: false,
             check_closed: false,
+            fatal_alert: false,
         })
     }
 
@@ -281,6 +294,9 @@ impl MediaTransport for WebRtcTransport {
             },
             message: BytesMut::from(data),
         };
+        if is_plaintext_fatal_alert(data) && !self.dtls_connected() {
+            self.fatal_alert = true;
+        }
         if let Err(e) = self.pc.handle_read(msg) {
             // Garbage from the network is dropped, never fatal.
             log::debug!("dropping datagram from {remote}: {e}");
@@ -418,14 +434,19 @@ impl MediaTransport for WebRtcTransport {
         })
     }
 
-    fn remote_closed(&mut self) -> bool {
-        if !std::mem::take(&mut self.check_closed) {
-            return false;
+    fn remote_closed(&mut self) -> Option<&'static str> {
+        let closed = std::mem::take(&mut self.check_closed)
+            && self
+                .pc
+                .rtp_sender(self.sender)
+                .and_then(|s| s.transport().map(|t| t.state()))
+                == Some(RTCDtlsTransportState::Closed);
+        if closed {
+            return Some("the far end closed the connection (DTLS close_notify)");
         }
-        self.pc
-            .rtp_sender(self.sender)
-            .and_then(|s| s.transport().map(|t| t.state()))
-            == Some(RTCDtlsTransportState::Closed)
+        std::mem::take(&mut self.fatal_alert).then_some(
+            "the far end ended DTLS with a fatal alert (it refused the handshake or hung up)",
+        )
     }
 
     fn close(&mut self) {
@@ -471,4 +492,11 @@ fn register(
         RtpCodecKind::Audio,
     )?;
     Ok(())
+}
+
+/// A DTLS record in the clear (epoch 0, so sent before the handshake
+/// finished) carrying a fatal alert (RFC 6347 §4.1, RFC 5246 §7.2): the
+/// far end has given up on the handshake.
+fn is_plaintext_fatal_alert(d: &[u8]) -> bool {
+    d.len() >= 15 && d[0] == 21 && d[3..5] == [0, 0] && d[11..13] == [0, 2] && d[13] == 2
 }
