@@ -502,13 +502,23 @@ pub(crate) mod tests {
         assert!(worst >= 2.0 * MIN_NOMINAL_SHARE, "worst share {worst}");
         eprintln!("worst share of an acceptable digit: {worst}");
         // Tones away from the DTMF bins (the benchmark's 400 Hz, a 2500 Hz beep) stop at the gate.
-        let tone = |hz: f32| -> Vec<i16> {
-            (0..WIN)
-                .map(|n| (8000.0 * (2.0 * PI * hz * n as f32 / 8000.0).sin()) as i16)
-                .collect()
-        };
-        assert!(nominal_share(&tone(400.0)) < MIN_NOMINAL_SHARE);
-        assert!(nominal_share(&tone(2500.0)) < MIN_NOMINAL_SHARE);
+        assert!(nominal_share(&window_of(400.0)) < MIN_NOMINAL_SHARE);
+        assert!(nominal_share(&window_of(2500.0)) < MIN_NOMINAL_SHARE);
+    }
+
+    /// One window of a loud sine at `hz`.
+    fn window_of(hz: f32) -> Vec<i16> {
+        crate::tone::sine(hz, RATE, WIN, 8000)
+    }
+
+    /// `v` plus a 120 Hz hum of `ratio` times `v`'s power.
+    fn with_hum(v: &[i16], ratio: f32) -> Vec<i16> {
+        let p = v.iter().map(|&s| f32::from(s).powi(2)).sum::<f32>() / v.len() as f32;
+        let amp = (2.0 * p * ratio).sqrt();
+        v.iter()
+            .enumerate()
+            .map(|(n, &s)| s + (amp * (2.0 * PI * 120.0 * n as f32 / 8000.0).sin()) as i16)
+            .collect()
     }
 
     /// First-difference energy / window energy, as the slope gate sees it.
@@ -528,16 +538,8 @@ pub(crate) mod tests {
             for err in [-FREQ_TOL, 0.0, FREQ_TOL] {
                 for twist in [-NORMAL_TWIST_DB, 0.0, REVERSE_TWIST_DB] {
                     let v = synthesize(key, 40, 4000.0, twist, err);
-                    let p = v.iter().map(|&s| f32::from(s).powi(2)).sum::<f32>() / v.len() as f32;
                     // Hum power = 3/7 of the tones': 30 % of the sum.
-                    let amp = (2.0 * p * 3.0 / 7.0).sqrt();
-                    let hum: Vec<i16> = v
-                        .iter()
-                        .enumerate()
-                        .map(|(n, &s)| {
-                            s + (amp * (2.0 * PI * 120.0 * n as f32 / 8000.0).sin()) as i16
-                        })
-                        .collect();
+                    let hum = with_hum(&v, 3.0 / 7.0);
                     for lead in (0..HOP).step_by(8) {
                         worst = worst.min(slope_share(&v[lead..]));
                         worst_hum = worst_hum.min(slope_share(&hum[lead..]));
@@ -553,23 +555,12 @@ pub(crate) mod tests {
         );
         // The hum case is still a digit.
         let v = synthesize('1', 80, 4000.0, -NORMAL_TWIST_DB + 1.0, -0.02);
-        let p = v.iter().map(|&s| f32::from(s).powi(2)).sum::<f32>() / v.len() as f32;
-        let amp = (2.0 * p * 0.35).sqrt();
-        let hum: Vec<i16> = v
-            .iter()
-            .enumerate()
-            .map(|(n, &s)| s + (amp * (2.0 * PI * 120.0 * n as f32 / 8000.0).sin()) as i16)
-            .collect();
+        let hum = with_hum(&v, 0.35);
         assert_eq!(detect(&hum), "1");
         // The benchmark's 400 Hz tone and low voiced sounds stop at the gate.
-        let tone = |hz: f32| -> Vec<i16> {
-            (0..WIN)
-                .map(|n| (8000.0 * (2.0 * PI * hz * n as f32 / 8000.0).sin()) as i16)
-                .collect()
-        };
-        assert!(slope_share(&tone(400.0)) < MIN_SLOPE_SHARE);
-        assert!(slope_share(&tone(200.0)) < MIN_SLOPE_SHARE);
-        assert!(slope_share(&tone(1000.0)) > MIN_SLOPE_SHARE);
+        assert!(slope_share(&window_of(400.0)) < MIN_SLOPE_SHARE);
+        assert!(slope_share(&window_of(200.0)) < MIN_SLOPE_SHARE);
+        assert!(slope_share(&window_of(1000.0)) > MIN_SLOPE_SHARE);
     }
 
     #[test]

@@ -57,12 +57,11 @@ pub struct WebRtcTransport {
 }
 
 impl WebRtcTransport {
-    /// Whether rtc's DTLS transport finished its handshake.
-    fn dtls_connected(&mut self) -> bool {
+    /// rtc's DTLS transport state (rtc raises no event for a close).
+    fn dtls_state(&mut self) -> Option<RTCDtlsTransportState> {
         self.pc
             .rtp_sender(self.sender)
             .and_then(|s| s.transport().map(|t| t.state()))
-            == Some(RTCDtlsTransportState::Connected)
     }
 
     /// Build the engine with `codecs`, our SSRC and our host candidates.
@@ -294,7 +293,9 @@ impl MediaTransport for WebRtcTransport {
             },
             message: BytesMut::from(data),
         };
-        if is_plaintext_fatal_alert(data) && !self.dtls_connected() {
+        if is_plaintext_fatal_alert(data)
+            && self.dtls_state() != Some(RTCDtlsTransportState::Connected)
+        {
             self.fatal_alert = true;
         }
         if let Err(e) = self.pc.handle_read(msg) {
@@ -436,11 +437,7 @@ impl MediaTransport for WebRtcTransport {
 
     fn remote_closed(&mut self) -> Option<&'static str> {
         let closed = std::mem::take(&mut self.check_closed)
-            && self
-                .pc
-                .rtp_sender(self.sender)
-                .and_then(|s| s.transport().map(|t| t.state()))
-                == Some(RTCDtlsTransportState::Closed);
+            && self.dtls_state() == Some(RTCDtlsTransportState::Closed);
         if closed {
             return Some("the far end closed the connection (DTLS close_notify)");
         }
