@@ -12,7 +12,7 @@
 //! use sipwire::audio::reframe::Reframer;
 //! let mut r = Reframer::default();
 //! let mut out = Vec::new();
-//! r.push(7, 1000, &[0u8; 480], 160, &mut |seq, ts, p| out.push((seq, ts, p.len())));
+//! r.push(7, 1000, &bytes::Bytes::from(vec![0u8; 480]), 160, &mut |seq, ts, p| out.push((seq, ts, p.len())));
 //! assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), [1000, 1160, 1320]);
 //! ```
 
@@ -39,7 +39,7 @@ impl Reframer {
         &mut self,
         seq: u16,
         ts: u32,
-        payload: &[u8],
+        payload: &Bytes,
         frame: usize,
         emit: &mut dyn FnMut(u16, u32, Bytes),
     ) {
@@ -47,13 +47,14 @@ impl Reframer {
             return;
         }
         if !self.active && payload.len() == frame {
-            emit(seq, ts, Bytes::copy_from_slice(payload));
+            // The packet's own buffer: no copy on the common path.
+            emit(seq, ts, payload.clone());
             return;
         }
         self.active = true;
         let step = frame as u32;
         let mut ts = ts;
-        let mut rest = payload;
+        let mut rest: &[u8] = payload;
         if let Some((pts, mut buf)) = self.partial.take() {
             // Only a continuation on the timestamp grid completes it.
             if pts.wrapping_add(buf.len() as u32) == ts {
@@ -70,11 +71,9 @@ impl Reframer {
             }
         }
         while rest.len() >= frame {
-            emit(
-                (ts / step) as u16,
-                ts,
-                Bytes::copy_from_slice(&rest[..frame]),
-            );
+            // Whole frames are slices of the packet's buffer.
+            let at = payload.len() - rest.len();
+            emit((ts / step) as u16, ts, payload.slice(at..at + frame));
             rest = &rest[frame..];
             ts = ts.wrapping_add(step);
         }
@@ -92,7 +91,7 @@ mod tests {
         let mut out = Vec::new();
         for &(seq, ts, len) in packets {
             let p: Vec<u8> = (0..len).map(|i| (ts as usize + i) as u8).collect();
-            r.push(seq, ts, &p, 160, &mut |s, t, b| {
+            r.push(seq, ts, &Bytes::from(p), 160, &mut |s, t, b| {
                 // Bytes stay on the grid: the first byte is the timestamp's.
                 assert_eq!(b[0], t as u8);
                 out.push((s, t, b.len()))
