@@ -514,11 +514,8 @@ pub(crate) mod tests {
     /// `v` plus a 120 Hz hum of `ratio` times `v`'s power.
     fn with_hum(v: &[i16], ratio: f32) -> Vec<i16> {
         let p = v.iter().map(|&s| f32::from(s).powi(2)).sum::<f32>() / v.len() as f32;
-        let amp = (2.0 * p * ratio).sqrt();
-        v.iter()
-            .enumerate()
-            .map(|(n, &s)| s + (amp * (2.0 * PI * 120.0 * n as f32 / 8000.0).sin()) as i16)
-            .collect()
+        let hum = crate::tone::sine(120.0, RATE, v.len(), (2.0 * p * ratio).sqrt() as i16);
+        v.iter().zip(hum).map(|(&s, h)| s + h).collect()
     }
 
     /// First-difference energy / window energy, as the slope gate sees it.
